@@ -1,0 +1,104 @@
+package platform
+
+import (
+	"fmt"
+	"os"
+	"strings"
+)
+
+// EnvArtifactTagTemplate names the input that derives each artifact's tag.
+// Placeholders: {tag}, the tag the buildpack declared, and {image-tag}, the
+// app image's tag in the same repository. The default is "{tag}".
+const EnvArtifactTagTemplate = "CNB_ARTIFACTS_TAG_TEMPLATE"
+
+// DefaultTagTemplate publishes each artifact under the tag its buildpack declared.
+const DefaultTagTemplate = "{tag}"
+
+// ArtifactInputs are the inputs this distribution adds to lifecycle's.
+type ArtifactInputs struct {
+	TagTemplate TagTemplate
+}
+
+// ResolveArtifactInputs reads ArtifactInputs from the environment.
+func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	raw := getenv(EnvArtifactTagTemplate)
+	if raw == "" {
+		raw = DefaultTagTemplate
+	}
+	tmpl, err := ParseTagTemplate(raw)
+	if err != nil {
+		return ArtifactInputs{}, fmt.Errorf("%s: %w", EnvArtifactTagTemplate, err)
+	}
+	return ArtifactInputs{TagTemplate: tmpl}, nil
+}
+
+// TagTemplate derives an artifact's published tag. It always contains {tag}
+// exactly once, so distinct declared tags give distinct published tags.
+type TagTemplate struct{ raw string }
+
+// ParseTagTemplate validates a template: only the placeholders {tag} and
+// {image-tag}, {tag} exactly once, and literal text limited to the
+// characters a tag may hold.
+func ParseTagTemplate(s string) (TagTemplate, error) {
+	rest := s
+	tags := 0
+	for rest != "" {
+		i := strings.IndexAny(rest, "{}")
+		if i < 0 {
+			if err := checkLiteral(rest); err != nil {
+				return TagTemplate{}, fmt.Errorf("template %q: %w", s, err)
+			}
+			break
+		}
+		if err := checkLiteral(rest[:i]); err != nil {
+			return TagTemplate{}, fmt.Errorf("template %q: %w", s, err)
+		}
+		rest = rest[i:]
+		j := strings.IndexByte(rest, '}')
+		if rest[0] != '{' || j < 0 {
+			return TagTemplate{}, fmt.Errorf("template %q: unbalanced braces", s)
+		}
+		switch ph := rest[:j+1]; ph {
+		case "{tag}":
+			tags++
+		case "{image-tag}":
+		default:
+			return TagTemplate{}, fmt.Errorf("template %q: unknown placeholder %s (want {tag} or {image-tag})", s, ph)
+		}
+		rest = rest[j+1:]
+	}
+	if tags != 1 {
+		return TagTemplate{}, fmt.Errorf("template %q: must contain {tag} exactly once", s)
+	}
+	return TagTemplate{raw: s}, nil
+}
+
+func checkLiteral(s string) error {
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' || r == '.' || r == '-') {
+			return fmt.Errorf("character %q cannot appear in a tag", r)
+		}
+	}
+	return nil
+}
+
+// Expand returns the published tag for a declared tag and the app image's tag
+// in the same repository. The caller validates the result as a tag.
+func (t TagTemplate) Expand(tag, imageTag string) string {
+	raw := t.raw
+	if raw == "" {
+		raw = DefaultTagTemplate
+	}
+	return strings.NewReplacer("{tag}", tag, "{image-tag}", imageTag).Replace(raw)
+}
+
+// String returns the template as written.
+func (t TagTemplate) String() string {
+	if t.raw == "" {
+		return DefaultTagTemplate
+	}
+	return t.raw
+}

@@ -1,0 +1,59 @@
+package platform_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+func TestTagTemplate(t *testing.T) {
+	for _, tc := range []struct {
+		template, tag, imageTag, want, err string
+	}{
+		{template: "", tag: "wasm", imageTag: "latest", want: "wasm"},
+		{template: "{tag}", tag: "wasm", imageTag: "latest", want: "wasm"},
+		{template: "{image-tag}-{tag}", tag: "wasm", imageTag: "v1.2", want: "v1.2-wasm"},
+		{template: "build.{image-tag}.{tag}", tag: "chart", imageTag: "latest", want: "build.latest.chart"},
+		{template: "{image-tag}", err: "exactly once"},
+		{template: "{tag}-{tag}", err: "exactly once"},
+		{template: "{tag}{", err: "unbalanced"},
+		{template: "{tag}}", err: "unbalanced"},
+		{template: "{name}-{tag}", err: "unknown placeholder"},
+		{template: "a/{tag}", err: "cannot appear"},
+		{template: "{tag}:x", err: "cannot appear"},
+	} {
+		t.Run(tc.template, func(t *testing.T) {
+			env := map[string]string{platform.EnvArtifactTagTemplate: tc.template}
+			in, err := platform.ResolveArtifactInputs(func(k string) string { return env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), platform.EnvArtifactTagTemplate) {
+					t.Fatalf("err = %v, want it to name %s and contain %q", err, platform.EnvArtifactTagTemplate, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := in.TagTemplate.Expand(tc.tag, tc.imageTag); got != tc.want {
+				t.Fatalf("Expand = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}
+
+func FuzzParseTagTemplate(f *testing.F) {
+	for _, s := range []string{"{tag}", "{image-tag}-{tag}", "x{tag}y", "{", "}", "{tag}{image-tag}{x}"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tmpl, err := platform.ParseTagTemplate(s)
+		if err != nil {
+			return
+		}
+		// A valid template maps distinct tags to distinct results.
+		if tmpl.Expand("a", "t") == tmpl.Expand("b", "t") {
+			t.Fatalf("template %q is not injective", s)
+		}
+	})
+}
