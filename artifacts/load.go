@@ -1,0 +1,153 @@
+package artifacts
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// FileName is the name of the declaration file in a layer directory.
+const FileName = "artifacts.toml"
+
+// maxFileSize bounds the size of an artifacts.toml.
+const maxFileSize = 1 << 20
+
+// EscapeID escapes a buildpack ID the way the lifecycle names its layers
+// directory (launch.EscapeID): "/" becomes "_".
+func EscapeID(id string) string { return strings.ReplaceAll(id, "/", "_") }
+
+// Load reads <layersDir>/<escaped buildpack id>/<layer>/artifacts.toml for
+// each buildpack in the given (group) order and each layer directory in
+// lexical order. The file is optional. It returns every declaration, or all
+// errors found (errors.Join of *DeclarationError, plus any error reading the
+// layers directory itself), so that an author can fix them in one go. It
+// performs every check that needs no hashing; see the package documentation.
+func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
+	absLayers, err := filepath.Abs(layersDir)
+	if err != nil {
+		return nil, fmt.Errorf("layers directory: %w", err)
+	}
+	var (
+		decls []Declaration
+		errs  []error
+	)
+	for _, bp := range buildpacks {
+		bpDir := filepath.Join(absLayers, EscapeID(bp.ID))
+		entries, err := os.ReadDir(bpDir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("buildpack %q: reading layers: %w", bp.String(), err))
+			continue
+		}
+		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+		for _, e := range entries {
+			if !e.IsDir() {
+				continue
+			}
+			loc := location{
+				Buildpack: bp,
+				Layer:     e.Name(),
+				LayerDir:  filepath.Join(bpDir, e.Name()),
+				Source:    EscapeID(bp.ID) + "/" + e.Name() + "/" + FileName,
+			}
+			d, errs2 := loadLayer(loc)
+			decls = append(decls, d...)
+			errs = append(errs, errs2...)
+		}
+	}
+	errs = append(errs, duplicateTags(decls)...)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return decls, nil
+}
+
+// loadLayer reads and checks the artifacts.toml of one layer directory.
+func loadLayer(loc location) ([]Declaration, []error) {
+	root, err := os.OpenRoot(loc.LayerDir)
+	if err != nil {
+		return nil, []error{loc.errorf(-1, "", fmt.Errorf("opening the layer directory: %w", err))}
+	}
+	defer root.Close()
+
+	data, err := readDeclFile(root)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, []error{loc.errorf(-1, "", err)}
+	}
+
+	decls, errs := parse(data, loc)
+	for _, d := range decls {
+		for _, e := range checkFiles(root, d) {
+			errs = append(errs, loc.errorf(d.Index, d.Tag, e))
+		}
+	}
+	// Report in file order: file-level errors, then artifact by artifact.
+	slices.SortStableFunc(errs, func(a, b error) int {
+		return cmp.Compare(a.(*DeclarationError).Index, b.(*DeclarationError).Index)
+	})
+	return decls, errs
+}
+
+// readDeclFile reads artifacts.toml through root: it must be a regular file
+// (a symlink to one inside the layer is fine) of at most maxFileSize bytes.
+func readDeclFile(root *os.Root) ([]byte, error) {
+	fi, err := root.Stat(FileName)
+	if errors.Is(err, fs.ErrNotExist) {
+		// A dangling symlink is reported; a missing file is not.
+		if _, lerr := root.Lstat(FileName); lerr != nil {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s: %w: %s", FileName, ErrNotRegular, describeMode(fi.Mode()))
+	}
+	f, err := root.Open(FileName)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", FileName, err)
+	}
+	if len(data) > maxFileSize {
+		return nil, fmt.Errorf("%s: %w: larger than %d bytes", FileName, ErrInvalidPath, maxFileSize)
+	}
+	return data, nil
+}
+
+// duplicateTags reports every declaration whose tag an earlier declaration
+// already uses, naming both.
+func duplicateTags(decls []Declaration) []error {
+	var errs []error
+	first := map[string]Declaration{}
+	for _, d := range decls {
+		if validateTag(d.Tag) != nil {
+			continue // reported already
+		}
+		if o, ok := first[d.Tag]; ok {
+			errs = append(errs, d.location().errorf(d.Index, d.Tag, fmt.Errorf(
+				"%w %q: also declared by buildpack %q, layer %q, file %q, artifact %d",
+				ErrDuplicateTag, d.Tag, o.Buildpack.String(), o.Layer, o.Source, o.Index+1)))
+			continue
+		}
+		first[d.Tag] = d
+	}
+	return errs
+}
