@@ -1,0 +1,154 @@
+package exporter
+
+import (
+	"errors"
+	"fmt"
+	"regexp"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// Plan says where each artifact goes: every repository that the app image is
+// written to, under a tag derived from the declared one.
+type Plan struct {
+	raw       []string   // the image names as given
+	names     []name.Tag // parallel to raw; the first is the primary
+	targets   []*target
+	artifacts []*artifacts.Artifact
+}
+
+// target is one repository the export writes to.
+type target struct {
+	repo         name.Repository
+	imageTags    []name.Tag // the app image's names in this repository
+	artifactTags []name.Tag // parallel to Plan.artifacts
+}
+
+// CollisionError reports a published artifact tag that clashes with another
+// tag of the same export. It is an invalid declaration (artifacts.ErrInvalid).
+type CollisionError struct {
+	Tag      string
+	Artifact artifacts.Declaration
+	With     string
+}
+
+func (e *CollisionError) Error() string {
+	d := e.Artifact
+	return fmt.Sprintf("buildpack %s, layer %q, file %q: artifact tag %q collides with %s",
+		d.Buildpack, d.Layer, d.Source, e.Tag, e.With)
+}
+
+// Is makes every CollisionError an artifacts.ErrInvalid.
+func (e *CollisionError) Is(target error) bool { return target == artifacts.ErrInvalid }
+
+// fallbackTag matches the referrers tag schema <alg>-<hex> that registries
+// without the referrers API use for the referrers index.
+var fallbackTag = regexp.MustCompile(`^[a-z0-9]+-[a-f0-9]{32,}$`)
+
+// NewPlan resolves the image names and checks every published artifact tag.
+// The first name is the primary one. Registries listed in insecure are
+// reached without TLS verification, as lifecycle does.
+func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagTemplate, insecure []string) (*Plan, error) {
+	if len(imageNames) == 0 {
+		return nil, fmt.Errorf("no image name")
+	}
+	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...)}
+	byRepo := map[string]*target{}
+	for _, n := range imageNames {
+		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
+		if err != nil {
+			return nil, fmt.Errorf("image name %q: %w", n, err)
+		}
+		p.names = append(p.names, tag)
+		key := tag.Context().Name()
+		t, ok := byRepo[key]
+		if !ok {
+			t = &target{repo: tag.Context()}
+			byRepo[key] = t
+			p.targets = append(p.targets, t)
+		}
+		t.imageTags = append(t.imageTags, tag)
+	}
+
+	var errs []error
+	for _, t := range p.targets {
+		imageTag := t.imageTags[0].TagStr()
+		for _, a := range arts {
+			published := tmpl.Expand(a.Tag, imageTag)
+			tag, err := name.NewTag(t.repo.Name()+":"+published, nameOptions(t.repo.Name(), insecure)...)
+			if err != nil {
+				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+					With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err)})
+				continue
+			}
+			if fallbackTag.MatchString(published) {
+				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+					With: "the referrers fallback tag schema (<alg>-<hex>)"})
+			}
+			for _, it := range t.imageTags {
+				if it.TagStr() == published {
+					errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+						With: fmt.Sprintf("app image tag %s", it.Name())})
+				}
+			}
+			t.artifactTags = append(t.artifactTags, tag)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return p, nil
+}
+
+// Repositories lists the repositories the export writes to, in order.
+func (p *Plan) Repositories() []name.Repository {
+	var out []name.Repository
+	for _, t := range p.targets {
+		out = append(out, t.repo)
+	}
+	return out
+}
+
+// Artifacts lists the artifacts in declaration order.
+func (p *Plan) Artifacts() []*artifacts.Artifact { return p.artifacts }
+
+// PublishedTags returns, for artifact i, its tag in each repository.
+func (p *Plan) PublishedTags(i int) []name.Tag {
+	var out []name.Tag
+	for _, t := range p.targets {
+		out = append(out, t.artifactTags[i])
+	}
+	return out
+}
+
+func nameOptions(ref string, insecure []string) []name.Option {
+	opts := []name.Option{name.WeakValidation}
+	if isInsecure(ref, insecure) {
+		opts = append(opts, name.Insecure)
+	}
+	return opts
+}
+
+// isInsecure reports whether ref's registry is one of the insecure ones.
+func isInsecure(ref string, insecure []string) bool {
+	r, err := name.ParseReference(ref, name.WeakValidation)
+	if err != nil {
+		if repo, rerr := name.NewRepository(ref, name.WeakValidation); rerr == nil {
+			return contains(insecure, repo.RegistryStr())
+		}
+		return false
+	}
+	return contains(insecure, r.Context().RegistryStr())
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

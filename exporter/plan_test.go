@@ -1,0 +1,73 @@
+package exporter_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+func TestPlanCollisions(t *testing.T) {
+	arts := fixture(t) // tags: wasm, junit, sarif
+	for _, tc := range []struct {
+		name     string
+		names    []string
+		template string
+		wantErr  []string // substrings; empty: no error
+		wantTags []string // published tags of artifact 0, one per repository
+	}{
+		{name: "plain", names: []string{"r.example/app:latest"}, wantTags: []string{"r.example/app:wasm"}},
+		{name: "two repositories", names: []string{"r.example/app:latest", "r.example/mirror:v1"},
+			wantTags: []string{"r.example/app:wasm", "r.example/mirror:wasm"}},
+		{name: "image tag scheme", names: []string{"r.example/app:v1", "r.example/app:latest"}, template: "{image-tag}-{tag}",
+			wantTags: []string{"r.example/app:v1-wasm"}},
+		{name: "artifact tag equals app tag", names: []string{"r.example/app:latest", "r.example/app:junit"},
+			wantErr: []string{`artifact tag "junit" collides with app image tag r.example/app:junit`, `buildpack examples/reports@0.1.0`, `layer "reports"`, `examples_reports/reports/artifacts.toml`}},
+		{name: "same tag in another repository is fine", names: []string{"r.example/app:latest", "r.example/other:wasm"},
+			wantErr: []string{`app image tag r.example/other:wasm`}},
+		{name: "template makes an overlong tag", names: []string{"r.example/app:" + strings.Repeat("x", 125)}, template: "{image-tag}-{tag}",
+			wantErr: []string{"tag grammar"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tmpl, err := platform.ParseTagTemplate(orDefault(tc.template))
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := exporter.NewPlan(tc.names, arts, tmpl, nil)
+			if len(tc.wantErr) > 0 {
+				if err == nil {
+					t.Fatalf("no error")
+				}
+				if !errors.Is(err, artifacts.ErrInvalid) {
+					t.Fatalf("err %v is not artifacts.ErrInvalid", err)
+				}
+				for _, w := range tc.wantErr {
+					if !strings.Contains(err.Error(), w) {
+						t.Fatalf("err = %v\nwant it to contain %q", err, w)
+					}
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, tag := range plan.PublishedTags(0) {
+				got = append(got, tag.Name())
+			}
+			if strings.Join(got, " ") != strings.Join(tc.wantTags, " ") {
+				t.Fatalf("tags = %v, want %v", got, tc.wantTags)
+			}
+		})
+	}
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return platform.DefaultTagTemplate
+	}
+	return s
+}

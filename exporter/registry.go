@@ -1,0 +1,160 @@
+package exporter
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/buildpacks/imgutil"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// registry is one registry the export writes to. Its authenticated transport
+// is made once, with push scope on every repository of the export in that
+// registry, and shared by the blob pusher and the manifest writes, so the
+// token and the connections are shared too.
+type registry struct {
+	reg    name.Registry
+	client *http.Client
+	pusher *remote.Pusher
+	retry  retryPolicy
+}
+
+// dial authenticates to reg for the given repositories.
+func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc authn.Keychain, insecure bool, jobs int) (*registry, error) {
+	auth, err := kc.Resolve(reg)
+	if err != nil {
+		return nil, fmt.Errorf("resolve credentials for %s: %w", reg.RegistryStr(), err)
+	}
+	var scopes []string
+	for _, r := range repos {
+		scopes = append(scopes, r.Scope(transport.PushScope))
+	}
+	rt, err := transport.NewWithContext(ctx, reg, auth, imgutil.GetTransport(insecure), scopes)
+	if err != nil {
+		return nil, fmt.Errorf("authenticate to %s: %w", reg.RegistryStr(), err)
+	}
+	pusher, err := remote.NewPusher(remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs))
+	if err != nil {
+		return nil, err
+	}
+	return &registry{reg: reg, client: &http.Client{Transport: rt}, pusher: pusher, retry: defaultRetry}, nil
+}
+
+func (r *registry) url(repo name.Repository, path string) string {
+	return fmt.Sprintf("%s://%s/v2/%s/%s", r.reg.Scheme(), r.reg.RegistryStr(), repo.RepositoryStr(), path)
+}
+
+// uploadBlob writes a blob unless the repository has it already; a
+// MountableLayer is mounted from its source repository instead of uploaded.
+func (r *registry) uploadBlob(ctx context.Context, repo name.Repository, l v1.Layer) error {
+	return r.pusher.Upload(ctx, repo, l)
+}
+
+// putManifest writes a manifest under ref (a digest or a tag) and returns the
+// response headers (OCI-Subject tells whether the registry indexed a subject).
+func (r *registry) putManifest(ctx context.Context, repo name.Repository, ref string, mt types.MediaType, body []byte) (http.Header, error) {
+	var hdr http.Header
+	err := r.retry.do(ctx, func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPut, r.url(repo, "manifests/"+ref), bytes.NewReader(body))
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Content-Type", string(mt))
+		return r.client.Do(req)
+	}, func(resp *http.Response) error {
+		if err := transport.CheckError(resp, http.StatusOK, http.StatusCreated, http.StatusAccepted); err != nil {
+			return err
+		}
+		hdr = resp.Header
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry %s refused manifest %s:%s (%s): %w", r.reg.RegistryStr(), repo.RepositoryStr(), ref, mt, err)
+	}
+	return hdr, nil
+}
+
+// getIndex reads the OCI image index tagged tag; it returns nil, nil when the
+// tag does not exist.
+func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag string) (*v1.IndexManifest, error) {
+	var idx *v1.IndexManifest
+	err := r.retry.do(ctx, func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "manifests/"+tag), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		return r.client.Do(req)
+	}, func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		if err := transport.CheckError(resp, http.StatusOK); err != nil {
+			return err
+		}
+		b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+		if err != nil {
+			return err
+		}
+		var m v1.IndexManifest
+		if err := json.Unmarshal(b, &m); err != nil {
+			return fmt.Errorf("decode index: %w", err)
+		}
+		if m.MediaType != types.OCIImageIndex {
+			return permanent(fmt.Errorf("tag %s holds %q, not an OCI image index", tag, m.MediaType))
+		}
+		idx = &m
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("registry %s: read %s:%s: %w", r.reg.RegistryStr(), repo.RepositoryStr(), tag, err)
+	}
+	return idx, nil
+}
+
+// supportsReferrers asks the referrers API of repo about subject; a registry
+// that answers 200 with an index serves it (distribution-spec 1.1), one that
+// answers 404 does not.
+func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (bool, error) {
+	var ok bool
+	err := r.retry.do(ctx, func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "referrers/"+subject.String()), nil)
+		if err != nil {
+			return nil, err
+		}
+		req.Header.Set("Accept", string(types.OCIImageIndex))
+		return r.client.Do(req)
+	}, func(resp *http.Response) error {
+		switch resp.StatusCode {
+		case http.StatusOK:
+			ok = true
+			return nil
+		case http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed:
+			return nil
+		}
+		return transport.CheckError(resp, http.StatusOK)
+	})
+	if err != nil {
+		return false, fmt.Errorf("registry %s: probe referrers API: %w", r.reg.RegistryStr(), err)
+	}
+	return ok, nil
+}
+
+// statusOf returns the HTTP status of a registry error, or 0.
+func statusOf(err error) int {
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		return terr.StatusCode
+	}
+	return 0
+}

@@ -1,0 +1,106 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// retryPolicy retries transient failures of one registry request with
+// exponential backoff, bounded in attempts and in total time. Transient are:
+// network errors, 408, 429 (honouring Retry-After) and 5xx. Anything else
+// (401, 403, 400 MANIFEST_INVALID, …) fails at once with the registry's
+// message.
+type retryPolicy struct {
+	attempts int
+	first    time.Duration
+	max      time.Duration // longest single wait
+	budget   time.Duration // total time spent waiting
+}
+
+var defaultRetry = retryPolicy{attempts: 5, first: 200 * time.Millisecond, max: 5 * time.Second, budget: 30 * time.Second}
+
+// permanentError marks an error that must not be retried.
+type permanentError struct{ err error }
+
+func (e permanentError) Error() string { return e.err.Error() }
+func (e permanentError) Unwrap() error { return e.err }
+
+func permanent(err error) error { return permanentError{err} }
+
+// do sends a request with send and judges the response with check, retrying
+// as the policy allows. check sees every response that arrived; the body is
+// closed after it returns.
+func (p retryPolicy) do(ctx context.Context, send func() (*http.Response, error), check func(*http.Response) error) error {
+	wait := p.first
+	var waited time.Duration
+	for attempt := 1; ; attempt++ {
+		var after time.Duration
+		resp, err := send()
+		if err == nil {
+			err = check(resp)
+			after = retryAfter(resp)
+			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+			resp.Body.Close()
+		}
+		if err == nil {
+			return nil
+		}
+		if !transient(ctx, err) || attempt >= p.attempts {
+			return err
+		}
+		d := wait
+		if after > d {
+			d = after
+		}
+		if d > p.max {
+			d = p.max
+		}
+		if waited+d > p.budget {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(d):
+		}
+		waited += d
+		wait *= 2
+	}
+}
+
+func transient(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var perm permanentError
+	if errors.As(err, &perm) {
+		return false
+	}
+	var terr *transport.Error
+	if errors.As(err, &terr) {
+		switch c := terr.StatusCode; {
+		case c == http.StatusRequestTimeout, c == http.StatusTooManyRequests, c >= 500:
+			return true
+		default:
+			return false
+		}
+	}
+	// No HTTP status: a connection reset, a timeout, an EOF mid-response.
+	return true
+}
+
+func retryAfter(resp *http.Response) time.Duration {
+	if resp.StatusCode != http.StatusTooManyRequests && resp.StatusCode != http.StatusServiceUnavailable {
+		return 0
+	}
+	if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s > 0 {
+		return time.Duration(s) * time.Second
+	}
+	return 0
+}

@@ -1,0 +1,402 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/buildpacks/lifecycle/log"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+)
+
+// Transaction publishes one app image and its artifacts.
+type Transaction struct {
+	plan     *Plan
+	keychain authn.Keychain
+	insecure []string
+	logger   log.Logger
+	jobs     int
+}
+
+// Option configures a Transaction.
+type Option func(*Transaction) error
+
+// WithKeychain sets the credentials; the default is anonymous.
+func WithKeychain(kc authn.Keychain) Option {
+	return func(t *Transaction) error {
+		if kc == nil {
+			return errors.New("nil keychain")
+		}
+		t.keychain = kc
+		return nil
+	}
+}
+
+// WithInsecureRegistries names registries reached without TLS verification.
+func WithInsecureRegistries(regs []string) Option {
+	return func(t *Transaction) error {
+		t.insecure = append([]string(nil), regs...)
+		return nil
+	}
+}
+
+// WithLogger sets lifecycle's logger.
+func WithLogger(l log.Logger) Option {
+	return func(t *Transaction) error {
+		if l == nil {
+			return errors.New("nil logger")
+		}
+		t.logger = l
+		return nil
+	}
+}
+
+// WithJobs bounds the concurrent blob uploads per repository (default 4).
+func WithJobs(n int) Option {
+	return func(t *Transaction) error {
+		if n < 1 {
+			return fmt.Errorf("jobs must be at least 1, got %d", n)
+		}
+		t.jobs = n
+		return nil
+	}
+}
+
+// New returns the transaction for plan.
+func New(plan *Plan, opts ...Option) (*Transaction, error) {
+	if plan == nil {
+		return nil, errors.New("nil plan")
+	}
+	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4}
+	for _, o := range opts {
+		if err := o(t); err != nil {
+			return nil, err
+		}
+	}
+	return t, nil
+}
+
+// Stage is a step of the transaction.
+type Stage string
+
+const (
+	StageBlobs     Stage = "blobs"
+	StageManifests Stage = "manifests"
+	StageTags      Stage = "tags"
+)
+
+// CommitError is a failed commit. Before StageTags no tag has moved; in
+// StageTags, Moved lists the tags that did, in the order they moved, and
+// NotMoved the rest.
+type CommitError struct {
+	Stage    Stage
+	Moved    []string
+	NotMoved []string
+	Err      error
+}
+
+func (e *CommitError) Error() string {
+	if e.Stage != StageTags {
+		return fmt.Sprintf("export failed while writing %s; no tag was moved: %v", e.Stage, e.Err)
+	}
+	return fmt.Sprintf("export failed while moving tags: %v; moved: [%s]; not moved: [%s]",
+		e.Err, strings.Join(e.Moved, ", "), strings.Join(e.NotMoved, ", "))
+}
+
+func (e *CommitError) Unwrap() error { return e.Err }
+
+// Result is a committed export.
+type Result struct {
+	Subject   v1.Descriptor // the app image manifest
+	Artifacts []Published
+	Moved     []string // every tag moved, in order; the primary image tag is last
+}
+
+// Published is one artifact as written.
+type Published struct {
+	Artifact *artifacts.Artifact
+	Manifest artifacts.Manifest
+	// Refs holds "repository:tag@digest", one per repository.
+	Refs []string
+}
+
+// Commit writes img (the finished app image) and every artifact of the plan.
+func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error) {
+	subject, err := partial.Descriptor(img)
+	if err != nil {
+		return nil, fmt.Errorf("describe app image: %w", err)
+	}
+	subject = &v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, fmt.Errorf("read app image config: %w", err)
+	}
+	res := &Result{Subject: *subject}
+	for i, a := range t.plan.artifacts {
+		m, err := a.Manifest(subject, cf.Created.Time)
+		if err != nil {
+			return nil, fmt.Errorf("build manifest of artifact %q: %w", a.Tag, err)
+		}
+		t.logger.Debugf("Artifact '%s' manifest %s:\n%s", a.Tag, m.Descriptor.Digest, m.Raw)
+		p := Published{Artifact: a, Manifest: m}
+		for _, tag := range t.plan.PublishedTags(i) {
+			p.Refs = append(p.Refs, tag.Name()+"@"+m.Descriptor.Digest.String())
+		}
+		res.Artifacts = append(res.Artifacts, p)
+	}
+
+	regs, err := t.dialAll(ctx)
+	if err != nil {
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
+	if err := t.pushBlobs(ctx, regs, img); err != nil {
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
+	noReferrers, err := t.pushManifests(ctx, regs, img, res)
+	if err != nil {
+		return nil, &CommitError{Stage: StageManifests, Err: err}
+	}
+	moved, err := t.moveTags(ctx, regs, img, res, noReferrers)
+	res.Moved = moved
+	if err != nil {
+		return res, err
+	}
+	return res, nil
+}
+
+// dialAll authenticates once per registry.
+func (t *Transaction) dialAll(ctx context.Context) (map[string]*registry, error) {
+	byReg := map[string][]name.Repository{}
+	var order []name.Registry
+	for _, tg := range t.plan.targets {
+		key := tg.repo.RegistryStr()
+		if _, ok := byReg[key]; !ok {
+			order = append(order, tg.repo.Registry)
+		}
+		byReg[key] = append(byReg[key], tg.repo)
+	}
+	regs := map[string]*registry{}
+	for _, reg := range order {
+		r, err := dial(ctx, reg, byReg[reg.RegistryStr()], t.keychain, contains(t.insecure, reg.RegistryStr()), t.jobs)
+		if err != nil {
+			return nil, err
+		}
+		regs[reg.RegistryStr()] = r
+	}
+	return regs, nil
+}
+
+// pushBlobs uploads every blob to every repository: registries in parallel;
+// within a registry the first repository uploads and the others mount from it.
+func (t *Transaction) pushBlobs(ctx context.Context, regs map[string]*registry, img v1.Image) error {
+	blobs, err := t.blobs(img)
+	if err != nil {
+		return err
+	}
+	firstRepo := map[string]name.Repository{}
+	var perRegistry = map[string][]*target{}
+	var order []string
+	for _, tg := range t.plan.targets {
+		key := tg.repo.RegistryStr()
+		if _, ok := firstRepo[key]; !ok {
+			firstRepo[key] = tg.repo
+			order = append(order, key)
+		}
+		perRegistry[key] = append(perRegistry[key], tg)
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, key := range order {
+		reg, targets := regs[key], perRegistry[key]
+		g.Go(func() error {
+			for i, tg := range targets {
+				ls := blobs
+				if i > 0 {
+					ls = mountable(blobs, firstRepo[key])
+				}
+				ug, uctx := errgroup.WithContext(gctx)
+				ug.SetLimit(t.jobs)
+				for _, l := range ls {
+					ug.Go(func() error {
+						if err := reg.uploadBlob(uctx, tg.repo, l); err != nil {
+							d, _ := l.Digest()
+							return fmt.Errorf("registry %s: upload blob %s to %s: %w", key, d, tg.repo.RepositoryStr(), err)
+						}
+						return nil
+					})
+				}
+				if err := ug.Wait(); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	return g.Wait()
+}
+
+// blobs lists the app image's layers and config, then every artifact's.
+func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
+	ls, err := img.Layers()
+	if err != nil {
+		return nil, fmt.Errorf("app image layers: %w", err)
+	}
+	if len(ls) == 0 {
+		return nil, errors.New("app image has no layers")
+	}
+	cl, err := partial.ConfigLayer(img)
+	if err != nil {
+		return nil, fmt.Errorf("app image config: %w", err)
+	}
+	out := append(append([]v1.Layer(nil), ls...), cl)
+	for _, a := range t.plan.artifacts {
+		c, err := a.Config()
+		if err != nil {
+			return nil, fmt.Errorf("artifact %q config: %w", a.Tag, err)
+		}
+		out = append(out, c)
+		al, err := a.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
+		}
+		for _, l := range al {
+			out = append(out, l)
+		}
+	}
+	return out, nil
+}
+
+// mountable marks blobs as mountable from repo, keeping a source they
+// already have (a run image layer mounts from the run image).
+func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
+	out := make([]v1.Layer, len(ls))
+	for i, l := range ls {
+		if _, ok := l.(*remote.MountableLayer); ok {
+			out[i] = l
+			continue
+		}
+		d, err := l.Digest()
+		if err != nil {
+			out[i] = l
+			continue
+		}
+		out[i] = &remote.MountableLayer{Layer: l, Reference: from.Digest(d.String())}
+	}
+	return out
+}
+
+// pushManifests writes the app manifest and every artifact manifest by digest
+// in every repository. It returns the repositories whose registry does not
+// serve the referrers API.
+func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result) (map[string]bool, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, err
+	}
+	noReferrers := map[string]bool{}
+	for _, tg := range t.plan.targets {
+		reg := regs[tg.repo.RegistryStr()]
+		if _, err := reg.putManifest(ctx, tg.repo, res.Subject.Digest.String(), res.Subject.MediaType, raw); err != nil {
+			return nil, err
+		}
+		indexed := false
+		for _, p := range res.Artifacts {
+			hdr, err := reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
+			if err != nil {
+				return nil, err
+			}
+			if hdr.Get("OCI-Subject") != "" {
+				indexed = true
+			}
+		}
+		if len(res.Artifacts) > 0 && !indexed {
+			// No OCI-Subject header: ask the referrers API itself, as
+			// oras-go does, before falling back to the tag schema.
+			ok, err := reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest)
+			if err != nil {
+				return nil, err
+			}
+			indexed = ok
+		}
+		if !indexed && len(res.Artifacts) > 0 {
+			noReferrers[tg.repo.Name()] = true
+		}
+	}
+	return noReferrers, nil
+}
+
+// moveTags moves every tag, the app image's primary tag last. It stops at the
+// first tag that fails after retries.
+func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result, noReferrers map[string]bool) ([]string, error) {
+	raw, err := img.RawManifest()
+	if err != nil {
+		return nil, &CommitError{Stage: StageTags, Err: err}
+	}
+	type move struct {
+		ref string
+		do  func() error
+	}
+	var moves []move
+	for _, tg := range t.plan.targets {
+		reg := regs[tg.repo.RegistryStr()]
+		for i, p := range res.Artifacts {
+			tag := tg.artifactTags[i]
+			moves = append(moves, move{tag.Name(), func() error {
+				_, err := reg.putManifest(ctx, tg.repo, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
+				return err
+			}})
+		}
+		if noReferrers[tg.repo.Name()] {
+			ft := fallbackTagFor(res.Subject.Digest)
+			moves = append(moves, move{tg.repo.Tag(ft).Name(), func() error {
+				existing, err := reg.getIndex(ctx, tg.repo, ft)
+				if err != nil {
+					return err
+				}
+				var add []v1.Descriptor
+				for _, p := range res.Artifacts {
+					add = append(add, p.Manifest.Descriptor)
+				}
+				b, err := mergeReferrers(existing, add)
+				if err != nil {
+					return err
+				}
+				_, err = reg.putManifest(ctx, tg.repo, ft, "application/vnd.oci.image.index.v1+json", b)
+				return err
+			}})
+		}
+	}
+	// The app image's names: additional ones first, the primary last.
+	names := append(append([]name.Tag(nil), t.plan.names[1:]...), t.plan.names[0])
+	for _, n := range names {
+		reg := regs[n.RegistryStr()]
+		moves = append(moves, move{n.Name(), func() error {
+			_, err := reg.putManifest(ctx, n.Context(), n.TagStr(), res.Subject.MediaType, raw)
+			return err
+		}})
+	}
+
+	var moved []string
+	for i, m := range moves {
+		if err := m.do(); err != nil {
+			var rest []string
+			for _, r := range moves[i:] {
+				rest = append(rest, r.ref)
+			}
+			return moved, &CommitError{Stage: StageTags, Moved: moved, NotMoved: rest, Err: err}
+		}
+		moved = append(moved, m.ref)
+	}
+	return moved, nil
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

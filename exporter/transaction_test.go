@@ -1,0 +1,492 @@
+package exporter_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// request is one request the registry saw.
+type request struct{ method, path string }
+
+// recorder wraps a registry handler, records every request and can fail
+// chosen ones.
+type recorder struct {
+	next http.Handler
+	mu   sync.Mutex
+	seen []request
+	fail func(r *http.Request) int // a status to answer instead, or 0
+}
+
+func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec.mu.Lock()
+	rec.seen = append(rec.seen, request{r.Method, r.URL.Path})
+	fail := rec.fail
+	rec.mu.Unlock()
+	if fail != nil {
+		if code := fail(r); code != 0 {
+			codes := map[int]string{http.StatusBadRequest: "MANIFEST_INVALID", http.StatusForbidden: "DENIED"}
+			c, ok := codes[code]
+			if !ok {
+				c = "UNAVAILABLE"
+			}
+			w.WriteHeader(code)
+			fmt.Fprintf(w, `{"errors":[{"code":%q,"message":"injected %d"}]}`, c, code)
+			return
+		}
+	}
+	rec.next.ServeHTTP(w, r)
+}
+
+func (rec *recorder) requests() []request {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	return append([]request(nil), rec.seen...)
+}
+
+func newRegistry(t *testing.T, referrers bool) (*recorder, string) {
+	t.Helper()
+	rec := &recorder{next: registry.New(registry.WithReferrersSupport(referrers), registry.Logger(log.New(io.Discard, "", 0)))}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	return rec, strings.TrimPrefix(srv.URL, "http://")
+}
+
+// writeLayer writes an artifacts.toml and files into a layer of buildpack bp.
+func writeLayer(t *testing.T, layers, bp, layer, toml string, files map[string]string) {
+	t.Helper()
+	dir := filepath.Join(layers, strings.ReplaceAll(bp, "/", "_"), layer)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "artifacts.toml"), []byte(toml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for n, c := range files {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// fixture declares three artifacts across two buildpacks.
+func fixture(t *testing.T) []*artifacts.Artifact {
+	t.Helper()
+	layers := t.TempDir()
+	writeLayer(t, layers, "examples/wasm", "wasm", `
+[[artifact]]
+tag = "wasm"
+file = "app.wasm"
+[artifact.labels]
+ConfigMediaType = "application/vnd.wasm.config.v0+json"
+ContentLayerMediaType = "application/wasm"
+`, map[string]string{"app.wasm": "\x00asm\x01\x00\x00\x00"})
+	writeLayer(t, layers, "examples/reports", "reports", `
+[[artifact]]
+tag = "junit"
+type = "application/vnd.cnb.junit.report.v1+xml"
+file = "junit.xml"
+[[artifact]]
+tag = "sarif"
+type = "application/sarif+json"
+[[artifact.files]]
+path = "results.sarif"
+media-type = "application/sarif+json"
+`, map[string]string{"junit.xml": "<testsuites/>", "results.sarif": "{}"})
+	decls, err := artifacts.Load(layers, []artifacts.Buildpack{{ID: "examples/wasm", Version: "1.0.0"}, {ID: "examples/reports", Version: "0.1.0"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*artifacts.Artifact
+	for _, d := range decls {
+		a, err := artifacts.Build(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	if len(out) != 3 {
+		t.Fatalf("fixture has %d artifacts", len(out))
+	}
+	return out
+}
+
+func commit(t *testing.T, names []string, arts []*artifacts.Artifact, img v1.Image) (*exporter.Result, error) {
+	t.Helper()
+	plan, err := exporter.NewPlan(names, arts, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := exporter.New(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx.Commit(context.Background(), img)
+}
+
+func TestCommit(t *testing.T) {
+	for _, referrers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
+			rec, host := newRegistry(t, referrers)
+			img, err := random.Image(1024, 2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			arts := fixture(t)
+			app := host + "/app"
+
+			// Another tool's referrer (a signature) is already attached.
+			sig := attachSignature(t, app, img)
+
+			start := len(rec.requests())
+			res, err := commit(t, []string{app + ":latest", app + ":v1"}, arts, img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			appDigest, _ := img.Digest()
+
+			for _, tag := range []string{"latest", "v1"} {
+				d := headDigest(t, app+":"+tag)
+				if d != appDigest {
+					t.Fatalf("%s -> %s, want %s", tag, d, appDigest)
+				}
+			}
+			for i, p := range res.Artifacts {
+				want := p.Manifest.Descriptor.Digest
+				if d := headDigest(t, app+":"+arts[i].Tag); d != want {
+					t.Fatalf("artifact tag %s -> %s, want %s", arts[i].Tag, d, want)
+				}
+				if len(p.Refs) != 1 || p.Refs[0] != app+":"+arts[i].Tag+"@"+want.String() {
+					t.Fatalf("refs = %v", p.Refs)
+				}
+				var m v1.Manifest
+				if err := json.Unmarshal(p.Manifest.Raw, &m); err != nil {
+					t.Fatal(err)
+				}
+				if m.Subject == nil || m.Subject.Digest != appDigest {
+					t.Fatalf("subject = %+v, want %s", m.Subject, appDigest)
+				}
+			}
+
+			ref, _ := name.NewDigest(app + "@" + appDigest.String())
+			fallback := app + ":sha256-" + appDigest.Hex
+			_, ferr := remote.Head(mustRef(t, fallback))
+			idx, err := remote.Referrers(ref)
+			if err != nil {
+				t.Fatal(err)
+			}
+			im, _ := idx.IndexManifest()
+			got := map[v1.Hash]v1.Descriptor{}
+			for _, d := range im.Manifests {
+				got[d.Digest] = d
+			}
+			for i, p := range res.Artifacts {
+				d, ok := got[p.Manifest.Descriptor.Digest]
+				if !ok {
+					t.Fatalf("referrers miss artifact %s: %+v", arts[i].Tag, im.Manifests)
+				}
+				if !referrers && (d.ArtifactType != arts[i].ArtifactType || d.Annotations["org.opencontainers.image.created"] == "") {
+					t.Fatalf("fallback entry lacks artifactType or annotations: %+v", d)
+				}
+			}
+			if _, ok := got[sig]; !ok {
+				t.Fatalf("existing referrer %s was dropped: %+v", sig, im.Manifests)
+			}
+			if referrers && ferr == nil {
+				t.Fatalf("fallback tag written although the registry serves the referrers API")
+			}
+			if !referrers && ferr != nil {
+				t.Fatalf("no fallback tag: %v", ferr)
+			}
+			checkOrder(t, rec.requests()[start:], "/v2/app/manifests/latest")
+		})
+	}
+}
+
+// checkOrder asserts the transaction's write order: every blob write before
+// any manifest write, every manifest by digest before any tag, and the
+// primary tag last.
+func checkOrder(t *testing.T, reqs []request, primary string) {
+	t.Helper()
+	phase := 0 // 0 blobs, 1 manifests by digest, 2 tags
+	var lastWrite request
+	for _, r := range reqs {
+		if r.method == http.MethodGet || r.method == http.MethodHead {
+			continue
+		}
+		var p int
+		switch {
+		case strings.Contains(r.path, "/blobs/"):
+			p = 0
+		case strings.Contains(r.path, "/manifests/sha256:"):
+			p = 1
+		case strings.Contains(r.path, "/manifests/"):
+			p = 2
+		default:
+			continue
+		}
+		if p < phase {
+			t.Fatalf("%s %s came after a later step", r.method, r.path)
+		}
+		phase = p
+		lastWrite = r
+	}
+	if lastWrite.path != primary {
+		t.Fatalf("last write %s %s, want the primary tag %s", lastWrite.method, lastWrite.path, primary)
+	}
+}
+
+func TestCommitFailures(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		fail      func(r *http.Request, n int) int // n counts matching requests
+		wantStage exporter.Stage
+		wantMoved []string
+		wantErr   string
+	}{
+		{
+			name: "blob upload refused",
+			fail: func(r *http.Request, _ int) int {
+				if r.Method == http.MethodPost && strings.Contains(r.URL.Path, "/blobs/uploads") {
+					return http.StatusForbidden
+				}
+				return 0
+			},
+			wantStage: exporter.StageBlobs,
+		},
+		{
+			name: "artifact manifest refused (MANIFEST_INVALID, as GitLab does)",
+			fail: func(r *http.Request, _ int) int {
+				// random.Image is a Docker manifest; artifacts are OCI ones.
+				if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") &&
+					r.Header.Get("Content-Type") == string(types.OCIManifestSchema1) {
+					return http.StatusBadRequest
+				}
+				return 0
+			},
+			wantStage: exporter.StageManifests,
+			wantErr:   "refused manifest",
+		},
+		{
+			name: "second artifact tag refused",
+			fail: func(r *http.Request, _ int) int {
+				if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/junit") {
+					return http.StatusForbidden
+				}
+				return 0
+			},
+			wantStage: exporter.StageTags,
+			wantMoved: []string{"/app:wasm"},
+		},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec, host := newRegistry(t, true)
+			img, _ := random.Image(512, 1)
+			app := host + "/app"
+			before := pushOld(t, app+":latest")
+			n := 0
+			rec.fail = func(r *http.Request) int { n++; return tc.fail(r, n) }
+
+			res, err := commit(t, []string{app + ":latest"}, fixture(t), img)
+			var ce *exporter.CommitError
+			if !errors.As(err, &ce) {
+				t.Fatalf("err = %v, want a CommitError", err)
+			}
+			if ce.Stage != tc.wantStage {
+				t.Fatalf("stage = %s, want %s (%v)", ce.Stage, tc.wantStage, err)
+			}
+			if tc.wantErr != "" && !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("err = %v, want %q", err, tc.wantErr)
+			}
+			var moved []string
+			for _, m := range ce.Moved {
+				moved = append(moved, strings.TrimPrefix(m, host))
+			}
+			if strings.Join(moved, ",") != strings.Join(tc.wantMoved, ",") {
+				t.Fatalf("moved = %v, want %v", moved, tc.wantMoved)
+			}
+			if len(ce.NotMoved) > 0 && ce.NotMoved[len(ce.NotMoved)-1] != app+":latest" {
+				t.Fatalf("not moved = %v, want the primary tag last", ce.NotMoved)
+			}
+			rec.fail = nil
+			if d := headDigest(t, app+":latest"); d != before {
+				t.Fatalf("primary tag moved to %s on a failed export", d)
+			}
+			_ = res
+		})
+	}
+}
+
+func TestCommitRetriesTransientErrors(t *testing.T) {
+	rec, host := newRegistry(t, false)
+	var mu sync.Mutex
+	failed := map[string]int{}
+	rec.fail = func(r *http.Request) int {
+		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
+			return 0
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if failed[r.URL.Path] < 1 {
+			failed[r.URL.Path]++
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	img, _ := random.Image(512, 1)
+	app := host + "/app"
+	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
+		t.Fatalf("transient 503s were not retried: %v", err)
+	}
+	want, _ := img.Digest()
+	if d := headDigest(t, app+":latest"); d != want {
+		t.Fatalf("latest -> %s", d)
+	}
+}
+
+// A rerun of the same export writes the same manifests and uploads no blob.
+func TestCommitIsIdempotent(t *testing.T) {
+	rec, host := newRegistry(t, false)
+	img, _ := random.Image(512, 2)
+	arts := fixture(t)
+	app := host + "/app"
+	first, err := commit(t, []string{app + ":latest"}, arts, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := len(rec.requests())
+	second, err := commit(t, []string{app + ":latest"}, arts, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.requests()[n:] {
+		if r.method == http.MethodPost || r.method == http.MethodPatch || (r.method == http.MethodPut && strings.Contains(r.path, "/blobs/")) {
+			t.Fatalf("rerun uploaded a blob: %s %s", r.method, r.path)
+		}
+	}
+	for i := range first.Artifacts {
+		if first.Artifacts[i].Manifest.Descriptor.Digest != second.Artifacts[i].Manifest.Descriptor.Digest {
+			t.Fatalf("artifact %d digest changed between identical exports", i)
+		}
+	}
+	// The fallback index lists each artifact once.
+	d, _ := img.Digest()
+	idx, err := remote.Index(mustRef(t, app+":sha256-"+d.Hex))
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, _ := idx.IndexManifest()
+	if len(im.Manifests) != len(arts) {
+		t.Fatalf("fallback index has %d entries, want %d", len(im.Manifests), len(arts))
+	}
+}
+
+// Every repository the image goes to gets every artifact. (pkg/registry
+// shares blobs across repositories, so the mounts themselves are checked
+// against a real registry in the acceptance tests.)
+func TestCommitSeveralRepositories(t *testing.T) {
+	rec, host := newRegistry(t, true)
+	img, _ := random.Image(512, 1)
+	names := []string{host + "/a:latest", host + "/b:v1"}
+	res, err := commit(t, names, fixture(t), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Artifacts {
+		if len(p.Refs) != 2 {
+			t.Fatalf("refs = %v, want one per repository", p.Refs)
+		}
+		for _, r := range p.Refs {
+			if _, err := remote.Head(mustRef(t, r)); err != nil {
+				t.Fatalf("%s: %v", r, err)
+			}
+		}
+	}
+	for _, r := range rec.requests() {
+		if (r.method == http.MethodPatch || r.method == http.MethodPut) && strings.HasPrefix(r.path, "/v2/b/blobs/") {
+			t.Fatalf("blob uploaded again to the second repository: %s %s", r.method, r.path)
+		}
+	}
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func headDigest(t *testing.T, ref string) v1.Hash {
+	t.Helper()
+	d, err := remote.Head(mustRef(t, ref))
+	if err != nil {
+		t.Fatalf("HEAD %s: %v", ref, err)
+	}
+	return d.Digest
+}
+
+// pushOld tags an unrelated image, the state before the export.
+func pushOld(t *testing.T, ref string) v1.Hash {
+	t.Helper()
+	old, _ := random.Image(256, 1)
+	if err := remote.Write(mustRef(t, ref), old); err != nil {
+		t.Fatal(err)
+	}
+	d, _ := old.Digest()
+	return d
+}
+
+// attachSignature pushes a referrer of img the way a signing tool would.
+func attachSignature(t *testing.T, repo string, img v1.Image) v1.Hash {
+	t.Helper()
+	d, _ := img.Digest()
+	raw, _ := img.RawManifest()
+	mt, _ := img.MediaType()
+	sig := fmt.Sprintf(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/vnd.dev.cosign.simplesigning.v1+json","config":{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2},"layers":[{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}],"subject":{"mediaType":%q,"digest":%q,"size":%d}}`, mt, d, len(raw))
+	h, _, _ := v1.SHA256(strings.NewReader(sig))
+	// The subject must exist for the referrers API to answer; pushing the
+	// app image's blobs and manifest first mirrors a signer running after an
+	// earlier export.
+	if err := remote.Write(mustRef(t, repo+"@"+d.String()), img); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteLayer(mustRef(t, repo).Context(), static.NewLayer([]byte("{}"), types.OCIConfigJSON)); err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(mustRef(t, repo+"@"+h.String()), rawManifest{[]byte(sig), types.OCIManifestSchema1}); err != nil {
+		t.Fatal(err)
+	}
+	return h
+}
+
+type rawManifest struct {
+	b  []byte
+	mt types.MediaType
+}
+
+func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
+func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
