@@ -1,20 +1,57 @@
-// Command lifecycle-artifacts is the exporter (and creator) of this lifecycle
-// distribution. Like upstream's lifecycle binary it picks its phase from the
-// name it was invoked as.
+// Command lifecycle-artifacts is the exporter of this lifecycle distribution:
+// lifecycle v0.21.0's exporter, plus the buildpack-declared OCI artifacts of
+// RFC 0113. Like upstream's lifecycle binary it picks its phase from the name
+// it is invoked as (/cnb/lifecycle/exporter is a link to it), or from its
+// first argument (lifecycle-artifacts export).
+//
+// The command glue lives here (flags, inputs, choice of image, exit codes);
+// the export transaction is package exporter and the declarations package
+// artifacts.
 package main
 
 import (
-	"fmt"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/buildpacks/lifecycle/cmd/lifecycle/cli"
+	lplatform "github.com/buildpacks/lifecycle/platform"
 
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "-version" {
-		fmt.Println(platform.Version())
-		return
+	// Logs and -version report this distribution's version; the launcher
+	// metadata stamped into images keeps the upstream one (see launcher.go).
+	cmd.Version = platform.Version()
+
+	phase := strings.TrimSuffix(filepath.Base(os.Args[0]), filepath.Ext(os.Args[0]))
+	switch phase {
+	case "exporter":
+		cli.Run(newExportCmd(platformAPI()), phase, false)
+	default:
+		if len(os.Args) < 2 {
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "parse arguments"))
+		}
+		if os.Args[1] == "-version" {
+			cmd.ExitWithVersion()
+		}
+		switch sub := filepath.Base(os.Args[1]); sub {
+		case "export":
+			cli.Run(newExportCmd(platformAPI()), sub, true)
+		default:
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export"))
+		}
 	}
-	fmt.Fprintln(os.Stderr, "not implemented yet")
-	os.Exit(1)
+}
+
+// platformAPI returns the requested platform API, exiting as lifecycle does
+// when it is unsupported.
+func platformAPI() string {
+	api := cmd.EnvOrDefault(lplatform.EnvPlatformAPI, lplatform.DefaultPlatformAPI)
+	if err := cmd.VerifyPlatformAPI(api, cmd.DefaultLogger); err != nil {
+		cmd.Exit(err)
+	}
+	return api
 }

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+
+	"github.com/buildpacks/imgutil"
+	"github.com/buildpacks/lifecycle/auth"
+	"github.com/buildpacks/lifecycle/buildpack"
+	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/buildpacks/lifecycle/cmd/lifecycle/cli"
+	"github.com/buildpacks/lifecycle/layers"
+	"github.com/buildpacks/lifecycle/phase"
+	lplatform "github.com/buildpacks/lifecycle/platform"
+	"github.com/buildpacks/lifecycle/platform/files"
+	"github.com/buildpacks/lifecycle/priv"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/moby/moby/client"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// exportCmd is lifecycle's export command with the artifacts added. Its
+// flags, inputs, privilege handling and exit codes are lifecycle's.
+type exportCmd struct {
+	*lplatform.Platform
+
+	docker   client.APIClient // made before privileges are dropped
+	keychain authn.Keychain   // made before privileges are dropped
+
+	analyzed files.Analyzed
+	extra    platform.ArtifactInputs
+}
+
+func newExportCmd(api string) *exportCmd {
+	return &exportCmd{Platform: lplatform.NewPlatformFor(api)}
+}
+
+// DefineFlags defines the stock exporter's flags for the platform API.
+func (e *exportCmd) DefineFlags() {
+	if e.PlatformAPI.AtLeast("0.13") {
+		cli.FlagInsecureRegistries(&e.InsecureRegistries)
+	}
+	if e.PlatformAPI.AtLeast("0.12") {
+		cli.FlagExtendedDir(&e.ExtendedDir)
+		cli.FlagLayoutDir(&e.LayoutDir)
+		cli.FlagRunPath(&e.RunPath)
+		cli.FlagUseLayout(&e.UseLayout)
+	}
+	if e.PlatformAPI.AtLeast("0.11") {
+		cli.FlagLauncherSBOMDir(&e.LauncherSBOMDir)
+	}
+	cli.FlagAnalyzedPath(&e.AnalyzedPath)
+	cli.FlagAppDir(&e.AppDir)
+	cli.FlagCacheDir(&e.CacheDir)
+	cli.FlagCacheImage(&e.CacheImageRef)
+	cli.FlagGID(&e.GID)
+	cli.FlagGroupPath(&e.GroupPath)
+	cli.FlagLaunchCacheDir(&e.LaunchCacheDir)
+	cli.FlagLauncherPath(&e.LauncherPath)
+	cli.FlagLayersDir(&e.LayersDir)
+	cli.FlagLogLevel(&e.LogLevel)
+	cli.FlagNoColor(&e.NoColor)
+	cli.FlagParallelExport(&e.ParallelExport)
+	cli.FlagProcessType(&e.DefaultProcessType)
+	cli.FlagProjectMetadataPath(&e.ProjectMetadataPath)
+	cli.FlagReportPath(&e.ReportPath)
+	cli.FlagRunImage(&e.RunImageRef)
+	cli.FlagUID(&e.UID)
+	cli.FlagUseDaemon(&e.UseDaemon)
+	cli.DeprecatedFlagRunImage(&e.DeprecatedRunImageRef)
+	if e.PlatformAPI.LessThan("0.12") {
+		cli.FlagStackPath(&e.StackPath)
+	}
+}
+
+// Args takes the image names and resolves lifecycle's inputs and ours.
+func (e *exportCmd) Args(nargs int, args []string) error {
+	if nargs == 0 {
+		return cmd.FailErrCode(errors.New("at least one image argument is required"), cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	e.OutputImageRef = args[0]
+	e.AdditionalTags = args[1:]
+	if err := lplatform.ResolveInputs(lplatform.Export, e.LifecycleInputs, cmd.DefaultLogger); err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	extra, err := platform.ResolveArtifactInputs(os.Getenv)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	e.extra = extra
+	if e.analyzed, err = files.Handler.ReadAnalyzed(e.AnalyzedPath, cmd.DefaultLogger); err != nil {
+		return err
+	}
+	if e.UseLayout {
+		if err := lplatform.GuardExperimental(lplatform.LayoutFormat, cmd.DefaultLogger); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Privileges resolves credentials and the daemon client, then drops to the
+// CNB user, as lifecycle does.
+func (e *exportCmd) Privileges() error {
+	var err error
+	if e.keychain, err = auth.DefaultKeychain(e.registryImages()...); err != nil {
+		return cmd.FailErr(err, "resolve keychain")
+	}
+	if e.UseDaemon {
+		if e.docker, err = priv.DockerClient(); err != nil {
+			return cmd.FailErr(err, "initialize docker client")
+		}
+	}
+	if err = priv.EnsureOwner(e.UID, e.GID, e.CacheDir, e.LaunchCacheDir); err != nil {
+		return cmd.FailErr(err, "chown volumes")
+	}
+	if err = priv.RunAs(e.UID, e.GID); err != nil {
+		return cmd.FailErr(err, fmt.Sprintf("exec as user %d:%d", e.UID, e.GID))
+	}
+	return nil
+}
+
+func (e *exportCmd) registryImages() []string {
+	imgs := e.RegistryImages()
+	if !e.UseDaemon && e.analyzed.PreviousImageRef() != "" {
+		imgs = append(imgs, e.analyzed.PreviousImageRef())
+	}
+	return imgs
+}
+
+// Exec validates every artifact declaration before anything else runs, then
+// exports.
+func (e *exportCmd) Exec() error {
+	group, err := files.Handler.ReadGroup(e.GroupPath)
+	if err != nil {
+		return err
+	}
+	if err := verifyBuildpackAPIs(group); err != nil {
+		return err
+	}
+	arts, err := loadArtifacts(e.LayersDir, group)
+	if err != nil {
+		return exitCode(err, e.Platform)
+	}
+	cacheStore, err := initCache(e.CacheImageRef, e.CacheDir, e.keychain, e.PlatformAPI.LessThan("0.13"))
+	if err != nil {
+		return err
+	}
+	if e.hasExtendedLayers() && e.PlatformAPI.LessThan("0.13") {
+		if err := lplatform.GuardExperimental(lplatform.FeatureDockerfiles, cmd.DefaultLogger); err != nil {
+			return err
+		}
+	}
+	return e.export(context.Background(), group, arts, cacheStore)
+}
+
+// loadArtifacts reads and validates every declaration of the group.
+func loadArtifacts(layersDir string, group buildpack.Group) ([]*artifacts.Artifact, error) {
+	var bps []artifacts.Buildpack
+	for _, bp := range group.Group {
+		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
+	}
+	decls, err := artifacts.Load(layersDir, bps)
+	if err != nil {
+		return nil, err
+	}
+	var out []*artifacts.Artifact
+	for _, d := range decls {
+		a, err := artifacts.Build(d)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*artifacts.Artifact, cacheStore phase.Cache) error {
+	tmpDir, err := os.MkdirTemp("", "lifecycle.exporter.layer")
+	if err != nil {
+		return cmd.FailErr(err, "create temp directory")
+	}
+	defer os.RemoveAll(tmpDir)
+
+	projectMD, err := files.Handler.ReadProjectMetadata(e.ProjectMetadataPath, cmd.DefaultLogger)
+	if err != nil {
+		return err
+	}
+	runImageForExport, err := lplatform.GetRunImageForExport(e.Inputs())
+	if err != nil {
+		return err
+	}
+
+	// Plan before any image work, so a collision fails before a write.
+	var plan *exporter.Plan
+	if len(arts) > 0 && !e.UseDaemon && !e.UseLayout {
+		if plan, err = exporter.NewPlan(e.DestinationImages(), arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
+			return exitCode(err, e.Platform)
+		}
+	}
+
+	appImage, runImageID, err := e.initAppImage()
+	if err != nil {
+		return err
+	}
+	var decorated *exporter.Image
+	var skipped string
+	switch {
+	case len(arts) == 0:
+	case plan != nil:
+		tx, err := exporter.New(plan,
+			exporter.WithKeychain(e.keychain),
+			exporter.WithInsecureRegistries(e.InsecureRegistries),
+			exporter.WithLogger(cmd.DefaultLogger),
+		)
+		if err != nil {
+			return cmd.FailErr(err, "plan artifacts")
+		}
+		if decorated, err = exporter.Wrap(ctx, appImage, tx); err != nil {
+			return cmd.FailErr(err, "plan artifacts")
+		}
+		appImage = decorated
+		logAdding(arts)
+	default:
+		skipped = skipReason(e.UseDaemon)
+		logSkipped(arts, skipped)
+	}
+
+	exp := &phase.Exporter{
+		Buildpacks: group.Group,
+		LayerFactory: &layers.Factory{
+			ArtifactsDir: tmpDir,
+			UID:          e.UID,
+			GID:          e.GID,
+			Logger:       cmd.DefaultLogger,
+			Ctx:          ctx,
+		},
+		Logger:      cmd.DefaultLogger,
+		PlatformAPI: e.PlatformAPI,
+	}
+	stock, err := exp.Export(phase.ExportOptions{
+		AdditionalNames:    e.AdditionalTags,
+		AppDir:             e.AppDir,
+		DefaultProcessType: e.DefaultProcessType,
+		ExecEnv:            e.ExecEnv,
+		ExtendedDir:        e.ExtendedDir,
+		LauncherConfig:     launcherConfig(e.LauncherPath, e.LauncherSBOMDir),
+		LayersDir:          e.LayersDir,
+		OrigMetadata:       e.analyzed.LayersMetadata,
+		Project:            projectMD,
+		RunImageRef:        runImageID,
+		RunImageForExport:  runImageForExport,
+		WorkingImage:       appImage,
+	})
+	if err != nil {
+		if decorated != nil {
+			if _, txErr := decorated.Result(); txErr != nil {
+				err = txErr
+			}
+		}
+		return exitCode(err, e.Platform)
+	}
+
+	report := platform.Report{Build: stock.Build, Image: stock.Image}
+	if decorated != nil {
+		res, _ := decorated.Result()
+		report.Artifacts = publishedReports(res)
+		logPublished(res)
+	} else if skipped != "" {
+		report.Artifacts = skippedReports(arts, skipped)
+	}
+	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
+		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")
+	}
+
+	// The cache is exported only once the image and its artifacts are
+	// committed, with or without -parallel.
+	if cacheStore != nil {
+		if err := exp.Cache(e.LayersDir, cacheStore); err != nil {
+			cmd.DefaultLogger.Warnf("Failed to export cache: %v\n", err)
+		}
+	}
+	return nil
+}
+
+var _ imgutil.Image = (*exporter.Image)(nil)
