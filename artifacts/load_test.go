@@ -22,7 +22,7 @@ const wasmTOML = "examples_wasm/wasm/artifacts.toml"
 
 // writeTree creates files under dir. A value "symlink:T" makes a symbolic
 // link to T, "fifo:" a named pipe, "dir:" a directory.
-func writeTree(t *testing.T, dir string, files map[string]string) {
+func writeTree(t testing.TB, dir string, files map[string]string) {
 	t.Helper()
 	for name, content := range files {
 		p := filepath.Join(dir, filepath.FromSlash(name))
