@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 )
 
@@ -48,7 +47,7 @@ func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
 			errs = append(errs, fmt.Errorf("buildpack %q: reading layers: %w", bp.String(), err))
 			continue
 		}
-		sort.Slice(entries, func(i, j int) bool { return entries[i].Name() < entries[j].Name() })
+		// os.ReadDir sorts by name: layers are read in lexical order.
 		for _, e := range entries {
 			if !e.IsDir() {
 				continue
@@ -127,7 +126,7 @@ func readDeclFile(root *os.Root) ([]byte, error) {
 		return nil, fmt.Errorf("reading %s: %w", FileName, err)
 	}
 	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("%s: %w: larger than %d bytes", FileName, ErrInvalidPath, maxFileSize)
+		return nil, fmt.Errorf("%s: larger than %d bytes", FileName, maxFileSize)
 	}
 	return data, nil
 }

@@ -321,6 +321,23 @@ file = "raw.bin"
 			wantIs:   []error{fs.ErrNotExist},
 		},
 		{
+			name:     "path through a regular file",
+			files:    map[string]string{wasmTOML: "[[artifact]]\ntag='t'\ntype='a/b'\nfile='f/x'\n", "examples_wasm/wasm/f": ""},
+			wantErrs: []string{`file "f/x": file does not exist`},
+			wantIs:   []error{fs.ErrNotExist},
+		},
+		{
+			name:     "artifacts.toml too large",
+			files:    map[string]string{wasmTOML: "#" + strings.Repeat("x", maxFileSize)},
+			wantErrs: []string{"artifacts.toml: larger than"},
+		},
+		{
+			name:     "artifacts.toml a directory",
+			files:    map[string]string{wasmTOML: "dir:"},
+			wantErrs: []string{"artifacts.toml: not a regular file: a directory"},
+			wantIs:   []error{ErrNotRegular},
+		},
+		{
 			name:     "invalid tag",
 			files:    map[string]string{wasmTOML: "[[artifact]]\ntag='-bad'\ntype='a/b'\nfile='f'\n", "examples_wasm/wasm/f": ""},
 			wantErrs: []string{`invalid tag "-bad"`},
@@ -356,10 +373,10 @@ media-type = "text/ plain"
 				"examples_wasm/wasm/f": "", "examples_wasm/wasm/g": "",
 			},
 			wantErrs: []string{
-				`ConfigMediaType: invalid media type "nope"`,
+				`labels.ConfigMediaType: invalid media type "nope"`,
 				`type: invalid media type "application/json; charset=utf-8": parameters are not allowed`,
-				`file "f": media-type: invalid media type "a/b/c"`,
-				`file "g": media-type: invalid media type "text/ plain"`,
+				`file "f": invalid media type "a/b/c"`,
+				`file "g": invalid media type "text/ plain"`,
 			},
 			wantIs: []error{ErrInvalidMediaType},
 		},

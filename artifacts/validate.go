@@ -37,7 +37,7 @@ func validate(d Declaration) []error {
 	}
 
 	if d.ConfigMediaType != "" {
-		add(labelError("ConfigMediaType", validateMediaType(d.ConfigMediaType)))
+		add(labelError("labels.ConfigMediaType", validateMediaType(d.ConfigMediaType)))
 	}
 	switch {
 	case d.ArtifactType == "":
@@ -65,7 +65,7 @@ func validate(d Declaration) []error {
 		}
 		if !mediaTypes[f.MediaType] {
 			mediaTypes[f.MediaType] = true
-			add(labelError(fmt.Sprintf("file %q: media-type", f.Path), validateMediaType(f.MediaType)))
+			add(labelError(fmt.Sprintf("file %q", f.Path), validateMediaType(f.MediaType)))
 		}
 		if err := validateTitle(f.Title); err != nil {
 			add(fmt.Errorf("file %q: %w", f.Path, err))
