@@ -1,0 +1,123 @@
+//go:build acceptance
+
+package acceptance_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// Bad input gets a clear error naming the buildpack, the layer and the file,
+// exit code 63, and nothing is pushed: no blob, no manifest, no tag.
+func TestExportRejectsBadInput(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	const typ = "type = \"application/vnd.example.v1\"\n"
+	for _, tc := range []struct {
+		name  string
+		toml  string
+		setup func(t *testing.T, layer string)
+		want  string
+	}{
+		{name: "malformed toml", toml: "[[artifact]\ntag = \"a\"\n", want: "artifacts.toml"},
+		{name: "missing tag", toml: "[[artifact]]\nfile = \"a.txt\"\n" + typ, want: "tag"},
+		{name: "missing file", toml: "[[artifact]]\ntag = \"a\"\n" + typ, want: "file"},
+		{name: "absolute path", toml: "[[artifact]]\ntag = \"a\"\nfile = \"/etc/passwd\"\n" + typ, want: "/etc/passwd"},
+		{name: "dot dot", toml: "[[artifact]]\ntag = \"a\"\nfile = \"../secret\"\n" + typ, want: "../secret"},
+		{name: "symlink out of the layer", toml: "[[artifact]]\ntag = \"a\"\nfile = \"link\"\n" + typ, want: "link",
+			setup: func(t *testing.T, layer string) { must(t, os.Symlink("/etc/passwd", filepath.Join(layer, "link"))) }},
+		{name: "fifo", toml: "[[artifact]]\ntag = \"a\"\nfile = \"pipe\"\n" + typ, want: "pipe",
+			setup: func(t *testing.T, layer string) { must(t, syscall.Mkfifo(filepath.Join(layer, "pipe"), 0o644)) }},
+		{name: "directory", toml: "[[artifact]]\ntag = \"a\"\nfile = \"dir\"\n" + typ, want: "dir",
+			setup: func(t *testing.T, layer string) { must(t, os.Mkdir(filepath.Join(layer, "dir"), 0o755)) }},
+		{name: "file does not exist", toml: "[[artifact]]\ntag = \"a\"\nfile = \"nope.txt\"\n" + typ, want: "nope.txt"},
+		{name: "invalid tag", toml: "[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\n" + typ, want: "-bad"},
+		{name: "fallback tag", toml: "[[artifact]]\ntag = \"sha256-" + strings.Repeat("ab", 32) + "\"\nfile = \"a.txt\"\n" + typ, want: "sha256-"},
+		{name: "invalid media type", toml: "[[artifact]]\ntag = \"a\"\nfile = \"a.txt\"\ntype = \"not a type\"\n", want: "not a type"},
+		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: "app image tag"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			bp := fixture.Buildpack{ID: "acme/bad", Version: "2.0.0", Layers: []fixture.Layer{{Name: "out",
+				Files: map[string][]byte{"artifacts.toml": []byte(tc.toml), "a.txt": []byte("a")}}}}
+			w := fixture.New(t, run, fixture.Plain(), bp)
+			if tc.setup != nil {
+				tc.setup(t, filepath.Join(w.Layers, "acme_bad", "out"))
+			}
+			out, code := export(t, w, false, "0.13", nil, reg.Host+"/app:latest")
+			if code != platform.CodeInvalidArtifacts {
+				t.Fatalf("exit %d, want %d\n%s", code, platform.CodeInvalidArtifacts, out)
+			}
+			for _, s := range []string{"acme/bad", `"out"`, "acme_bad/out/artifacts.toml", tc.want} {
+				if !strings.Contains(out, s) {
+					t.Fatalf("error does not name %q:\n%s", s, out)
+				}
+			}
+			if _, err := os.Stat(w.Report); !os.IsNotExist(err) {
+				t.Fatalf("report.toml written on failure")
+			}
+			if repos := catalog(t, reg.Host); !slices.Equal(repos, []string{"run"}) {
+				t.Fatalf("something was pushed: repositories %v", repos)
+			}
+		})
+	}
+}
+
+// Every error of every buildpack is reported at once, and two declarations
+// of one tag are both named.
+func TestExportReportsAllErrors(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	decl := func(tag, file string) []byte {
+		return []byte("[[artifact]]\ntag = \"" + tag + "\"\nfile = \"" + file + "\"\ntype = \"application/vnd.example.v1\"\n")
+	}
+	w := fixture.New(t, run,
+		fixture.Buildpack{ID: "acme/one", Version: "1.0.0", Layers: []fixture.Layer{{Name: "l1", Files: map[string][]byte{"artifacts.toml": decl("same", "a.txt"), "a.txt": []byte("a")}}}},
+		fixture.Buildpack{ID: "acme/two", Version: "1.0.0", Layers: []fixture.Layer{
+			{Name: "l2", Files: map[string][]byte{"artifacts.toml": decl("same", "b.txt"), "b.txt": []byte("b")}},
+			{Name: "l3", Files: map[string][]byte{"artifacts.toml": decl("other", "missing.txt")}},
+		}},
+	)
+	out, code := export(t, w, false, "0.13", nil, reg.Host+"/app:latest")
+	if code != platform.CodeInvalidArtifacts {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	for _, s := range []string{"acme_one/l1/artifacts.toml", "acme_two/l2/artifacts.toml", "acme_two/l3/artifacts.toml", "missing.txt"} {
+		if !strings.Contains(out, s) {
+			t.Fatalf("error does not name %q:\n%s", s, out)
+		}
+	}
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// catalog lists the registry's repositories (distribution's _catalog).
+func catalog(t *testing.T, host string) []string {
+	t.Helper()
+	resp, err := http.Get("http://" + host + "/v2/_catalog")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var c struct {
+		Repositories []string `json:"repositories"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&c); err != nil {
+		t.Fatal(err)
+	}
+	return c.Repositories
+}
