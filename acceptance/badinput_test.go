@@ -47,7 +47,7 @@ func TestExportRejectsBadInput(t *testing.T) {
 		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: "app image tag"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			bp := fixture.Buildpack{ID: "acme/bad", Version: "2.0.0", Layers: []fixture.Layer{{Name: "out",
+			bp := fixture.Buildpack{ID: "acme/bad", Version: "2.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
 				Files: map[string][]byte{"artifacts.toml": []byte(tc.toml), "a.txt": []byte("a")}}}}
 			w := fixture.New(t, run, fixture.Plain(), bp)
 			if tc.setup != nil {
@@ -81,10 +81,10 @@ func TestExportReportsAllErrors(t *testing.T) {
 		return []byte("[[artifact]]\ntag = \"" + tag + "\"\nfile = \"" + file + "\"\ntype = \"application/vnd.example.v1\"\n")
 	}
 	w := fixture.New(t, run,
-		fixture.Buildpack{ID: "acme/one", Version: "1.0.0", Layers: []fixture.Layer{{Name: "l1", Files: map[string][]byte{"artifacts.toml": decl("same", "a.txt"), "a.txt": []byte("a")}}}},
+		fixture.Buildpack{ID: "acme/one", Version: "1.0.0", Layers: []fixture.Layer{{Name: "l1", Launch: true, Files: map[string][]byte{"artifacts.toml": decl("same", "a.txt"), "a.txt": []byte("a")}}}},
 		fixture.Buildpack{ID: "acme/two", Version: "1.0.0", Layers: []fixture.Layer{
-			{Name: "l2", Files: map[string][]byte{"artifacts.toml": decl("same", "b.txt"), "b.txt": []byte("b")}},
-			{Name: "l3", Files: map[string][]byte{"artifacts.toml": decl("other", "missing.txt")}},
+			{Name: "l2", Launch: true, Files: map[string][]byte{"artifacts.toml": decl("same", "b.txt"), "b.txt": []byte("b")}},
+			{Name: "l3", Launch: true, Files: map[string][]byte{"artifacts.toml": decl("other", "missing.txt")}},
 		}},
 	)
 	out, code := export(t, w, false, "0.13", nil, reg.Host+"/app:latest")

@@ -127,6 +127,11 @@ func TestExportArtifacts(t *testing.T) {
 			if !strings.Contains(out, "*** Artifacts:") {
 				t.Fatalf("no artifacts summary in the log:\n%s", out)
 			}
+			// The wasm layer is not a launch layer: the builder renamed its
+			// directory to wasm.ignore, and it is reported by its own name.
+			if a := rep.Artifacts[0]; a.Buildpack != "examples/wasm" || a.Layer != "wasm" {
+				t.Fatalf("first artifact %s layer %q", a.Buildpack, a.Layer)
+			}
 			for _, a := range rep.Artifacts {
 				if len(a.Refs) != 1 || !strings.HasPrefix(a.Refs[0], app+":"+a.Tag+"@sha256:") {
 					t.Fatalf("refs = %v", a.Refs)
@@ -203,6 +208,10 @@ func TestExportArtifacts(t *testing.T) {
 					}
 					if m.Subject == nil || m.Subject.Digest != appDigest || m.ArtifactType != a.Type {
 						t.Fatalf("manifest subject %+v artifactType %q", m.Subject, m.ArtifactType)
+					}
+					// The image's time source: SOURCE_DATE_EPOCH=1700000000.
+					if got := m.Annotations["org.opencontainers.image.created"]; got != "2023-11-14T22:13:20Z" {
+						t.Fatalf("created = %q", got)
 					}
 					// skopeo takes repo@digest, not repo:tag@digest.
 					byDigest := app + a.Refs[0][strings.LastIndex(a.Refs[0], "@"):]

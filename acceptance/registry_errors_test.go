@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -103,6 +104,9 @@ func TestExportRegistryRefusalAndCredentials(t *testing.T) {
 		}
 	}
 	noSecrets(t, out, secrets)
+	if _, err := os.Stat(w2.Report); !os.IsNotExist(err) {
+		t.Fatal("report.toml written for a failed export")
+	}
 	if got := head(t, reg.Host+"/app:latest"); got.String() != before {
 		t.Fatalf("app tag moved to %s on a failed export (was %s)", got, before)
 	}

@@ -11,7 +11,10 @@
 //	<layers>/<buildpack ID, "/" escaped as "_">/<layer>/artifacts.toml
 //
 // The file is optional. The layer need not be a launch layer (a build-only or
-// cache-only layer works, and so does a directory without <layer>.toml). A
+// cache-only layer works, and so does a directory without <layer>.toml).
+// A layer that is neither launch, build nor cache is renamed by lifecycle's
+// builder to <layer>.ignore; its artifacts are still read, and reported
+// under the layer's own name. A
 // file at <layers>/<buildpack>/artifacts.toml, outside any layer, is not read
 // (the stock lifecycle would take it for a layer named "artifacts"). Load
 // reads the buildpacks in group order and the layer directories of each in

@@ -54,7 +54,7 @@ func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
 			}
 			loc := location{
 				Buildpack: bp,
-				Layer:     e.Name(),
+				Layer:     layerName(e.Name()),
 				LayerDir:  filepath.Join(bpDir, e.Name()),
 				Source:    EscapeID(bp.ID) + "/" + e.Name() + "/" + FileName,
 			}
@@ -149,4 +149,18 @@ func duplicateTags(decls []Declaration) []error {
 		first[d.Tag] = d
 	}
 	return errs
+}
+
+// ignoredSuffix is what lifecycle's builder appends to a layer directory whose
+// <layer>.toml sets launch, build and cache all false.
+const ignoredSuffix = ".ignore"
+
+// layerName is the name the buildpack gave the layer: a layer that is neither
+// launch, build nor cache is still published, under its own name, although
+// the builder renamed its directory to <layer>.ignore.
+func layerName(dir string) string {
+	if n := strings.TrimSuffix(dir, ignoredSuffix); n != "" {
+		return n
+	}
+	return dir
 }

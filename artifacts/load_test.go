@@ -584,3 +584,21 @@ func TestDeclarationErrorFormat(t *testing.T) {
 		t.Errorf("got %s\nwant %s", got, want)
 	}
 }
+
+// lifecycle's builder renames a layer that is neither launch, build nor cache
+// to <layer>.ignore; its artifacts are still published under the layer's name.
+func TestLoadIgnoredLayer(t *testing.T) {
+	layers := t.TempDir()
+	writeTree(t, layers, map[string]string{
+		"examples_wasm/wasm.ignore/artifacts.toml":     rfcTOML,
+		"examples_wasm/wasm.ignore/mywasmprogram.wasm": "\x00asm",
+	})
+	decls, err := Load(layers, []Buildpack{wasmBP})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(decls) != 1 || decls[0].Layer != "wasm" || filepath.Base(decls[0].LayerDir) != "wasm.ignore" ||
+		decls[0].Source != "examples_wasm/wasm.ignore/artifacts.toml" {
+		t.Fatalf("got %+v", decls)
+	}
+}

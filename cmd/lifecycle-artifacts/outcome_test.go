@@ -1,0 +1,42 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"testing"
+
+	"github.com/buildpacks/imgutil"
+	"github.com/buildpacks/lifecycle/cmd"
+	lplatform "github.com/buildpacks/lifecycle/platform"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+func TestExitCode(t *testing.T) {
+	decl := &artifacts.DeclarationError{Buildpack: artifacts.Buildpack{ID: "a/b", Version: "1"}, Layer: "l", File: "a_b/l/artifacts.toml", Err: errors.New("bad")}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"invalid declaration", decl, platform.CodeInvalidArtifacts},
+		{"several invalid declarations", errors.Join(decl, decl), platform.CodeInvalidArtifacts},
+		{"tag collision", &exporter.CollisionError{Tag: "latest"}, platform.CodeInvalidArtifacts},
+		{"blob refused", &exporter.CommitError{Stage: exporter.StageBlobs, Err: errors.New("403")}, platform.CodeRegistryFailed},
+		{"manifest refused", fmt.Errorf("saving image: %w", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}), platform.CodeRegistryFailed},
+		{"first tag refused: nothing moved", &exporter.CommitError{Stage: exporter.StageTags, NotMoved: []string{"r/a:x"}, Err: errors.New("403")}, platform.CodeRegistryFailed},
+		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, NotMoved: []string{"r/a:latest"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
+		{"stock failure", imgutil.SaveError{Errors: []imgutil.SaveDiagnostic{{ImageName: "r/a", Cause: errors.New("x")}}}, 62},
+		{"other", errors.New("layer factory failed"), 62},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := exitCode(tc.err, lplatform.NewPlatformFor("0.13"))
+			var fail *cmd.ErrorFail
+			if !errors.As(err, &fail) || fail.Code != tc.want {
+				t.Fatalf("exitCode(%v) = %v, want code %d", tc.err, err, tc.want)
+			}
+		})
+	}
+}
