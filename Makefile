@@ -29,8 +29,10 @@ OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
 TOOLS     := oras helm crane olareg
 
-STOCK_PHASES := detector analyzer restorer builder extender rebaser
-OUR_PHASES   := exporter creator
+# creator stays upstream's until ours runs export in process (issue 4): it
+# builds and exports like stock, without artifacts. See README.
+STOCK_PHASES := detector analyzer restorer builder extender rebaser creator
+OUR_PHASES   := exporter
 
 # --- build ------------------------------------------------------------------
 
@@ -88,21 +90,16 @@ $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
-.PHONY: test unit acceptance e2e fuzz
-test: unit acceptance e2e
+.PHONY: test unit acceptance fuzz
+# Every test there is: unit and acceptance. The pack + Docker e2e suite
+# (issue 4) joins here when it exists.
+test: unit acceptance
 
 unit:
 	$(GO) test ./...
 
 acceptance: build tools
 	$(TEST_ENV) $(GO) test -tags acceptance -count=1 ./acceptance/...
-
-# TODO: run the e2e suite (pack + Docker) once it exists:
-#   $(GO) test -tags e2e -count=1 ./e2e/...
-# Until then this runs the acceptance packages under the e2e tag, so the
-# target works and a missing suite is never silently skipped.
-e2e: build tools
-	$(TEST_ENV) $(GO) test -tags e2e -count=1 ./acceptance/...
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
