@@ -38,7 +38,10 @@ OUR_PHASES   := exporter
 
 # Upstream builds every binary static; the launcher must stay small.
 LDFLAGS := -s -w -X github.com/buildpacks/lifecycle/cmd.Version=$(LIFECYCLE_VERSION)
-GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)"
+GOFLAGS_BUILD := -trimpath -ldflags "$(LDFLAGS)"
+GOBUILD := CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD)
+# Same flags as the builds above, so the generator reuses their cached packages.
+GORUN   := CGO_ENABLED=0 $(GO) run $(GOFLAGS_BUILD)
 LAUNCHER_MAX_MB := 3
 
 .PHONY: build
@@ -52,7 +55,7 @@ build:
 	$(GOBUILD) -o $(OUT_DIR)/lifecycle-artifacts ./cmd/lifecycle-artifacts
 	for p in $(STOCK_PHASES); do ln -sfn lifecycle $(OUT_DIR)/$$p; done
 	for p in $(OUR_PHASES); do ln -sfn lifecycle-artifacts $(OUT_DIR)/$$p; done
-	$(GO) run ./hack/lifecycletoml -o $(OUT_DIR)/lifecycle.toml
+	$(GORUN) ./hack/lifecycletoml -o $(OUT_DIR)/lifecycle.toml
 
 # --- tools ------------------------------------------------------------------
 
