@@ -258,12 +258,13 @@ func TestExportArtifacts(t *testing.T) {
 	}
 }
 
-// The image tag scheme publishes artifacts under <image-tag>-<tag>.
+// The image tag scheme publishes artifacts under <image-tag>-<tag>. (The
+// image name is given twice, which lifecycle accepts.)
 func TestExportTagTemplate(t *testing.T) {
 	reg := harness.StartDistribution(t)
 	run := fixture.PushRunImage(t, reg.Host+"/run")
 	w := fixture.New(t, run, fixture.Samples()[2])
-	out, code := export(t, w, false, "0.13", []string{platform.EnvArtifactTagTemplate + "={image-tag}-{tag}"}, reg.Host+"/app:build-7")
+	out, code := export(t, w, false, "0.13", []string{platform.EnvArtifactTagTemplate + "={image-tag}-{tag}"}, reg.Host+"/app:build-7", reg.Host+"/app:build-7")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}

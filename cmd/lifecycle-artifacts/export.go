@@ -199,7 +199,9 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	// Plan before any image work, so a collision fails before a write.
 	var plan *exporter.Plan
 	if len(arts) > 0 && !e.UseDaemon && !e.UseLayout {
-		if plan, err = exporter.NewPlan(e.DestinationImages(), arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
+		// The names exactly as the phase will pass them to SaveAs.
+		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
+		if plan, err = exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
 			return exitCode(err, e.Platform)
 		}
 	}
