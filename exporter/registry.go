@@ -3,13 +3,14 @@ package exporter
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
-	"github.com/buildpacks/imgutil"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -29,8 +30,21 @@ type registry struct {
 	retry  retryPolicy
 }
 
+// baseTransport is the connection layer: TLS verification off for insecure
+// registries (as imgutil does), and a bound on how long a registry may take
+// to start answering a request, so that a stalled registry is an error the
+// retry policy sees rather than a hang.
+func baseTransport(insecure bool, timeout time.Duration) http.RoundTripper {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if insecure {
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- the platform asked for it
+	}
+	t.ResponseHeaderTimeout = timeout
+	return t
+}
+
 // dial authenticates to reg for the given repositories.
-func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc authn.Keychain, insecure bool, jobs int) (*registry, error) {
+func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc authn.Keychain, insecure bool, jobs int, timeout time.Duration) (*registry, error) {
 	auth, err := kc.Resolve(reg)
 	if err != nil {
 		return nil, fmt.Errorf("resolve credentials for %s: %w", reg.RegistryStr(), err)
@@ -39,7 +53,7 @@ func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc au
 	for _, r := range repos {
 		scopes = append(scopes, r.Scope(transport.PushScope))
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, imgutil.GetTransport(insecure), scopes)
+	rt, err := transport.NewWithContext(ctx, reg, auth, baseTransport(insecure, timeout), scopes)
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", reg.RegistryStr(), err)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/buildpacks/lifecycle/log"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -24,6 +25,7 @@ type Transaction struct {
 	insecure []string
 	logger   log.Logger
 	jobs     int
+	timeout  time.Duration
 }
 
 // Option configures a Transaction.
@@ -70,12 +72,25 @@ func WithJobs(n int) Option {
 	}
 }
 
+// WithTimeout bounds how long a registry may take to start answering one
+// request (default 60s); a request that times out is retried like any
+// transient failure.
+func WithTimeout(d time.Duration) Option {
+	return func(t *Transaction) error {
+		if d <= 0 {
+			return fmt.Errorf("timeout must be positive, got %s", d)
+		}
+		t.timeout = d
+		return nil
+	}
+}
+
 // New returns the transaction for plan.
 func New(plan *Plan, opts ...Option) (*Transaction, error) {
 	if plan == nil {
 		return nil, errors.New("nil plan")
 	}
-	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4}
+	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second}
 	for _, o := range opts {
 		if err := o(t); err != nil {
 			return nil, err
@@ -185,7 +200,7 @@ func (t *Transaction) dialAll(ctx context.Context) (map[string]*registry, error)
 	}
 	regs := map[string]*registry{}
 	for _, reg := range order {
-		r, err := dial(ctx, reg, byReg[reg.RegistryStr()], t.keychain, contains(t.insecure, reg.RegistryStr()), t.jobs)
+		r, err := dial(ctx, reg, byReg[reg.RegistryStr()], t.keychain, contains(t.insecure, reg.RegistryStr()), t.jobs, t.timeout)
 		if err != nil {
 			return nil, err
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 )
 
 // EnvArtifactTagTemplate names the input that derives each artifact's tag.
@@ -14,9 +15,19 @@ const EnvArtifactTagTemplate = "CNB_ARTIFACTS_TAG_TEMPLATE"
 // DefaultTagTemplate publishes each artifact under the tag its buildpack declared.
 const DefaultTagTemplate = "{tag}"
 
+// EnvRegistryTimeout names the input that bounds how long a registry may
+// take to start answering one request of the export transaction, as a Go
+// duration ("60s", "2m"). A request that times out is retried like any
+// transient failure.
+const EnvRegistryTimeout = "CNB_ARTIFACTS_REGISTRY_TIMEOUT"
+
+// DefaultRegistryTimeout is the timeout when EnvRegistryTimeout is unset.
+const DefaultRegistryTimeout = 60 * time.Second
+
 // ArtifactInputs are the inputs this distribution adds to lifecycle's.
 type ArtifactInputs struct {
-	TagTemplate TagTemplate
+	TagTemplate     TagTemplate
+	RegistryTimeout time.Duration
 }
 
 // ResolveArtifactInputs reads ArtifactInputs from the environment.
@@ -32,7 +43,15 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 	if err != nil {
 		return ArtifactInputs{}, fmt.Errorf("%s: %w", EnvArtifactTagTemplate, err)
 	}
-	return ArtifactInputs{TagTemplate: tmpl}, nil
+	timeout := DefaultRegistryTimeout
+	if raw := getenv(EnvRegistryTimeout); raw != "" {
+		d, err := time.ParseDuration(raw)
+		if err != nil || d <= 0 {
+			return ArtifactInputs{}, fmt.Errorf("%s: %q is not a positive duration such as 60s", EnvRegistryTimeout, raw)
+		}
+		timeout = d
+	}
+	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout}, nil
 }
 
 // TagTemplate derives an artifact's published tag. It always contains {tag}

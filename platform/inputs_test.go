@@ -3,6 +3,7 @@ package platform_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
@@ -56,4 +57,31 @@ func FuzzParseTagTemplate(f *testing.F) {
 			t.Fatalf("template %q is not injective", s)
 		}
 	})
+}
+
+func TestRegistryTimeout(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want time.Duration
+		err  bool
+	}{
+		{raw: "", want: platform.DefaultRegistryTimeout},
+		{raw: "2s", want: 2 * time.Second},
+		{raw: "1m30s", want: 90 * time.Second},
+		{raw: "0s", err: true},
+		{raw: "-1s", err: true},
+		{raw: "10", err: true},
+	} {
+		env := map[string]string{platform.EnvRegistryTimeout: tc.raw}
+		in, err := platform.ResolveArtifactInputs(func(k string) string { return env[k] })
+		if tc.err {
+			if err == nil || !strings.Contains(err.Error(), platform.EnvRegistryTimeout) {
+				t.Fatalf("%q: err = %v", tc.raw, err)
+			}
+			continue
+		}
+		if err != nil || in.RegistryTimeout != tc.want {
+			t.Fatalf("%q: %v, %v", tc.raw, in.RegistryTimeout, err)
+		}
+	}
 }

@@ -219,6 +219,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 			exporter.WithKeychain(e.keychain),
 			exporter.WithInsecureRegistries(e.InsecureRegistries),
 			exporter.WithLogger(cmd.DefaultLogger),
+			exporter.WithTimeout(e.extra.RegistryTimeout),
 		)
 		if err != nil {
 			return cmd.FailErr(err, "plan artifacts")
