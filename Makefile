@@ -29,10 +29,10 @@ OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
 TOOLS     := oras helm crane olareg
 
-# creator stays upstream's until ours runs export in process (issue 4): it
-# builds and exports like stock, without artifacts. See README.
-STOCK_PHASES := detector analyzer restorer builder extender rebaser creator
-OUR_PHASES   := exporter
+# Our binary is the exporter and the creator (which runs the stock phases
+# before export); every other phase is upstream's lifecycle binary.
+STOCK_PHASES := detector analyzer restorer builder extender rebaser
+OUR_PHASES   := exporter creator
 
 # --- build ------------------------------------------------------------------
 

@@ -116,6 +116,12 @@ func (e *exportCmd) Privileges() error {
 			return cmd.FailErr(err, "initialize docker client")
 		}
 	}
+	return e.dropPrivileges()
+}
+
+// dropPrivileges hands the cache volumes to the CNB user and becomes it.
+func (e *exportCmd) dropPrivileges() error {
+	var err error
 	if err = priv.EnsureOwner(e.UID, e.GID, e.CacheDir, e.LaunchCacheDir); err != nil {
 		return cmd.FailErr(err, "chown volumes")
 	}

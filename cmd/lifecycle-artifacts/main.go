@@ -1,8 +1,9 @@
-// Command lifecycle-artifacts is the exporter of this lifecycle distribution:
-// lifecycle v0.21.0's exporter, plus the buildpack-declared OCI artifacts of
-// RFC 0113. Like upstream's lifecycle binary it picks its phase from the name
-// it is invoked as (/cnb/lifecycle/exporter is a link to it), or from its
-// first argument (lifecycle-artifacts export).
+// Command lifecycle-artifacts is the exporter and the creator of this
+// lifecycle distribution: lifecycle v0.21.0's, plus the buildpack-declared
+// OCI artifacts of RFC 0113. Like upstream's lifecycle binary it picks its
+// phase from the name it is invoked as (/cnb/lifecycle/exporter and
+// /cnb/lifecycle/creator are links to it), or from its first argument
+// (lifecycle-artifacts export|create).
 //
 // The command glue lives here (flags, inputs, choice of image, exit codes);
 // the export transaction is package exporter and the declarations package
@@ -30,6 +31,8 @@ func main() {
 	switch phase {
 	case "exporter":
 		cli.Run(newExportCmd(platformAPI()), phase, false)
+	case "creator":
+		cli.Run(newCreateCmd(platformAPI()), phase, false)
 	default:
 		if len(os.Args) < 2 {
 			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "parse arguments"))
@@ -40,8 +43,10 @@ func main() {
 		switch sub := filepath.Base(os.Args[1]); sub {
 		case "export":
 			cli.Run(newExportCmd(platformAPI()), sub, true)
+		case "create":
+			cli.Run(newCreateCmd(platformAPI()), sub, true)
 		default:
-			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export"))
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create"))
 		}
 	}
 }
