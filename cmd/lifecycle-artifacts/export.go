@@ -204,9 +204,13 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 
 	// Plan before any image work, so a collision fails before a write.
 	var plan *exporter.Plan
-	if len(arts) > 0 && !e.UseDaemon && !e.UseLayout {
-		// The names exactly as the phase will pass them to SaveAs.
+	if len(arts) > 0 && !e.UseDaemon {
+		// The names exactly as the phase will pass them to SaveAs; a layout
+		// holds the output image alone.
 		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
+		if e.UseLayout {
+			names = names[:1]
+		}
 		if plan, err = exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
 			return exitCode(err, e.Platform)
 		}
@@ -216,10 +220,17 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	if err != nil {
 		return err
 	}
-	var decorated *exporter.Image
+	var decorated outcome
 	var skipped string
 	switch {
 	case len(arts) == 0:
+	case e.UseLayout:
+		img, err := exporter.WrapLayout(appImage, plan)
+		if err != nil {
+			return cmd.FailErr(err, "plan artifacts")
+		}
+		appImage, decorated = img, img
+		logAdding(arts)
 	case plan != nil:
 		tx, err := exporter.New(plan,
 			exporter.WithKeychain(e.keychain),
@@ -230,13 +241,14 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		if err != nil {
 			return cmd.FailErr(err, "plan artifacts")
 		}
-		if decorated, err = exporter.Wrap(ctx, appImage, tx); err != nil {
+		img, err := exporter.Wrap(ctx, appImage, tx)
+		if err != nil {
 			return cmd.FailErr(err, "plan artifacts")
 		}
-		appImage = decorated
+		appImage, decorated = img, img
 		logAdding(arts)
 	default:
-		skipped = skipReason(e.UseDaemon)
+		skipped = daemonSkipReason
 		logSkipped(arts, skipped)
 	}
 
@@ -297,4 +309,12 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	return nil
 }
 
-var _ imgutil.Image = (*exporter.Image)(nil)
+// outcome is a decorated working image that knows what it published.
+type outcome interface {
+	Result() (*exporter.Result, error)
+}
+
+var (
+	_ imgutil.Image = (*exporter.Image)(nil)
+	_ imgutil.Image = (*exporter.LayoutImage)(nil)
+)

@@ -37,13 +37,8 @@ func logAdding(arts []*artifacts.Artifact) {
 	}
 }
 
-// skipReason says why a target cannot hold artifacts.
-func skipReason(daemon bool) string {
-	if daemon {
-		return "the docker daemon cannot hold OCI artifacts"
-	}
-	return "artifacts are not written to OCI layout targets yet"
-}
+// daemonSkipReason says why a daemon export publishes no artifacts.
+const daemonSkipReason = "the docker daemon cannot hold OCI artifacts"
 
 func logSkipped(arts []*artifacts.Artifact, reason string) {
 	var names []string

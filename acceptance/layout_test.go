@@ -1,0 +1,104 @@
+//go:build acceptance
+
+package acceptance_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+)
+
+// With -layout the artifacts are written into the app image's OCI layout:
+// blobs, and manifests in index.json named by their tag with the app image
+// as subject; oras reads them from the layout.
+func TestExportLayout(t *testing.T) {
+	// lifecycle parses layout paths as image references, which must be
+	// lower case: t.TempDir() is not.
+	layoutDir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(layoutDir) })
+	runRef := fixture.WriteRunImageLayout(t, layoutDir, "example.com/run:latest")
+	samples := fixture.Samples()
+	w := fixture.New(t, runRef, append([]fixture.Buildpack{fixture.Plain()}, samples...)...)
+	out, code := export(t, w, false, "0.13",
+		[]string{"CNB_EXPERIMENTAL_MODE=warn", "CNB_USE_LAYOUT=true", "CNB_LAYOUT_DIR=" + layoutDir},
+		"example.com/app:latest")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	appLayout := filepath.Join(layoutDir, "example.com", "app", "latest")
+	var p layout.Path
+	p, err = layout.FromPath(appLayout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := p.ImageIndex()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := map[string]v1.Descriptor{}
+	for _, d := range im.Manifests {
+		named[d.Annotations["org.opencontainers.image.ref.name"]] = d
+	}
+	app, ok := named["latest"]
+	if !ok {
+		t.Fatalf("no app image entry: %+v", im.Manifests)
+	}
+	rep := readReport(t, w.Report)
+	if len(rep.Artifacts) != 3 {
+		t.Fatalf("report: %+v", rep.Artifacts)
+	}
+	for _, a := range rep.Artifacts {
+		d, ok := named[a.Tag]
+		if !ok {
+			t.Fatalf("index.json has no entry %q: %+v", a.Tag, im.Manifests)
+		}
+		if want := appLayout + ":" + a.Tag + "@" + d.Digest.String(); a.Refs[0] != want {
+			t.Fatalf("ref %s, want %s", a.Refs[0], want)
+		}
+		raw, err := p.Bytes(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject == nil || m.Subject.Digest != app.Digest {
+			t.Fatalf("%s: subject %+v, want %s", a.Tag, m.Subject, app.Digest)
+		}
+	}
+
+	// oras reads an artifact back from the layout.
+	dir := t.TempDir()
+	stdout, stderr, code := harness.Run(t, exec.Command(harness.Tool(t, "oras"), "pull", "--oci-layout", "-o", dir, appLayout+":junit"))
+	if code != 0 {
+		t.Fatalf("oras pull: exit %d\n%s%s", code, stdout, stderr)
+	}
+	got, err := os.ReadFile(filepath.Join(dir, "junit.xml"))
+	if err != nil || !bytes.Equal(got, samples[2].Layers[0].Files["junit.xml"]) {
+		t.Fatalf("pulled junit.xml differs: %v", err)
+	}
+	stdout, stderr, code = harness.Run(t, exec.Command(harness.Tool(t, "oras"), "discover", "--oci-layout", "--format", "json", appLayout+"@"+app.Digest.String()))
+	if code != 0 {
+		t.Fatalf("oras discover: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, a := range rep.Artifacts {
+		if !strings.Contains(stdout, named[a.Tag].Digest.String()) {
+			t.Fatalf("discover misses %s:\n%s", a.Tag, stdout)
+		}
+	}
+}
