@@ -1,0 +1,2 @@
+;; Compiles to the 8-byte module header: the wasm sample buildpack writes it.
+(module)
