@@ -107,6 +107,15 @@ acceptance: build tools
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
 
+# --- benchmark --------------------------------------------------------------
+
+# Our exporter against the stock exporter and oras on a local registry
+# (issue 5). BENCH_RUNS (default 5), BENCH_CASES, BENCH_BIG_MIB: see bench/main.go.
+# Results: out/bench/latest.json and out/bench/results-<time>.json.
+.PHONY: bench
+bench: build tools
+	$(TEST_ENV) $(GO) run ./bench
+
 # --- housekeeping -----------------------------------------------------------
 
 .PHONY: versions clean
@@ -119,3 +128,48 @@ versions:
 
 clean:
 	rm -rf out $(TOOLS_BIN)
+
+# --- distribution and demo (issue 4) ----------------------------------------
+
+# `make package` writes out/lifecycle-v<version>.linux.{x86-64,arm64}.tgz
+# (upstream's release layout; the version comes from lifecycle.toml) and the
+# lifecycle image, an OCI image index for linux/amd64 and linux/arm64. With
+# LIFECYCLE_IMAGE=host/repo:tag the index is pushed there; otherwise it is
+# written as an OCI layout to out/lifecycle-image/.
+PACKAGE_DIR    := $(CURDIR)/out/package
+PACKAGE_ARCHES := amd64 arm64
+LIFECYCLE_IMAGE ?=
+LIFECYCLE_IMAGE_LAYOUT := $(CURDIR)/out/lifecycle-image
+
+.PHONY: package
+package: build
+	@for arch in $(PACKAGE_ARCHES); do \
+		d=$(PACKAGE_DIR)/linux-$$arch/lifecycle; \
+		echo "> Building lifecycle $(LIFECYCLE_VERSION) for linux/$$arch into $$d"; \
+		rm -rf $$d && mkdir -p $$d; \
+		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/lifecycle github.com/buildpacks/lifecycle/cmd/lifecycle; \
+		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/launcher github.com/buildpacks/lifecycle/cmd/launcher; \
+		test $$(du -m $$d/launcher | cut -f 1) -le $(LAUNCHER_MAX_MB); \
+		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/lifecycle-artifacts ./cmd/lifecycle-artifacts; \
+		for p in $(STOCK_PHASES); do ln -sfn lifecycle $$d/$$p; done; \
+		for p in $(OUR_PHASES); do ln -sfn lifecycle-artifacts $$d/$$p; done; \
+	done
+	$(GORUN) ./hack/package -descriptor $(OUT_DIR)/lifecycle.toml -out $(CURDIR)/out \
+		$(foreach a,$(PACKAGE_ARCHES),-platform linux/$(a)=$(PACKAGE_DIR)/linux-$(a)/lifecycle) \
+		$(if $(LIFECYCLE_IMAGE),-image $(LIFECYCLE_IMAGE),-layout $(LIFECYCLE_IMAGE_LAYOUT))
+
+# `make demo`: builds samples/app with the samples/ buildpacks through
+# out/lifecycle/creator on this host and exports it, with its artifacts, to
+# an olareg registry started inside the demo. No Docker. DEMO_FLAGS are
+# passed on, e.g. DEMO_FLAGS="-registry 127.0.0.1:5000/demo/app" or "-serve".
+# cmd/demo is its own module, so olareg's dependencies stay out of the
+# lifecycle binaries.
+DEMO_BIN   := $(CURDIR)/out/demo
+DEMO_FLAGS ?=
+
+.PHONY: demo demo-bin
+demo-bin:
+	cd cmd/demo && CGO_ENABLED=0 $(GO) build -trimpath -o $(DEMO_BIN) .
+
+demo: build demo-bin
+	$(DEMO_BIN) -lifecycle $(OUT_DIR) -samples $(CURDIR)/samples $(DEMO_FLAGS)

@@ -1,0 +1,125 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+)
+
+// sourceDateEpoch pins the image's created time, so repeated exports of one
+// workspace give the same image.
+const sourceDateEpoch = "SOURCE_DATE_EPOCH=1700000000"
+
+// platformAPI is the one pack 0.38 runs the lifecycle at.
+const platformAPI = "0.13"
+
+// sample is one timed command.
+type sample struct {
+	Seconds     float64 `json:"seconds"`
+	MaxRSSKiB   int64   `json:"max_rss_kib,omitempty"`
+	CPUSeconds  float64 `json:"cpu_seconds"`          // the command's user+system
+	RegistryCPU float64 `json:"registry_cpu_seconds"` // the registry's, during the command
+}
+
+func (s *sample) add(o sample) {
+	s.Seconds += o.Seconds
+	s.CPUSeconds += o.CPUSeconds
+	s.RegistryCPU += o.RegistryCPU
+	s.MaxRSSKiB = max(s.MaxRSSKiB, o.MaxRSSKiB)
+}
+
+// bench holds what every case needs.
+type bench struct {
+	t         *tb
+	lifecycle string // out/lifecycle
+	oras      string
+	regHost   string
+	regPID    int
+	runImage  string
+}
+
+// timed runs cmd and measures its wall time, peak RSS and CPU, and the
+// registry's CPU meanwhile.
+func (b *bench) timed(cmd *exec.Cmd) (sample, error) {
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	reg0 := procCPU(b.regPID)
+	start := time.Now()
+	err := cmd.Run()
+	elapsed := time.Since(start)
+	reg1 := procCPU(b.regPID)
+	if err != nil {
+		return sample{}, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail(out.String(), 4000))
+	}
+	s := sample{Seconds: elapsed.Seconds(), RegistryCPU: reg1 - reg0}
+	if ps := cmd.ProcessState; ps != nil {
+		s.CPUSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
+			s.MaxRSSKiB = ru.Maxrss // KiB on Linux
+		}
+	}
+	if verbose {
+		fmt.Fprintf(os.Stderr, "  %.3fs %s\n", s.Seconds, strings.Join(cmd.Args, " "))
+	}
+	return s, nil
+}
+
+// export runs our exporter (stock=false) or upstream's on w.
+func (b *bench) export(w *fixture.Workspace, stock bool, names ...string) (sample, error) {
+	args := w.Args(filepath.Join(b.lifecycle, "launcher"))
+	bin := filepath.Join(b.lifecycle, "exporter")
+	if stock {
+		bin = filepath.Join(b.lifecycle, "lifecycle")
+		args = append([]string{"export"}, args...)
+	}
+	cmd := exec.Command(bin, append(args, names...)...)
+	cmd.Env = append(w.Env(platformAPI), sourceDateEpoch)
+	s, err := b.timed(cmd)
+	os.Remove(w.Report)
+	return s, err
+}
+
+// orasPush pushes files (relative to dir) as one artifact to ref.
+func (b *bench) orasPush(dir, ref string, files ...string) (sample, error) {
+	args := append([]string{"push", "--plain-http", "--no-tty", ref}, files...)
+	cmd := exec.Command(b.oras, args...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "HOME="+dir)
+	return b.timed(cmd)
+}
+
+// procCPU returns the user+system CPU seconds of process pid so far.
+func procCPU(pid int) float64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name, which is in parentheses.
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(s[i+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
