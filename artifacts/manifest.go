@@ -120,7 +120,11 @@ func fromV1(d v1.Descriptor) descriptorJSON {
 // (daemon mode). created is the export's creation time, the app image's; it
 // becomes org.opencontainers.image.created in RFC 3339, UTC. The same inputs
 // give the same bytes. It hashes every file that is not hashed yet.
-func (a *Artifact) Manifest(subject *v1.Descriptor, created time.Time) (Manifest, error) {
+func (a *Artifact) Manifest(subject *v1.Descriptor, created time.Time, opts ...ManifestOption) (Manifest, error) {
+	var o manifestOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	config, err := describe(a.config)
 	if err != nil {
 		return Manifest{}, fmt.Errorf("artifact %q: config: %w", a.Tag, err)
@@ -135,6 +139,9 @@ func (a *Artifact) Manifest(subject *v1.Descriptor, created time.Time) (Manifest
 		Config:        config,
 		Layers:        make([]descriptorJSON, len(a.layers)),
 		Annotations:   a.annotations(created),
+	}
+	if o.imageID != "" {
+		m.Annotations[AnnotationImageID] = o.imageID
 	}
 	for i, l := range a.layers {
 		desc, err := describe(l)
@@ -167,6 +174,17 @@ func (a *Artifact) Manifest(subject *v1.Descriptor, created time.Time) (Manifest
 			Annotations:  maps.Clone(m.Annotations),
 		},
 	}, nil
+}
+
+// ManifestOption adjusts a manifest.
+type ManifestOption func(*manifestOptions)
+
+type manifestOptions struct{ imageID string }
+
+// WithImageID records the app image's ID in the manifest's annotations, for
+// artifacts published without a subject.
+func WithImageID(id string) ManifestOption {
+	return func(o *manifestOptions) { o.imageID = id }
 }
 
 // annotations returns the author's annotations plus those the exporter sets.

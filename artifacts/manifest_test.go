@@ -302,3 +302,25 @@ func TestBuildValidates(t *testing.T) {
 		t.Errorf("Build() = %+v, %v", a, err)
 	}
 }
+
+// Without a subject (a daemon export) the image ID is recorded instead.
+func TestManifestWithImageID(t *testing.T) {
+	a, err := Build(loadOne(t, goldenCases[0].toml, goldenCases[0].files))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := a.Manifest(nil, created, WithImageID("sha256:1234"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got struct {
+		Subject     *v1.Descriptor    `json:"subject"`
+		Annotations map[string]string `json:"annotations"`
+	}
+	if err := json.Unmarshal(m.Raw, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got.Subject != nil || got.Annotations[AnnotationImageID] != "sha256:1234" || m.Descriptor.Annotations[AnnotationImageID] != "sha256:1234" {
+		t.Fatalf("manifest %s", m.Raw)
+	}
+}

@@ -19,6 +19,9 @@ const (
 	AnnotationBuildpackID      = AnnotationPrefix + "buildpack.id"
 	AnnotationBuildpackVersion = AnnotationPrefix + "buildpack.version"
 	AnnotationLayer            = AnnotationPrefix + "layer"
+	// AnnotationImageID records the app image's ID when the artifact has no
+	// subject: a daemon export, whose image has no registry digest.
+	AnnotationImageID = AnnotationPrefix + "image.id"
 )
 
 // validate performs the checks of one declaration that need no file system.

@@ -75,32 +75,54 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 
 	var errs []error
 	for _, t := range p.targets {
-		imageTag := t.imageTags[0].TagStr()
-		for _, a := range arts {
-			published := tmpl.Expand(a.Tag, imageTag)
-			tag, err := name.NewTag(t.repo.Name()+":"+published, nameOptions(t.repo.Name(), insecure)...)
-			if err != nil {
-				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-					With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err)})
-				continue
-			}
-			if fallbackTag.MatchString(published) {
-				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-					With: "the referrers fallback tag schema (<alg>-<hex>)"})
-			}
-			for _, it := range t.imageTags {
-				if it.TagStr() == published {
-					errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-						With: fmt.Sprintf("app image tag %s", it.Name())})
-				}
-			}
-			t.artifactTags = append(t.artifactTags, tag)
-		}
+		errs = append(errs, t.planArtifacts(arts, tmpl, t.imageTags[0].TagStr(), insecure)...)
 	}
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return p, nil
+}
+
+// NewRepositoryPlan plans the artifacts alone into repo, for an app image
+// that is not in a registry (a daemon export). imageTag, the app image's
+// tag, fills {image-tag}.
+func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl platform.TagTemplate, insecure []string) (*Plan, error) {
+	r, err := name.NewRepository(repo, nameOptions(repo, insecure)...)
+	if err != nil {
+		return nil, fmt.Errorf("artifacts repository %q: %w", repo, err)
+	}
+	t := &target{repo: r}
+	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return &Plan{artifacts: arts, targets: []*target{t}}, nil
+}
+
+// planArtifacts derives each artifact's tag in t and checks it against the
+// tag grammar, the referrers fallback schema and the image's tags in t.
+func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
+	var errs []error
+	for _, a := range arts {
+		published := tmpl.Expand(a.Tag, imageTag)
+		tag, err := name.NewTag(t.repo.Name()+":"+published, nameOptions(t.repo.Name(), insecure)...)
+		if err != nil {
+			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+				With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err)})
+			continue
+		}
+		if fallbackTag.MatchString(published) {
+			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+				With: "the referrers fallback tag schema (<alg>-<hex>)"})
+		}
+		for _, it := range t.imageTags {
+			if it.TagStr() == published {
+				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
+					With: fmt.Sprintf("app image tag %s", it.Name())})
+			}
+		}
+		t.artifactTags = append(t.artifactTags, tag)
+	}
+	return errs
 }
 
 // Repositories lists the repositories the export writes to, in order.

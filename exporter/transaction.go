@@ -26,6 +26,8 @@ type Transaction struct {
 	logger   log.Logger
 	jobs     int
 	timeout  time.Duration
+	imageID  string
+	created  *time.Time
 }
 
 // Option configures a Transaction.
@@ -81,6 +83,24 @@ func WithTimeout(d time.Duration) Option {
 			return fmt.Errorf("timeout must be positive, got %s", d)
 		}
 		t.timeout = d
+		return nil
+	}
+}
+
+// WithImageID annotates every artifact manifest with the app image's ID; for
+// a Commit without an app image (daemon exports).
+func WithImageID(id string) Option {
+	return func(t *Transaction) error {
+		t.imageID = id
+		return nil
+	}
+}
+
+// WithCreated sets the artifacts' creation time for a Commit without an app
+// image; with one, the app image's creation time is used.
+func WithCreated(c time.Time) Option {
+	return func(t *Transaction) error {
+		t.created = &c
 		return nil
 	}
 }
@@ -143,20 +163,34 @@ type Published struct {
 	Refs []string
 }
 
-// Commit writes img (the finished app image) and every artifact of the plan.
+// Commit writes img (the finished app image) and every artifact of the plan,
+// with img as their subject. With a nil img it writes the artifacts alone,
+// without a subject (an app image that is not in a registry).
 func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error) {
-	subject, err := partial.Descriptor(img)
-	if err != nil {
-		return nil, fmt.Errorf("describe app image: %w", err)
+	var subject *v1.Descriptor
+	created := time.Time{}
+	res := &Result{}
+	if img != nil {
+		d, err := partial.Descriptor(img)
+		if err != nil {
+			return nil, fmt.Errorf("describe app image: %w", err)
+		}
+		subject = &v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}
+		res.Subject = *subject
+		cf, err := img.ConfigFile()
+		if err != nil {
+			return nil, fmt.Errorf("read app image config: %w", err)
+		}
+		created = cf.Created.Time
+	} else if t.created != nil {
+		created = *t.created
 	}
-	subject = &v1.Descriptor{MediaType: subject.MediaType, Size: subject.Size, Digest: subject.Digest}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		return nil, fmt.Errorf("read app image config: %w", err)
+	var opts []artifacts.ManifestOption
+	if t.imageID != "" {
+		opts = append(opts, artifacts.WithImageID(t.imageID))
 	}
-	res := &Result{Subject: *subject}
 	for i, a := range t.plan.artifacts {
-		m, err := a.Manifest(subject, cf.Created.Time)
+		m, err := a.Manifest(subject, created, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("build manifest of artifact %q: %w", a.Tag, err)
 		}
@@ -259,18 +293,21 @@ func (t *Transaction) pushBlobs(ctx context.Context, regs map[string]*registry, 
 
 // blobs lists the app image's layers and config, then every artifact's.
 func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
-	ls, err := img.Layers()
-	if err != nil {
-		return nil, fmt.Errorf("app image layers: %w", err)
+	var out []v1.Layer
+	if img != nil {
+		ls, err := img.Layers()
+		if err != nil {
+			return nil, fmt.Errorf("app image layers: %w", err)
+		}
+		if len(ls) == 0 {
+			return nil, errors.New("app image has no layers")
+		}
+		cl, err := partial.ConfigLayer(img)
+		if err != nil {
+			return nil, fmt.Errorf("app image config: %w", err)
+		}
+		out = append(append(out, ls...), cl)
 	}
-	if len(ls) == 0 {
-		return nil, errors.New("app image has no layers")
-	}
-	cl, err := partial.ConfigLayer(img)
-	if err != nil {
-		return nil, fmt.Errorf("app image config: %w", err)
-	}
-	out := append(append([]v1.Layer(nil), ls...), cl)
 	for _, a := range t.plan.artifacts {
 		c, err := a.Config()
 		if err != nil {
@@ -311,13 +348,25 @@ func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
 // in every repository. It returns the repositories whose registry does not
 // serve the referrers API.
 func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result) (map[string]bool, error) {
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, err
+	var raw []byte
+	if img != nil {
+		var err error
+		if raw, err = img.RawManifest(); err != nil {
+			return nil, err
+		}
 	}
 	noReferrers := map[string]bool{}
 	for _, tg := range t.plan.targets {
 		reg := regs[tg.repo.RegistryStr()]
+		if raw == nil {
+			// No subject: nothing to index, no app manifest to write.
+			for _, p := range res.Artifacts {
+				if _, err := reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
 		if _, err := reg.putManifest(ctx, tg.repo, res.Subject.Digest.String(), res.Subject.MediaType, raw); err != nil {
 			return nil, err
 		}
@@ -350,9 +399,12 @@ func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*regist
 // moveTags moves every tag, the app image's primary tag last. It stops at the
 // first tag that fails after retries.
 func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result, noReferrers map[string]bool) ([]string, error) {
-	raw, err := img.RawManifest()
-	if err != nil {
-		return nil, &CommitError{Stage: StageTags, Err: err}
+	var raw []byte
+	if img != nil {
+		var err error
+		if raw, err = img.RawManifest(); err != nil {
+			return nil, &CommitError{Stage: StageTags, Err: err}
+		}
 	}
 	type move struct {
 		ref string
@@ -389,7 +441,10 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 		}
 	}
 	// The app image's names: additional ones first, the primary last.
-	names := append(append([]name.Tag(nil), t.plan.names[1:]...), t.plan.names[0])
+	var names []name.Tag
+	if len(t.plan.names) > 0 {
+		names = append(append(names, t.plan.names[1:]...), t.plan.names[0])
+	}
 	for _, n := range names {
 		reg := regs[n.RegistryStr()]
 		moves = append(moves, move{n.Name(), func() error {

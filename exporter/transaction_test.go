@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/registry"
@@ -490,3 +491,44 @@ type rawManifest struct {
 
 func (r rawManifest) RawManifest() ([]byte, error)        { return r.b, nil }
 func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
+
+// A daemon export publishes the artifacts alone to the repository the
+// platform named: no subject, the image ID annotated, no image tag written.
+func TestCommitWithoutImage(t *testing.T) {
+	rec, host := newRegistry(t, false)
+	arts := fixture(t)
+	plan, err := exporter.NewRepositoryPlan(host+"/artifacts", "latest", arts, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	created := time.Unix(1700000000, 0)
+	tx, err := exporter.New(plan, exporter.WithImageID("sha256:abcd"), exporter.WithCreated(created))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := tx.Commit(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, p := range res.Artifacts {
+		if d := headDigest(t, host+"/artifacts:"+arts[i].Tag); d != p.Manifest.Descriptor.Digest {
+			t.Fatalf("tag %s -> %s", arts[i].Tag, d)
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(p.Manifest.Raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject != nil || m.Annotations["io.buildpacks.artifact.image.id"] != "sha256:abcd" ||
+			m.Annotations["org.opencontainers.image.created"] != "2023-11-14T22:13:20Z" {
+			t.Fatalf("manifest %s", p.Manifest.Raw)
+		}
+	}
+	for _, r := range rec.requests() {
+		if strings.Contains(r.path, "/manifests/sha256-") || strings.Contains(r.path, "/referrers/") {
+			t.Fatalf("a subjectless commit touched referrers: %s %s", r.method, r.path)
+		}
+	}
+	if len(res.Moved) != len(arts) {
+		t.Fatalf("moved %v", res.Moved)
+	}
+}
