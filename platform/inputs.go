@@ -24,10 +24,17 @@ const EnvRegistryTimeout = "CNB_ARTIFACTS_REGISTRY_TIMEOUT"
 // DefaultRegistryTimeout is the timeout when EnvRegistryTimeout is unset.
 const DefaultRegistryTimeout = 60 * time.Second
 
+// EnvDaemonRepository names a registry repository that receives the
+// artifacts of a daemon export (-daemon), which cannot hold them. They are
+// pushed there without a subject, annotated with the image ID. Unset, a
+// daemon export skips the artifacts with a warning.
+const EnvDaemonRepository = "CNB_ARTIFACTS_DAEMON_REPOSITORY"
+
 // ArtifactInputs are the inputs this distribution adds to lifecycle's.
 type ArtifactInputs struct {
-	TagTemplate     TagTemplate
-	RegistryTimeout time.Duration
+	TagTemplate      TagTemplate
+	RegistryTimeout  time.Duration
+	DaemonRepository string
 }
 
 // ResolveArtifactInputs reads ArtifactInputs from the environment.
@@ -51,7 +58,7 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 		}
 		timeout = d
 	}
-	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout}, nil
+	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository)}, nil
 }
 
 // TagTemplate derives an artifact's published tag. It always contains {tag}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 
 	"github.com/buildpacks/imgutil"
 	"github.com/buildpacks/lifecycle/auth"
@@ -17,6 +18,7 @@ import (
 	"github.com/buildpacks/lifecycle/platform/files"
 	"github.com/buildpacks/lifecycle/priv"
 	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
@@ -136,6 +138,9 @@ func (e *exportCmd) registryImages() []string {
 	if !e.UseDaemon && e.analyzed.PreviousImageRef() != "" {
 		imgs = append(imgs, e.analyzed.PreviousImageRef())
 	}
+	if e.UseDaemon && e.extra.DaemonRepository != "" {
+		imgs = append(imgs, e.extra.DaemonRepository)
+	}
 	return imgs
 }
 
@@ -204,6 +209,15 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 
 	// Plan before any image work, so a collision fails before a write.
 	var plan *exporter.Plan
+	if len(arts) > 0 && e.UseDaemon && e.extra.DaemonRepository != "" {
+		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
+		if err != nil {
+			return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
+		}
+		if plan, err = exporter.NewRepositoryPlan(e.extra.DaemonRepository, tag.TagStr(), arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
+			return exitCode(err, e.Platform)
+		}
+	}
 	if len(arts) > 0 && !e.UseDaemon {
 		// The names exactly as the phase will pass them to SaveAs; a layout
 		// holds the output image alone.
@@ -231,7 +245,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		}
 		appImage, decorated = img, img
 		logAdding(arts)
-	case plan != nil:
+	case !e.UseDaemon:
 		tx, err := exporter.New(plan,
 			exporter.WithKeychain(e.keychain),
 			exporter.WithInsecureRegistries(e.InsecureRegistries),
@@ -246,6 +260,8 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 			return cmd.FailErr(err, "plan artifacts")
 		}
 		appImage, decorated = img, img
+		logAdding(arts)
+	case plan != nil: // daemon, with a repository for the artifacts
 		logAdding(arts)
 	default:
 		skipped = daemonSkipReason
@@ -287,6 +303,12 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 
+	if e.UseDaemon && plan != nil {
+		if decorated, err = e.publishBesideDaemon(ctx, plan, appImage, stock.Image.ImageID); err != nil {
+			return exitCode(err, e.Platform)
+		}
+	}
+
 	report := platform.Report{Build: stock.Build, Image: stock.Image}
 	if decorated != nil {
 		res, _ := decorated.Result()
@@ -308,6 +330,43 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	}
 	return nil
 }
+
+// publishBesideDaemon pushes the artifacts of a daemon export to the
+// repository the platform named, without a subject (the image has no
+// registry digest), annotated with the image ID and stamped with the image's
+// created time.
+func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan, img imgutil.Image, imageID string) (outcome, error) {
+	created, err := img.CreatedAt()
+	if err != nil {
+		return nil, err
+	}
+	// lifecycle reports the bare hex; the annotation carries the ID as
+	// docker shows it.
+	if !strings.HasPrefix(imageID, "sha256:") {
+		imageID = "sha256:" + imageID
+	}
+	tx, err := exporter.New(plan,
+		exporter.WithKeychain(e.keychain),
+		exporter.WithInsecureRegistries(e.InsecureRegistries),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(e.extra.RegistryTimeout),
+		exporter.WithImageID(imageID),
+		exporter.WithCreated(created),
+	)
+	if err != nil {
+		return nil, err
+	}
+	res, err := tx.Commit(ctx, nil)
+	return committed{res, err}, err
+}
+
+// committed is a finished transaction's outcome.
+type committed struct {
+	res *exporter.Result
+	err error
+}
+
+func (c committed) Result() (*exporter.Result, error) { return c.res, c.err }
 
 // outcome is a decorated working image that knows what it published.
 type outcome interface {
