@@ -53,11 +53,19 @@ func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc au
 	for _, r := range repos {
 		scopes = append(scopes, r.Scope(transport.PushScope))
 	}
-	rt, err := transport.NewWithContext(ctx, reg, auth, baseTransport(insecure, timeout), scopes)
+	// The ping and the token exchange are retried like any other request.
+	base := baseTransport(insecure, timeout)
+	var rt http.RoundTripper
+	err = defaultRetry.try(ctx, func() (time.Duration, error) {
+		var err error
+		rt, err = transport.NewWithContext(ctx, reg, auth, base, scopes)
+		return 0, err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", reg.RegistryStr(), err)
 	}
-	pusher, err := remote.NewPusher(remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs))
+	pusher, err := remote.NewPusher(remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs),
+		remote.WithRetryPredicate(uploadRetryable))
 	if err != nil {
 		return nil, err
 	}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
@@ -37,17 +39,26 @@ func permanent(err error) error { return permanentError{err} }
 // as the policy allows. check sees every response that arrived; the body is
 // closed after it returns.
 func (p retryPolicy) do(ctx context.Context, send func() (*http.Response, error), check func(*http.Response) error) error {
+	return p.try(ctx, func() (time.Duration, error) {
+		resp, err := send()
+		if err != nil {
+			return 0, err
+		}
+		err = check(resp)
+		after := retryAfter(resp)
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+		resp.Body.Close()
+		return after, err
+	})
+}
+
+// try runs op, retrying as the policy allows. op returns its error and how
+// long the registry asked to wait (Retry-After), or 0.
+func (p retryPolicy) try(ctx context.Context, op func() (time.Duration, error)) error {
 	wait := p.first
 	var waited time.Duration
 	for attempt := 1; ; attempt++ {
-		var after time.Duration
-		resp, err := send()
-		if err == nil {
-			err = check(resp)
-			after = retryAfter(resp)
-			_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
-			resp.Body.Close()
-		}
+		after, err := op()
 		if err == nil {
 			return nil
 		}
@@ -103,4 +114,25 @@ func retryAfter(resp *http.Response) time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return 0
+}
+
+// uploadRetryable is the retry predicate of blob uploads, which
+// go-containerregistry retries itself: its default (temporary errors, EOFs,
+// resets, broken pipes) plus timeouts. Its default misses a registry that
+// stalls past the timeout: net/http's "timeout awaiting response headers" is
+// a context.DeadlineExceeded, which it deliberately never retries.
+func uploadRetryable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) {
+		return false
+	}
+	var tmp interface{ Temporary() bool }
+	if errors.As(err, &tmp) && tmp.Temporary() {
+		return true
+	}
+	var nerr net.Error
+	if errors.As(err, &nerr) && nerr.Timeout() {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
+		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }

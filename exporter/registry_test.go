@@ -1,0 +1,130 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+)
+
+// faulty serves a registry and answers the first request that matches with
+// fault instead.
+type faulty struct {
+	next  http.Handler
+	match func(*http.Request) bool
+	fault func(http.ResponseWriter, *http.Request)
+	hits  atomic.Int32
+	done  atomic.Bool
+}
+
+func (f *faulty) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if f.match(r) {
+		f.hits.Add(1)
+		if f.done.CompareAndSwap(false, true) {
+			f.fault(w, r)
+			return
+		}
+	}
+	f.next.ServeHTTP(w, r)
+}
+
+func startFaulty(t *testing.T, match func(*http.Request) bool, fault func(http.ResponseWriter, *http.Request)) (*faulty, name.Repository) {
+	t.Helper()
+	f := &faulty{next: ggcrregistry.New(ggcrregistry.Logger(log.New(io.Discard, "", 0))), match: match, fault: fault}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	repo, err := name.NewRepository(strings.TrimPrefix(srv.URL, "http://") + "/app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, repo
+}
+
+func unavailable(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusInternalServerError)
+	_, _ = io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`)
+}
+
+// A transient failure of the ping that starts the transaction is retried,
+// not an export failure.
+func TestDialRetriesPing(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault func(http.ResponseWriter, *http.Request)
+	}{
+		{"500", unavailable},
+		{"stall", func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, repo := startFaulty(t, func(r *http.Request) bool { return r.URL.Path == "/v2/" }, tc.fault)
+			if _, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond); err != nil {
+				t.Fatalf("dial: %v", err)
+			}
+			if n := f.hits.Load(); n < 2 {
+				t.Fatalf("%d pings, want a retry", n)
+			}
+		})
+	}
+}
+
+// A blob upload whose answer stalls past the timeout is retried.
+func TestUploadRetriesStall(t *testing.T) {
+	f, repo := startFaulty(t, func(r *http.Request) bool {
+		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
+	}, func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) })
+	reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := random.Layer(100, "application/octet-stream")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := reg.uploadBlob(context.Background(), repo, l); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	if n := f.hits.Load(); n < 2 {
+		t.Fatalf("%d upload starts, want a retry", n)
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string        { return "timeout awaiting response headers" }
+func (timeoutErr) Timeout() bool        { return true }
+func (timeoutErr) Temporary() bool      { return false }
+func (timeoutErr) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func TestUploadRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want bool
+	}{
+		{nil, false},
+		{fmt.Errorf("PATCH: %w", timeoutErr{}), true},
+		{&transport.Error{StatusCode: http.StatusInternalServerError}, true},
+		{&transport.Error{StatusCode: http.StatusTooManyRequests}, true},
+		{&transport.Error{StatusCode: http.StatusBadRequest, Errors: []transport.Diagnostic{{Code: transport.BlobUploadUnknownErrorCode}}}, false},
+		{&transport.Error{StatusCode: http.StatusUnauthorized}, false},
+		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
+		{context.Canceled, false},
+		{errors.New("file changed since it was hashed"), false},
+	} {
+		if got := uploadRetryable(tc.err); got != tc.want {
+			t.Errorf("uploadRetryable(%v) = %v, want %v", tc.err, got, tc.want)
+		}
+	}
+}
