@@ -103,9 +103,8 @@ func TestHarnessLifecycleDir(t *testing.T) {
 		t.Errorf("lifecycle -version = %q, want %q", got, upstream)
 	}
 
-	// creator stays upstream's until ours exports in process (issue 4).
-	links := map[string]string{"exporter": "lifecycle-artifacts"}
-	for _, p := range []string{"detector", "analyzer", "restorer", "builder", "extender", "rebaser", "creator"} {
+	links := map[string]string{"exporter": "lifecycle-artifacts", "creator": "lifecycle-artifacts"}
+	for _, p := range []string{"detector", "analyzer", "restorer", "builder", "extender", "rebaser"} {
 		links[p] = "lifecycle"
 	}
 	for link, target := range links {
