@@ -141,12 +141,18 @@ PACKAGE_ARCHES := amd64 arm64
 LIFECYCLE_IMAGE ?=
 LIFECYCLE_IMAGE_LAYOUT := $(CURDIR)/out/lifecycle-image
 
-.PHONY: package
-package: build
+.PHONY: package package-binaries
+package: build package-binaries
+	$(GORUN) ./hack/package -descriptor $(OUT_DIR)/lifecycle.toml -out $(CURDIR)/out \
+		$(foreach a,$(PACKAGE_ARCHES),-platform linux/$(a)=$(PACKAGE_DIR)/linux-$(a)/lifecycle) \
+		$(if $(LIFECYCLE_IMAGE),-image $(LIFECYCLE_IMAGE),-layout $(LIFECYCLE_IMAGE_LAYOUT))
+
+# The binaries of each platform, built with the flags of `build`.
+package-binaries:
 	@for arch in $(PACKAGE_ARCHES); do \
 		d=$(PACKAGE_DIR)/linux-$$arch/lifecycle; \
 		echo "> Building lifecycle $(LIFECYCLE_VERSION) for linux/$$arch into $$d"; \
-		rm -rf $$d && mkdir -p $$d; \
+		mkdir -p $$d; \
 		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/lifecycle github.com/buildpacks/lifecycle/cmd/lifecycle; \
 		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/launcher github.com/buildpacks/lifecycle/cmd/launcher; \
 		test $$(du -m $$d/launcher | cut -f 1) -le $(LAUNCHER_MAX_MB); \
@@ -154,9 +160,10 @@ package: build
 		for p in $(STOCK_PHASES); do ln -sfn lifecycle $$d/$$p; done; \
 		for p in $(OUR_PHASES); do ln -sfn lifecycle-artifacts $$d/$$p; done; \
 	done
-	$(GORUN) ./hack/package -descriptor $(OUT_DIR)/lifecycle.toml -out $(CURDIR)/out \
-		$(foreach a,$(PACKAGE_ARCHES),-platform linux/$(a)=$(PACKAGE_DIR)/linux-$(a)/lifecycle) \
-		$(if $(LIFECYCLE_IMAGE),-image $(LIFECYCLE_IMAGE),-layout $(LIFECYCLE_IMAGE_LAYOUT))
+
+# acceptance/package_test.go packages out/package/linux-*/lifecycle itself;
+# acceptance/demo_test.go runs out/demo.
+acceptance: package-binaries demo-bin
 
 # `make demo`: builds samples/app with the samples/ buildpacks through
 # out/lifecycle/creator on this host and exports it, with its artifacts, to

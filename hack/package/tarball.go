@@ -179,7 +179,7 @@ func writeTarball(name string, descriptorRaw []byte, dir string) (string, error)
 	h := sha256.New()
 	// No name and no time in the gzip header: the bytes depend on the
 	// content only.
-	zw, err := gzip.NewWriterLevel(io.MultiWriter(tmp, h), gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(io.MultiWriter(tmp, h), gzip.DefaultCompression)
 	if err != nil {
 		tmp.Close()
 		return "", err

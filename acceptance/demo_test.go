@@ -1,0 +1,123 @@
+//go:build acceptance
+
+package acceptance_test
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+)
+
+// artifactLine is a branch of the demo's tree: one artifact.
+var artifactLine = regexp.MustCompile(`(?m)^(├──|└──) (\S+):(\S+)$`)
+
+func demoBinary(t *testing.T) (demo, lifecycleDir string) {
+	t.Helper()
+	lifecycleDir = harness.LifecycleDir(t)
+	demo = filepath.Join(filepath.Dir(lifecycleDir), "demo")
+	if _, err := os.Stat(demo); err != nil {
+		t.Fatalf("%v (run `make demo-bin`)", err)
+	}
+	if os.Getuid() != 0 {
+		t.Skip("the demo's creator drops to a non-root CNB user: needs root")
+	}
+	return demo, lifecycleDir
+}
+
+func checkDemoOutput(t *testing.T, stdout, repo string) {
+	t.Helper()
+	got := map[string]bool{}
+	for _, m := range artifactLine.FindAllStringSubmatch(stdout, -1) {
+		if m[2] != repo {
+			t.Errorf("artifact %s:%s is not in %s", m[2], m[3], repo)
+		}
+		got[m[3]] = true
+	}
+	for _, tag := range []string{"wasm", "0.1.0", "junit"} {
+		if !got[tag] {
+			t.Errorf("the tree lists no artifact %q", tag)
+		}
+	}
+	if len(got) != 3 {
+		t.Errorf("the tree lists %d artifacts, want 3", len(got))
+	}
+	for _, want := range []string{
+		"3 artifacts published with the app image.",
+		"the referrers API lists all 3",
+		"application/vnd.wasm.config.v0+json", "application/wasm",
+		"application/vnd.cncf.helm.config.v1+json", "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+		"application/vnd.cnb.junit.report.v1+xml",
+		"helm pull oci://" + repo + " --version 0.1.0 --plain-http",
+		"oras pull --plain-http " + repo + ":wasm",
+		"[[artifacts]]",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+}
+
+// TestDemo runs the demo as `make demo` does: embedded olareg, our creator.
+func TestDemo(t *testing.T) {
+	demo, lifecycleDir := demoBinary(t)
+	cmd := exec.Command(demo, "-lifecycle", lifecycleDir, "-samples", "../samples")
+	stdout, stderr, code := harness.Run(t, cmd)
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	m := regexp.MustCompile(`on http://(127\.0\.0\.1:\d+)`).FindStringSubmatch(stdout)
+	if m == nil {
+		t.Fatalf("no embedded registry address in the output:\n%s", stdout)
+	}
+	checkDemoOutput(t, stdout, m[1]+"/demo/app")
+	if t.Failed() {
+		t.Logf("output:\n%s", stdout)
+	}
+}
+
+// TestDemoRegistryFlag exports to a registry of the harness with -registry
+// and pulls the artifacts with oras and helm, as the demo tells users to.
+func TestDemoRegistryFlag(t *testing.T) {
+	demo, lifecycleDir := demoBinary(t)
+	reg := harness.StartOlareg(t)
+	repo := reg.Host + "/demo/app"
+	cmd := exec.Command(demo, "-lifecycle", lifecycleDir, "-samples", "../samples", "-registry", repo)
+	stdout, stderr, code := harness.Run(t, cmd)
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	checkDemoOutput(t, stdout, repo)
+
+	oras := harness.Tool(t, "oras")
+	for tag, file := range map[string]string{"wasm": "hello.wasm", "junit": "junit.xml"} {
+		dir := t.TempDir()
+		if _, stderr, code := harness.Run(t, exec.Command(oras, "pull", "--plain-http", repo+":"+tag, "-o", dir)); code != 0 {
+			t.Fatalf("oras pull %s: %s", tag, stderr)
+		}
+		got, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := fixture.Samples()[map[string]int{"wasm": 0, "junit": 2}[tag]].Layers[0].Files[file]
+		if !bytes.Equal(got, want) {
+			t.Errorf("oras pulled %s = %q, want %q", file, got, want)
+		}
+	}
+	dir := t.TempDir()
+	helm := exec.Command(harness.Tool(t, "helm"), "pull", "oci://"+repo, "--version", "0.1.0", "--plain-http", "-d", dir)
+	helm.Env = append(os.Environ(), "HELM_CACHE_HOME="+t.TempDir(), "HELM_CONFIG_HOME="+t.TempDir(), "HELM_DATA_HOME="+t.TempDir())
+	if _, stderr, code := harness.Run(t, helm); code != 0 {
+		t.Fatalf("helm pull: %s", stderr)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "app-0.1.0.tgz")); err != nil {
+		entries, _ := os.ReadDir(dir)
+		t.Errorf("helm pull wrote %v: %v", entries, err)
+	}
+}
