@@ -18,6 +18,7 @@ ORAS_VERSION      := $(call mod_version,tools/oras,oras.land/oras)
 HELM_VERSION      := $(call mod_version,tools/helm,helm.sh/helm/v3)
 CRANE_VERSION     := $(call mod_version,tools/crane,github.com/google/go-containerregistry)
 OLAREG_VERSION    := $(call mod_version,tools/olareg,github.com/olareg/olareg)
+PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
 APT_PACKAGES := docker-registry skopeo
@@ -82,6 +83,10 @@ TOOL_crane_PKG     := github.com/google/go-containerregistry/cmd/crane
 TOOL_crane_LDFLAGS := -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v$(CRANE_VERSION)
 TOOL_olareg_PKG     := github.com/olareg/olareg/cmd/olareg
 TOOL_olareg_LDFLAGS := -X github.com/olareg/olareg/internal/version.vcsTag=v$(OLAREG_VERSION)
+# pack's main package is its module root; its go.mod (copied into
+# tools/pack, replace line included) is why `go install pack@v` is refused.
+TOOL_pack_PKG     := github.com/buildpacks/pack
+TOOL_pack_LDFLAGS := -X github.com/buildpacks/pack/pkg/client.Version=$(PACK_VERSION)
 
 $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 	@echo "> Building $* from tools/$*"
@@ -93,10 +98,9 @@ $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
-.PHONY: test unit acceptance fuzz
-# Every test there is: unit and acceptance. The pack + Docker e2e suite
-# (issue 4) joins here when it exists.
-test: unit acceptance
+.PHONY: test unit acceptance e2e apt-e2e fuzz
+# Every test there is: unit, acceptance and the pack + Docker e2e suite.
+test: unit acceptance e2e
 
 unit:
 	$(GO) test ./...
@@ -106,6 +110,29 @@ acceptance: build tools
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh
+
+# e2e (build tag e2e): pack v0.38.2 (tools/bin/pack) on the local Docker
+# Engine builds samples/app with a builder made from our release tarball and
+# the samples/ buildpacks, and with our lifecycle image, against a Debian
+# docker-registry on 127.0.0.1. The base images are built from Debian's
+# busybox-static. The lifecycle image is read from the OCI layout `package`
+# writes (LIFECYCLE_IMAGE is cleared for this target), and the test pushes
+# it to its registry. E2E_FLAGS are passed to go test, e.g. -v.
+E2E_FLAGS ?=
+E2E_TIMEOUT := 30m
+e2e: LIFECYCLE_IMAGE :=
+e2e: build package tools apt-e2e $(TOOLS_BIN)/pack
+	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) \
+		$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./e2e/...
+
+# Installs Debian's busybox-static (a static /bin/busybox) when missing (needs root).
+apt-e2e:
+	@if [ "$$(dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null)" != "install ok installed" ]; then \
+		echo "> Installing busybox-static"; \
+		[ "$$(id -u)" = 0 ] || { echo "apt-get needs root to install busybox-static" >&2; exit 1; }; \
+		apt-get update -qq; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; \
+	fi
 
 # --- benchmark --------------------------------------------------------------
 
@@ -125,6 +152,7 @@ versions:
 	@echo "helm      $(HELM_VERSION)"
 	@echo "crane     $(CRANE_VERSION)"
 	@echo "olareg    $(OLAREG_VERSION)"
+	@echo "pack      $(PACK_VERSION)"
 
 clean:
 	rm -rf out $(TOOLS_BIN)
