@@ -3,13 +3,17 @@ package artifacts
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -20,9 +24,29 @@ type Blob interface {
 	v1.Layer
 }
 
+// ErrFile matches every error a file blob returns because its file could not
+// be opened or read, or changed while it was read: a problem of the layer
+// directory, not of a registry.
+var ErrFile = errors.New("artifact file")
+
+// fileError marks an error as ErrFile; its message is the wrapped error's.
+type fileError struct{ err error }
+
+func (e *fileError) Error() string        { return e.err.Error() }
+func (e *fileError) Unwrap() error        { return e.err }
+func (e *fileError) Is(target error) bool { return target == ErrFile }
+
+func asFileError(err error) error {
+	if err == nil || errors.Is(err, ErrFile) {
+		return err
+	}
+	return &fileError{err}
+}
+
 // fileBlob is a Blob backed by a file in a layer directory. The file is
-// opened through os.Root on every read; it is hashed lazily, at most once, by
-// streaming it.
+// opened through os.Root on every read. Its digest and size are known once
+// the file has been read through once (by Digest, or by a Streamed reader)
+// or when the digest cache vouches for them; the file is never hashed twice.
 type fileBlob struct {
 	layerDir  string
 	path      string // slash-separated, relative to layerDir
@@ -30,11 +54,14 @@ type fileBlob struct {
 
 	// open opens the file; a field so that tests can count opens.
 	open func() (io.ReadCloser, error)
+	// cache is the digest cache of the layers directory, or nil.
+	cache *digestCache
 
-	once   sync.Once
+	mu     sync.Mutex
+	known  bool // digest and size are set
 	digest v1.Hash
 	size   int64
-	err    error
+	err    error // a failed Digest, returned again
 }
 
 var _ Blob = (*fileBlob)(nil)
@@ -50,18 +77,28 @@ func newFileBlob(layerDir, path string, mt types.MediaType) *fileBlob {
 func (b *fileBlob) openFile() (io.ReadCloser, error) {
 	root, err := os.OpenRoot(b.layerDir)
 	if err != nil {
-		return nil, err
+		return nil, asFileError(err)
 	}
 	defer root.Close() // files opened through root stay open
 	name := filepath.FromSlash(b.path)
 	if err := checkRegular(root, b.path); err != nil {
-		return nil, fmt.Errorf("%s: %w", b.describe(), err)
+		return nil, asFileError(fmt.Errorf("%s: %w", b.describe(), err))
 	}
 	f, err := root.Open(name)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", b.describe(), statError(root, err))
+		return nil, asFileError(fmt.Errorf("%s: %w", b.describe(), statError(root, err)))
 	}
 	return f, nil
+}
+
+// stat stats the file through an os.Root of the layer directory.
+func (b *fileBlob) stat() (os.FileInfo, error) {
+	root, err := os.OpenRoot(b.layerDir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	return root.Stat(filepath.FromSlash(b.path))
 }
 
 func (b *fileBlob) describe() string {
@@ -71,27 +108,98 @@ func (b *fileBlob) describe() string {
 // hashBufSize is the read buffer used for hashing.
 const hashBufSize = 1 << 20
 
-func (b *fileBlob) compute() error {
-	b.once.Do(func() {
-		rc, err := b.open()
-		if err != nil {
-			b.err = err
-			return
-		}
-		defer rc.Close()
-		h := sha256.New()
-		n, err := io.CopyBuffer(h, rc, make([]byte, hashBufSize))
-		if err != nil {
-			b.err = fmt.Errorf("hashing %s: %w", b.describe(), err)
-			return
-		}
-		b.size = n
-		b.digest = v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(h.Sum(nil))}
-	})
-	return b.err
+// lookupLocked asks the digest cache about the file as it is now. b.mu is
+// held.
+func (b *fileBlob) lookupLocked() bool {
+	if b.cache == nil {
+		return false
+	}
+	fi, err := b.stat()
+	if err != nil {
+		return false
+	}
+	d, ok := b.cache.lookup(b.cacheKey(), fi)
+	if !ok {
+		return false
+	}
+	b.known, b.digest, b.size = true, d, fi.Size()
+	return true
 }
 
-// Digest implements v1.Layer. It hashes the file on first use.
+func (b *fileBlob) cacheKey() string {
+	return filepath.ToSlash(filepath.Join(b.cache.rel(b.layerDir), filepath.FromSlash(b.path)))
+}
+
+// knownDigest returns the digest and size when the file has been hashed or
+// the digest cache vouches for it, without reading the file.
+func (b *fileBlob) knownDigest() (v1.Hash, int64, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known || b.lookupLocked() {
+		return b.digest, b.size, true
+	}
+	return v1.Hash{}, 0, false
+}
+
+// compute makes the digest and size known: from an earlier read, from the
+// digest cache, or by reading the file through once.
+func (b *fileBlob) compute() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known {
+		return nil
+	}
+	if b.err != nil {
+		return b.err
+	}
+	if b.lookupLocked() {
+		return nil
+	}
+	rc, err := b.open()
+	if err != nil {
+		b.err = err
+		return err
+	}
+	defer rc.Close()
+	r := newHashingReader(rc)
+	if _, err := io.CopyBuffer(io.Discard, r, make([]byte, hashBufSize)); err != nil {
+		b.err = asFileError(fmt.Errorf("hashing %s: %w", b.describe(), err))
+		return b.err
+	}
+	b.known, b.digest, b.size = true, r.digest(), r.n
+	b.remember(r)
+	return nil
+}
+
+// completed records the result of a Streamed reader that read the file
+// through. An earlier result wins: the registry rejects a manifest whose blob
+// was not uploaded, so a file that changed between two reads fails the
+// export instead of being published under a wrong descriptor.
+func (b *fileBlob) completed(r *hashingReader) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.known {
+		return
+	}
+	b.known, b.digest, b.size = true, r.digest(), r.n
+	b.remember(r)
+}
+
+// remember stores the digest of a complete read in the digest cache when the
+// file did not change while it was read. b.mu is held.
+func (b *fileBlob) remember(r *hashingReader) {
+	if b.cache == nil || r.before == nil {
+		return
+	}
+	after, err := r.statFile()
+	if err != nil || !sameFile(r.before, after) || after.Size() != r.n {
+		return
+	}
+	b.cache.store(b.cacheKey(), after, b.digest, r.start)
+}
+
+// Digest implements v1.Layer. It hashes the file on first use, unless the
+// digest cache knows it.
 func (b *fileBlob) Digest() (v1.Hash, error) {
 	if err := b.compute(); err != nil {
 		return v1.Hash{}, err
@@ -102,7 +210,8 @@ func (b *fileBlob) Digest() (v1.Hash, error) {
 // DiffID implements v1.Layer; it equals Digest.
 func (b *fileBlob) DiffID() (v1.Hash, error) { return b.Digest() }
 
-// Size implements v1.Layer. It hashes the file on first use.
+// Size implements v1.Layer. It hashes the file on first use, unless the
+// digest cache knows it.
 func (b *fileBlob) Size() (int64, error) {
 	if err := b.compute(); err != nil {
 		return 0, err
@@ -131,6 +240,107 @@ func (b *fileBlob) Compressed() (io.ReadCloser, error) {
 // Uncompressed implements v1.Layer; it equals Compressed.
 func (b *fileBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
 
+// Streamed returns b as a layer to upload in one pass. While b's digest is
+// unknown (the file was not read yet and the digest cache does not know it),
+// its Digest and Size return stream.ErrNotComputed and its reader hashes the
+// file as it is read, so that go-containerregistry's pusher streams it to the
+// registry and finalises the upload with the digest computed on the way (the
+// registry verifies it). After that read, or when the digest is known from
+// the start, it is b itself: the pusher asks the registry whether it has the
+// blob before uploading it. A blob that is not a file is returned as is.
+func Streamed(b Blob) v1.Layer {
+	fb, ok := b.(*fileBlob)
+	if !ok {
+		return b
+	}
+	return &streamedBlob{fb}
+}
+
+type streamedBlob struct{ b *fileBlob }
+
+func (s *streamedBlob) Digest() (v1.Hash, error) {
+	if d, _, ok := s.b.knownDigest(); ok {
+		return d, nil
+	}
+	return v1.Hash{}, stream.ErrNotComputed
+}
+
+func (s *streamedBlob) DiffID() (v1.Hash, error) { return s.Digest() }
+
+func (s *streamedBlob) Size() (int64, error) {
+	if _, n, ok := s.b.knownDigest(); ok {
+		return n, nil
+	}
+	return 0, stream.ErrNotComputed
+}
+
+func (s *streamedBlob) MediaType() (types.MediaType, error) { return s.b.mediaType, nil }
+
+// Compressed reads the file; when its digest is not known yet, the reader
+// hashes what it reads and, at the end of the file, makes the digest known.
+func (s *streamedBlob) Compressed() (io.ReadCloser, error) {
+	if _, _, ok := s.b.knownDigest(); ok {
+		return s.b.Compressed()
+	}
+	rc, err := s.b.open()
+	if err != nil {
+		return nil, err
+	}
+	r := newHashingReader(rc)
+	r.onEOF = s.b.completed
+	return r, nil
+}
+
+func (s *streamedBlob) Uncompressed() (io.ReadCloser, error) { return s.Compressed() }
+
+// hashingReader hashes and counts what it reads. It notes the file's status
+// when it is made, so that a complete read can be checked against the file's
+// status after it.
+type hashingReader struct {
+	rc     io.ReadCloser
+	h      hash.Hash
+	n      int64
+	start  time.Time   // when the file was opened
+	before os.FileInfo // the file's status when it was opened, or nil
+	onEOF  func(*hashingReader)
+	done   bool
+}
+
+func newHashingReader(rc io.ReadCloser) *hashingReader {
+	r := &hashingReader{rc: rc, h: sha256.New(), start: time.Now()}
+	r.before, _ = r.statFile()
+	return r
+}
+
+func (r *hashingReader) statFile() (os.FileInfo, error) {
+	f, ok := r.rc.(interface{ Stat() (os.FileInfo, error) })
+	if !ok {
+		return nil, errors.ErrUnsupported
+	}
+	return f.Stat()
+}
+
+func (r *hashingReader) Read(p []byte) (int, error) {
+	n, err := r.rc.Read(p)
+	r.h.Write(p[:n])
+	r.n += int64(n)
+	if err == io.EOF && !r.done {
+		r.done = true
+		if r.onEOF != nil {
+			r.onEOF(r)
+		}
+	} else if err != nil && err != io.EOF {
+		err = asFileError(err)
+	}
+	return n, err
+}
+
+func (r *hashingReader) digest() v1.Hash {
+	return v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(r.h.Sum(nil))}
+}
+
+func (r *hashingReader) Close() error { return r.rc.Close() }
+
 // sizeCheckReader fails at EOF, or when reading past want, if the number of
 // bytes read differs from want.
 type sizeCheckReader struct {
@@ -144,10 +354,13 @@ func (r *sizeCheckReader) Read(p []byte) (int, error) {
 	n, err := r.rc.Read(p)
 	r.n += int64(n)
 	if r.n > r.want {
-		return n, fmt.Errorf("%s: %w: it grew after it was hashed (%d bytes expected)", r.name, ErrFileChanged, r.want)
+		return n, asFileError(fmt.Errorf("%s: %w: it grew after it was hashed (%d bytes expected)", r.name, ErrFileChanged, r.want))
 	}
 	if err == io.EOF && r.n != r.want {
-		return n, fmt.Errorf("%s: %w: it shrank after it was hashed (%d of %d bytes)", r.name, ErrFileChanged, r.n, r.want)
+		return n, asFileError(fmt.Errorf("%s: %w: it shrank after it was hashed (%d of %d bytes)", r.name, ErrFileChanged, r.n, r.want))
+	}
+	if err != nil && err != io.EOF {
+		err = asFileError(err)
 	}
 	return n, err
 }

@@ -58,6 +58,7 @@ func Build(d Declaration) (*Artifact, error) {
 	for _, f := range d.Files {
 		a.layers = append(a.layers, newFileBlob(d.LayerDir, f.Path, types.MediaType(f.MediaType)))
 	}
+	a.useDigestCache()
 	return a, nil
 }
 

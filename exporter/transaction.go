@@ -189,6 +189,25 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	if t.imageID != "" {
 		opts = append(opts, artifacts.WithImageID(t.imageID))
 	}
+
+	regs, err := t.dialAll(ctx)
+	if err != nil {
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
+	// Artifact files are hashed while they are uploaded (or not read at all
+	// when the digest cache knows them), so their manifests are built after
+	// the blobs are up.
+	err = t.pushBlobs(ctx, regs, img)
+	if serr := artifacts.SaveDigests(t.plan.artifacts); serr != nil {
+		t.logger.Debugf("%v", serr)
+	}
+	if errors.Is(err, artifacts.ErrFile) {
+		// A file of a layer directory, not the registry, failed.
+		return nil, err
+	}
+	if err != nil {
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
 	for i, a := range t.plan.artifacts {
 		m, err := a.Manifest(subject, created, opts...)
 		if err != nil {
@@ -200,14 +219,6 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 			p.Refs = append(p.Refs, tag.Name()+"@"+m.Descriptor.Digest.String())
 		}
 		res.Artifacts = append(res.Artifacts, p)
-	}
-
-	regs, err := t.dialAll(ctx)
-	if err != nil {
-		return nil, &CommitError{Stage: StageBlobs, Err: err}
-	}
-	if err := t.pushBlobs(ctx, regs, img); err != nil {
-		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
 	noReferrers, err := t.pushManifests(ctx, regs, img, res)
 	if err != nil {
@@ -275,8 +286,7 @@ func (t *Transaction) pushBlobs(ctx context.Context, regs map[string]*registry, 
 				for _, l := range ls {
 					ug.Go(func() error {
 						if err := reg.uploadBlob(uctx, tg.repo, l); err != nil {
-							d, _ := l.Digest()
-							return fmt.Errorf("registry %s: upload blob %s to %s: %w", key, d, tg.repo.RepositoryStr(), err)
+							return fmt.Errorf("registry %s: upload blob %s to %s: %w", key, blobName(l), tg.repo.RepositoryStr(), err)
 						}
 						return nil
 					})
@@ -291,7 +301,17 @@ func (t *Transaction) pushBlobs(ctx context.Context, regs map[string]*registry, 
 	return g.Wait()
 }
 
-// blobs lists the app image's layers and config, then every artifact's.
+// blobName is a blob's digest, or "(streamed)" while it is not known.
+func blobName(l v1.Layer) string {
+	if d, err := l.Digest(); err == nil {
+		return d.String()
+	}
+	return "(streamed)"
+}
+
+// blobs lists the app image's layers and config, then every artifact's. An
+// artifact's file blobs are streamed: a file whose digest is not known yet is
+// hashed as it is uploaded, in one read.
 func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 	var out []v1.Layer
 	if img != nil {
@@ -313,13 +333,13 @@ func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("artifact %q config: %w", a.Tag, err)
 		}
-		out = append(out, c)
+		out = append(out, artifacts.Streamed(c))
 		al, err := a.Layers()
 		if err != nil {
 			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
 		}
 		for _, l := range al {
-			out = append(out, l)
+			out = append(out, artifacts.Streamed(l))
 		}
 	}
 	return out, nil

@@ -532,3 +532,64 @@ func TestCommitWithoutImage(t *testing.T) {
 		t.Fatalf("moved %v", res.Moved)
 	}
 }
+
+// Artifact files are hashed while they are uploaded: the exporter does not
+// ask the registry for a blob whose digest it does not know yet, and the
+// manifests it then writes name what was uploaded.
+func TestCommitStreamsArtifactFiles(t *testing.T) {
+	rec, host := newRegistry(t, true)
+	img, _ := random.Image(512, 1)
+	app := host + "/app"
+	res, err := commit(t, []string{app + ":latest"}, fixture(t), img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]bool{}
+	for _, c := range []string{"\x00asm\x01\x00\x00\x00", "<testsuites/>"} {
+		d, _, _ := v1.SHA256(strings.NewReader(c))
+		files[d.String()] = true
+	}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodHead && files[r.path[strings.LastIndex(r.path, "/")+1:]] {
+			t.Errorf("HEAD %s before a streamed upload", r.path)
+		}
+	}
+	for _, p := range res.Artifacts {
+		ref := mustRef(t, p.Refs[0])
+		m, err := remote.Image(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, _ := m.Layers()
+		for _, l := range ls {
+			rc, err := l.Compressed()
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = io.ReadAll(rc) // verifies the digest
+			rc.Close()
+			if err != nil {
+				t.Fatalf("%s: %v", p.Refs[0], err)
+			}
+		}
+	}
+}
+
+// A file that cannot be read during the upload fails the export as a file
+// error, not a registry one, and moves no tag.
+func TestCommitFileErrorIsNotARegistryError(t *testing.T) {
+	_, host := newRegistry(t, false)
+	img, _ := random.Image(512, 1)
+	app := host + "/app"
+	before := pushOld(t, app+":latest")
+	arts := fixture(t)
+	os.Remove(filepath.Join(arts[1].LayerDir, "junit.xml"))
+	_, err := commit(t, []string{app + ":latest"}, arts, img)
+	var ce *exporter.CommitError
+	if !errors.Is(err, artifacts.ErrFile) || errors.As(err, &ce) {
+		t.Fatalf("err = %v, want an artifacts.ErrFile that is no CommitError", err)
+	}
+	if d := headDigest(t, app+":latest"); d != before {
+		t.Fatalf("primary tag moved to %s", d)
+	}
+}

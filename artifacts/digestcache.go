@@ -1,0 +1,278 @@
+package artifacts
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+)
+
+// The digest cache lets an export skip hashing a file that has not changed
+// since an earlier export from the same layers directory, so that a blob the
+// registry already has costs a HEAD request and no read.
+//
+// Where it lives: <layers>/.cnb-artifacts/digests.json, one file per layers
+// directory. Not inside a layer directory, whose content is part of the
+// layer's digest (and, for a launch layer, of the app image's), and not in
+// <layer>.toml, which the exporter copies into the image's metadata label.
+// The stock lifecycle only reads the layers directory's buildpack
+// directories (named after buildpack IDs from group.toml), config/, sbom/ and
+// its own files, so a dot-directory is invisible to it; nothing exports or
+// caches the layers directory itself, so the file never reaches an image or
+// the build cache.
+//
+// An entry is keyed on the file's path (relative to the layers directory)
+// and holds the file's device, inode, size, mtime and ctime, in nanoseconds,
+// as they were when the file was read through, and the digest of the bytes
+// read. It is used only when all of them still match; otherwise the file is
+// read again. ctime is what makes this safe against a file rewritten with its
+// mtime put back (touch -d, rsync -t, tar x): every write, chmod, rename onto
+// the path or utimes call sets ctime to the current time, and no system call
+// sets it to anything else. Entries are stored only for a read that saw the
+// same status before and after it, and only when the file's last change is
+// older than racyCutoff at the time it was read, so that a write in the same
+// timestamp tick as the read (the "racy" case of git's index and of go
+// build's file hash cache) cannot go unnoticed.
+//
+// Residual risk, as for git, go build and rsync's quick check: a file
+// changed without its ctime changing. That takes a change of the system
+// clock (setting it back to before the recorded ctime), a file system that
+// does not keep ctime (some FUSE and network file systems), raw writes to the
+// block device, or a shared writable mmap whose dirty pages reach the file
+// with a delayed timestamp update. A registry still verifies every uploaded
+// blob against its digest, so a wrong cached digest can only make the export
+// refer to a blob the registry already holds under that digest; for a blob
+// it lacks, the upload fails. Buildpacks can write the cache file (they run
+// as the same user), but they also write the files it describes: it gives
+// them no power over what they publish that they did not have.
+const (
+	digestCacheDir  = ".cnb-artifacts"
+	digestCacheFile = "digests.json"
+	digestCacheVer  = 1
+)
+
+// racyCutoff is how much older than the read a file's last change must be
+// for its digest to be stored: 2 s covers the coarsest common timestamp
+// granularity (FAT) as go build's cache does. A variable for tests.
+var racyCutoff = 2 * time.Second
+
+type cacheEntry struct {
+	Dev    uint64  `json:"dev"`
+	Ino    uint64  `json:"ino"`
+	Size   int64   `json:"size"`
+	Mtime  int64   `json:"mtime"`
+	Ctime  int64   `json:"ctime"`
+	Digest v1.Hash `json:"digest"`
+}
+
+type cacheFileJSON struct {
+	Version int                   `json:"version"`
+	Entries map[string]cacheEntry `json:"entries"`
+}
+
+// digestCache is the cache of one layers directory. Saving keeps only the
+// entries used or stored since it was loaded, so it holds no more entries
+// than the last export declared files.
+type digestCache struct {
+	layersDir string
+
+	mu      sync.Mutex
+	loaded  bool
+	entries map[string]cacheEntry
+	used    map[string]bool
+	dirty   bool
+}
+
+var (
+	cachesMu sync.Mutex
+	caches   = map[string]*digestCache{}
+)
+
+// cacheFor returns the digest cache of d's layers directory, or nil when d
+// was not made by Load (its layers directory is then unknown).
+func cacheFor(d Declaration) *digestCache {
+	if d.Source == "" || !filepath.IsAbs(d.LayerDir) {
+		return nil
+	}
+	rel := filepath.Dir(filepath.FromSlash(d.Source)) // <escaped bp>/<layer dir>
+	layersDir := filepath.Dir(filepath.Dir(d.LayerDir))
+	if filepath.Join(layersDir, rel) != d.LayerDir {
+		return nil
+	}
+	cachesMu.Lock()
+	defer cachesMu.Unlock()
+	c, ok := caches[layersDir]
+	if !ok {
+		c = &digestCache{layersDir: layersDir}
+		caches[layersDir] = c
+	}
+	return c
+}
+
+// useDigestCache gives every file blob of a the digest cache of its layers
+// directory.
+func (a *Artifact) useDigestCache() {
+	c := cacheFor(a.Declaration)
+	if c == nil {
+		return
+	}
+	for _, b := range append([]Blob{a.config}, a.layers...) {
+		if fb, ok := b.(*fileBlob); ok {
+			fb.cache = c
+		}
+	}
+}
+
+func (c *digestCache) path() string {
+	return filepath.Join(c.layersDir, digestCacheDir, digestCacheFile)
+}
+
+func (c *digestCache) rel(dir string) string {
+	r, err := filepath.Rel(c.layersDir, dir)
+	if err != nil {
+		return dir
+	}
+	return r
+}
+
+// loadLocked reads the cache file once; a missing, unreadable or foreign
+// file is an empty cache.
+func (c *digestCache) loadLocked() {
+	if c.loaded {
+		return
+	}
+	c.loaded = true
+	c.entries, c.used = map[string]cacheEntry{}, map[string]bool{}
+	data, err := os.ReadFile(c.path())
+	if err != nil {
+		return
+	}
+	var f cacheFileJSON
+	if json.Unmarshal(data, &f) != nil || f.Version != digestCacheVer {
+		return
+	}
+	for k, e := range f.Entries {
+		if e.Digest.Algorithm == "sha256" && len(e.Digest.Hex) == 64 {
+			c.entries[k] = e
+		}
+	}
+}
+
+// lookup returns the cached digest of the file at key whose status is fi.
+func (c *digestCache) lookup(key string, fi os.FileInfo) (v1.Hash, bool) {
+	st, ok := fileStatus(fi)
+	if !ok {
+		return v1.Hash{}, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loadLocked()
+	e, ok := c.entries[key]
+	if !ok || e.Dev != st.Dev || e.Ino != st.Ino || e.Size != st.Size || e.Mtime != st.Mtime || e.Ctime != st.Ctime {
+		return v1.Hash{}, false
+	}
+	c.used[key] = true
+	return e.Digest, true
+}
+
+// store records digest for the file at key whose status is fi, read from
+// start on, unless the file changed less than racyCutoff before start.
+func (c *digestCache) store(key string, fi os.FileInfo, digest v1.Hash, start time.Time) {
+	st, ok := fileStatus(fi)
+	if !ok {
+		return
+	}
+	if start.UnixNano()-max(st.Mtime, st.Ctime) < racyCutoff.Nanoseconds() {
+		return
+	}
+	st.Digest = digest
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.loadLocked()
+	if old, ok := c.entries[key]; !ok || old != st {
+		c.dirty = true
+	}
+	c.entries[key] = st
+	c.used[key] = true
+}
+
+// save writes the cache file atomically if it changed, keeping only the
+// entries used since it was loaded.
+func (c *digestCache) save() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.loaded {
+		return nil
+	}
+	for k := range c.entries {
+		if !c.used[k] {
+			delete(c.entries, k)
+			c.dirty = true
+		}
+	}
+	if !c.dirty {
+		return nil
+	}
+	data, err := json.Marshal(cacheFileJSON{Version: digestCacheVer, Entries: c.entries})
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(c.path())
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, digestCacheFile+".*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), c.path()); err != nil {
+		return err
+	}
+	c.dirty = false
+	return nil
+}
+
+// SaveDigests writes the digest cache of every layers directory the
+// artifacts come from, so that the next export from the same layers
+// directory need not hash files that did not change. A failure costs only
+// speed; callers should log it and go on.
+func SaveDigests(arts []*Artifact) error {
+	seen := map[*digestCache]bool{}
+	var errs []error
+	for _, a := range arts {
+		c := cacheFor(a.Declaration)
+		if c == nil || seen[c] {
+			continue
+		}
+		seen[c] = true
+		if err := c.save(); err != nil {
+			errs = append(errs, fmt.Errorf("saving the artifacts digest cache %s: %w", c.path(), err))
+		}
+	}
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	if len(errs) > 1 {
+		return fmt.Errorf("%v", errs)
+	}
+	return nil
+}
+
+// sameFile reports whether a and b are the same file with the same status.
+func sameFile(a, b os.FileInfo) bool {
+	sa, ok1 := fileStatus(a)
+	sb, ok2 := fileStatus(b)
+	return ok1 && ok2 && sa == sb
+}
