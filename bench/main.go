@@ -120,6 +120,7 @@ func run() (code int) {
 		{"no-artifacts", (*bench).caseNoArtifacts},
 		{"3x1MiB", (*bench).caseSmall},
 		{"200x10KiB", (*bench).caseMany},
+		{"trace", (*bench).caseTrace},
 		{"1GiB", func(b *bench, runs int) []caseResult { return b.caseBig(runs, bigMiB, &rep.Machine) }},
 	}
 	for _, c := range all {

@@ -7,6 +7,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -17,6 +18,9 @@ type countingProxy struct {
 	Host     string
 	uploaded atomic.Int64
 	srv      *http.Server
+
+	mu       sync.Mutex
+	requests map[string]int // "METHOD kind" -> count
 }
 
 func startCountingProxy(target string) (*countingProxy, error) {
@@ -29,6 +33,12 @@ func startCountingProxy(target string) (*countingProxy, error) {
 	// The Host header stays the proxy's, so the registry's upload Location
 	// URLs point back at the proxy.
 	p.srv = &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p.mu.Lock()
+		if p.requests == nil {
+			p.requests = map[string]int{}
+		}
+		p.requests[r.Method+" "+kind(r.URL.Path)]++
+		p.mu.Unlock()
 		if strings.Contains(r.URL.Path, "/blobs/uploads/") && r.Body != nil {
 			r.Body = &countingBody{ReadCloser: r.Body, n: &p.uploaded}
 		}
@@ -36,6 +46,32 @@ func startCountingProxy(target string) (*countingProxy, error) {
 	})}
 	go func() { _ = p.srv.Serve(l) }()
 	return p, nil
+}
+
+// kind names the registry API a path belongs to.
+func kind(path string) string {
+	switch {
+	case strings.Contains(path, "/blobs/uploads/"):
+		return "upload"
+	case strings.Contains(path, "/blobs/"):
+		return "blob"
+	case strings.Contains(path, "/manifests/sha256:"):
+		return "manifest-by-digest"
+	case strings.Contains(path, "/manifests/"):
+		return "manifest-by-tag"
+	case strings.Contains(path, "/referrers/"):
+		return "referrers"
+	}
+	return "other"
+}
+
+// Requests returns and resets the request counts.
+func (p *countingProxy) Requests() map[string]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.requests
+	p.requests = nil
+	return r
 }
 
 // Uploaded returns the blob bytes sent so far.
