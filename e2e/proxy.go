@@ -14,10 +14,12 @@ import (
 )
 
 // countingProxy is a reverse proxy in front of the registry that records
-// every blob upload: the POST that opens it (or mounts a blob from another
-// repository) and the PUT that completes it, which names the digest. Every
-// client (the test, pack, the Docker daemon and the lifecycle containers on
-// the host network) goes through it.
+// every completed blob upload: the request that names the digest (the PUT
+// that ends a chunked upload, or a monolithic POST) and every cross-repository
+// mount (a POST with ?mount=). An upload session that is opened and then
+// deleted uploads nothing: lifecycle's analyzer does that to check write
+// access. Every client (the test, pack, the Docker daemon and the lifecycle
+// containers on the host network) goes through it.
 type countingProxy struct {
 	next http.Handler
 
@@ -56,7 +58,7 @@ func (p *countingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if repo, _, ok := strings.Cut(strings.TrimPrefix(r.URL.Path, "/v2/"), "/blobs/uploads"); ok && r.Method != http.MethodGet && r.Method != http.MethodHead {
 		q := r.URL.Query()
 		u := upload{Method: r.Method, Repo: repo, Digest: q.Get("digest"), Mount: q.Get("mount")}
-		if r.Method == http.MethodPost || u.Digest != "" {
+		if (r.Method == http.MethodPost || r.Method == http.MethodPut) && (u.Digest != "" || u.Mount != "") {
 			p.mu.Lock()
 			p.uploads = append(p.uploads, u)
 			p.mu.Unlock()
