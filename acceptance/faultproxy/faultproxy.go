@@ -33,9 +33,12 @@ const (
 	// Stall holds the request without answering for the stall duration
 	// (longer than the client's timeout), then closes the connection.
 	Stall Kind = "stall"
+	// Outage answers the Nth request and every later one like Status500:
+	// a registry that stays down.
+	Outage Kind = "outage"
 )
 
-// Kinds lists every fault kind.
+// Kinds lists every kind that fails one request.
 var Kinds = []Kind{Status500, Reset, Status429, Stall}
 
 // Request is one request that reached the proxy.
@@ -91,7 +94,8 @@ func Start(backend string, stall time.Duration) (*Proxy, error) {
 func (p *Proxy) Close() { p.srv.Close() }
 
 // Arm resets the request count and the log and fails the nth request from
-// now on with kind. n < 1 or kind None injects nothing.
+// now on with kind (with Outage, the nth and every later one). n < 1 or
+// kind None injects nothing.
 func (p *Proxy) Arm(n int, kind Kind) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -124,7 +128,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.mu.Lock()
 	p.n++
 	fault := None
-	if p.kind != None && p.n == p.failAt {
+	if p.kind != None && p.failAt > 0 && (p.n == p.failAt || p.kind == Outage && p.n > p.failAt) {
 		fault, p.injected = p.kind, true
 	}
 	p.log = append(p.log, Request{N: p.n, Method: r.Method, Path: r.URL.Path, Fault: fault})
@@ -133,7 +137,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch fault {
 	case None:
 		p.next.ServeHTTP(w, r)
-	case Status500:
+	case Status500, Outage:
 		ociError(w, http.StatusInternalServerError, "UNAVAILABLE", "injected fault: service unavailable")
 	case Status429:
 		w.Header().Set("Retry-After", "1")

@@ -72,3 +72,24 @@ func TestProxyFailsExactlyTheNthRequest(t *testing.T) {
 		})
 	}
 }
+
+func TestProxyOutageFailsEveryRequestFromTheNth(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer backend.Close()
+	p, err := faultproxy.Start(strings.TrimPrefix(backend.URL, "http://"), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	p.Arm(2, faultproxy.Outage)
+	for i, want := range []int{200, 500, 500, 500} {
+		resp, err := http.Get("http://" + p.Host + "/v2/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("request %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+	}
+}
