@@ -45,8 +45,7 @@ const (
 	daemonSkipWarning = "Skipping 3 artifact(s), the docker daemon cannot hold OCI artifacts"
 	daemonSkipReason  = "the docker daemon cannot hold OCI artifacts"
 
-	// The app images are <registry>/e2e/<name>; pack names their cache
-	// volumes pack-cache-e2e_<name>_<tag>-<hash>.{build,launch}.
+	// The app images are <registry>/e2e/<name>.
 	appNamespace = "e2e"
 )
 
@@ -70,7 +69,8 @@ type env struct {
 	// and a workaround when ours cannot run as pack runs it (see setup).
 	lifecycleImages  []lifecycleImage
 	lifecycleVersion string
-	app              string // samples/app
+	app              string          // samples/app
+	packNames        map[string]bool // volumes and images pack named; see cleanupDocker
 }
 
 type lifecycleImage struct {
@@ -216,7 +216,8 @@ func TestPack(t *testing.T) {
 		}
 		repo := e.registry + "/" + appNamespace + "/app-trap"
 		out, _ := e.build(t, 1, repo, "--publish")
-		for _, want := range []string{"fetching lifecycle image", wantImage} {
+		// The Docker Engine's words for the invalid tag.
+		for _, want := range []string{"fetching lifecycle image", wantImage, "invalid reference format"} {
 			if !strings.Contains(out, want) {
 				t.Errorf("pack's error does not contain %q:\n%s", want, out)
 			}
@@ -266,10 +267,10 @@ func setup(t *testing.T) *env {
 		t.Fatalf("the lifecycle tarball (`make package` writes it): %v", err)
 	}
 
-	before := snapshotDocker(t)
 	reg := harness.StartDistribution(t)
 	e.proxy, e.registry = startProxy(t, reg.Host)
-	t.Cleanup(func() { cleanupDocker(t, e.registry, before) })
+	e.packNames = map[string]bool{}
+	t.Cleanup(func() { cleanupDocker(t, e.registry, e.packNames) })
 
 	buildImage := pushImage(t, e.registry+"/build:latest", baseImage(t, "build"))
 	runImage := pushImage(t, e.registry+"/run:latest", baseImage(t, "run"))
@@ -334,6 +335,9 @@ func (e *env) runPack(t *testing.T, args ...string) (string, int) {
 	}
 	out := stdout + stderr
 	t.Logf("pack output:\n%s", out)
+	for _, n := range dockerNames.FindAllString(out, -1) {
+		e.packNames[n] = true
+	}
 	return out, code
 }
 
@@ -533,43 +537,36 @@ func docker(t testing.TB, args ...string) string {
 	return out.String()
 }
 
-// dockerState is what the daemon holds before the tests, so that cleanup
-// removes only what they added.
-type dockerState struct {
-	images, volumes map[string]bool
-}
+// dockerNames are the cache volumes and ephemeral images pack named in
+// its output: cleanup removes exactly these, plus the images named in our
+// registry.
+var dockerNames = regexp.MustCompile(`pack-cache-[A-Za-z0-9_.-]+|pack\.local/[a-z0-9/]+(:[A-Za-z0-9_.-]+)?`)
 
-func snapshotDocker(t testing.TB) dockerState {
-	t.Helper()
-	return dockerState{
-		images:  set(strings.Fields(docker(t, "image", "ls", "--format", "{{.Repository}}:{{.Tag}}"))),
-		volumes: set(strings.Fields(docker(t, "volume", "ls", "-q"))),
+// cleanupDocker removes what the tests put into the daemon: every image
+// named in our registry (the builder, the run and lifecycle images pack
+// pulled, the daemon builds; the registry's port is this run's), and the
+// cache volumes and ephemeral images pack named in its output (pack removes
+// its ephemeral images itself; this is for a pack that was killed). Nothing
+// else is touched.
+func cleanupDocker(t testing.TB, registry string, packNames map[string]bool) {
+	out, err := exec.Command("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").Output()
+	if err != nil {
+		t.Errorf("cleanup: docker image ls: %v", err)
+		return
 	}
-}
-
-func set(xs []string) map[string]bool {
-	m := map[string]bool{}
-	for _, x := range xs {
-		m[x] = true
-	}
-	return m
-}
-
-// cleanupDocker removes what the tests put into the daemon and was not
-// there before: every image named in our registry (the builder, the run and
-// lifecycle images pack pulled, the daemon build), pack's ephemeral images
-// (pack.local/…, if pack left any) and pack's cache volumes for our app
-// images (pack-cache-e2e_…). Nothing else is touched.
-func cleanupDocker(t testing.TB, registry string, before dockerState) {
-	now := snapshotDocker(t)
 	var images, volumes []string
-	for r := range now.images {
-		if !before.images[r] && (strings.HasPrefix(r, registry+"/") || strings.HasPrefix(r, "pack.local/")) {
+	for _, r := range strings.Fields(string(out)) {
+		if strings.HasPrefix(r, registry+"/") || packNames[r] || packNames[strings.TrimSuffix(r, ":latest")] {
 			images = append(images, r)
 		}
 	}
-	for v := range now.volumes {
-		if !before.volumes[v] && strings.HasPrefix(v, "pack-cache-"+appNamespace+"_") {
+	out, err = exec.Command("docker", "volume", "ls", "-q").Output()
+	if err != nil {
+		t.Errorf("cleanup: docker volume ls: %v", err)
+		return
+	}
+	for _, v := range strings.Fields(string(out)) {
+		if packNames[v] {
 			volumes = append(volumes, v)
 		}
 	}
