@@ -71,6 +71,7 @@ type env struct {
 	lifecycleVersion string
 	app              string          // samples/app
 	packNames        map[string]bool // volumes and images pack named; see cleanupDocker
+	daemonImageIDs   map[string]bool // IDs of the daemon builds
 }
 
 type lifecycleImage struct {
@@ -154,6 +155,7 @@ func TestPack(t *testing.T) {
 				if !strings.HasPrefix(id, "sha256:") {
 					t.Fatalf("docker image inspect %s: %q", img, id)
 				}
+				e.daemonImageIDs[id] = true // a later build may leave it untagged
 				// lifecycle writes the image ID without its "sha256:".
 				if "sha256:"+rep.Image.ImageID != id {
 					t.Errorf("report.toml image-id %q, daemon has %q", rep.Image.ImageID, id)
@@ -269,8 +271,8 @@ func setup(t *testing.T) *env {
 
 	reg := harness.StartDistribution(t)
 	e.proxy, e.registry = startProxy(t, reg.Host)
-	e.packNames = map[string]bool{}
-	t.Cleanup(func() { cleanupDocker(t, e.registry, e.packNames) })
+	e.packNames, e.daemonImageIDs = map[string]bool{}, map[string]bool{}
+	t.Cleanup(func() { cleanupDocker(t, e.registry, e.packNames, e.daemonImageIDs) })
 
 	buildImage := pushImage(t, e.registry+"/build:latest", baseImage(t, "build"))
 	runImage := pushImage(t, e.registry+"/run:latest", baseImage(t, "run"))
@@ -542,22 +544,27 @@ func docker(t testing.TB, args ...string) string {
 // registry.
 var dockerNames = regexp.MustCompile(`pack-cache-[A-Za-z0-9_.-]+|pack\.local/[a-z0-9/]+(:[A-Za-z0-9_.-]+)?`)
 
-// cleanupDocker removes what the tests put into the daemon: every image
-// named in our registry (the builder, the run and lifecycle images pack
+// cleanupDocker removes what the tests put into the daemon: the daemon
+// builds, if a later build left them untagged, every image named in our
+// registry (the builder, the run and lifecycle images pack
 // pulled, the daemon builds; the registry's port is this run's), and the
 // cache volumes and ephemeral images pack named in its output (pack removes
 // its ephemeral images itself; this is for a pack that was killed). Nothing
 // else is touched.
-func cleanupDocker(t testing.TB, registry string, packNames map[string]bool) {
-	out, err := exec.Command("docker", "image", "ls", "--format", "{{.Repository}}:{{.Tag}}").Output()
+func cleanupDocker(t testing.TB, registry string, packNames, imageIDs map[string]bool) {
+	out, err := exec.Command("docker", "image", "ls", "--no-trunc", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}").Output()
 	if err != nil {
 		t.Errorf("cleanup: docker image ls: %v", err)
 		return
 	}
 	var images, volumes []string
-	for _, r := range strings.Fields(string(out)) {
-		if strings.HasPrefix(r, registry+"/") || packNames[r] || packNames[strings.TrimSuffix(r, ":latest")] {
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		r, id, _ := strings.Cut(line, " ")
+		switch {
+		case strings.HasPrefix(r, registry+"/") || packNames[r] || packNames[strings.TrimSuffix(r, ":latest")]:
 			images = append(images, r)
+		case r == "<none>:<none>" && imageIDs[id]:
+			images = append(images, id)
 		}
 	}
 	out, err = exec.Command("docker", "volume", "ls", "-q").Output()
