@@ -213,7 +213,7 @@ func TestPackage(t *testing.T) {
 		}
 		for _, p := range []string{"cnb/lifecycle.toml", "cnb/lifecycle/lifecycle", "cnb/lifecycle/launcher",
 			"cnb/lifecycle/lifecycle-artifacts", "cnb/lifecycle/analyzer", "cnb/lifecycle/restorer", "cnb/lifecycle/exporter",
-			"cnb/lifecycle/creator", "tmp"} {
+			"cnb/lifecycle/creator", "tmp", "etc/passwd", "etc/group"} {
 			if seen[p] == nil {
 				t.Errorf("image lacks /%s", p)
 			}

@@ -203,30 +203,6 @@ func lifecycleImageLacksPasswd(t testing.TB, ref string) bool {
 	return true
 }
 
-// pushWithPasswd pushes the linux/amd64 image of the lifecycle image at ref,
-// plus a layer with /etc/passwd and /etc/group for root, to newRef.
-func pushWithPasswd(t testing.TB, ref, newRef string) {
-	t.Helper()
-	img := amd64Image(t, ref)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeDir, Name: "etc/", Mode: 0o755, ModTime: epoch}))
-	for n, c := range map[string]string{"etc/passwd": "root:x:0:0:root:/root:/sbin/nologin\n", "etc/group": "root:x:0:\n"} {
-		must(t, tw.WriteHeader(&tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(c)), ModTime: epoch}))
-		_, err := tw.Write([]byte(c))
-		must(t, err)
-	}
-	must(t, tw.Close())
-	data := buf.Bytes()
-	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
-		return io.NopCloser(bytes.NewReader(data)), nil
-	}, tarball.WithMediaType(types.OCILayer))
-	must(t, err)
-	img, err = mutate.AppendLayers(img, layer)
-	must(t, err)
-	pushImage(t, newRef, img)
-}
-
 func amd64Image(t testing.TB, ref string) v1.Image {
 	t.Helper()
 	r, err := name.ParseReference(ref)

@@ -107,6 +107,12 @@ func cleanup() {
 }
 
 // writeImageLayer writes the image's one layer as a gzip file.
+// The users and groups of the lifecycle image, as in upstream's base.
+var (
+	etcPasswd = []byte("root:x:0:0:root:/root:/sbin/nologin\nnobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n")
+	etcGroup  = []byte("root:x:0:\nnobody:x:65534:\n")
+)
+
 func writeImageLayer(descriptorRaw []byte, dir string, caBundle []byte) (string, error) {
 	entries, err := distEntries(descriptorRaw, dir)
 	if err != nil {
@@ -122,10 +128,16 @@ func writeImageLayer(descriptorRaw []byte, dir string, caBundle []byte) (string,
 		return entry{hdr: &tar.Header{Typeflag: tar.TypeDir, Name: n, Mode: mode}}
 	}
 	head := []entry{dirHdr("cnb/", 0o755)}
-	var tail []entry
+	file := func(n string, data []byte) entry {
+		return entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: n, Mode: 0o644, Size: int64(len(data))}, data: data}
+	}
+	// pack runs the untrusted phases in this image as user "root": the
+	// engine resolves that name in /etc/passwd and refuses to start the
+	// container without it. Upstream's distroless base has these files.
+	tail := []entry{dirHdr("etc/", 0o755), file("etc/group", etcGroup), file("etc/passwd", etcPasswd)}
 	if len(caBundle) > 0 {
-		tail = append(tail, dirHdr("etc/", 0o755), dirHdr("etc/ssl/", 0o755), dirHdr("etc/ssl/certs/", 0o755),
-			entry{hdr: &tar.Header{Typeflag: tar.TypeReg, Name: "etc/ssl/certs/ca-certificates.crt", Mode: 0o644, Size: int64(len(caBundle))}, data: caBundle})
+		tail = append(tail, dirHdr("etc/ssl/", 0o755), dirHdr("etc/ssl/certs/", 0o755),
+			file("etc/ssl/certs/ca-certificates.crt", caBundle))
 	}
 	tail = append(tail, dirHdr("tmp/", 0o1777))
 	werr := writeEntries(tw, head, "")
