@@ -13,7 +13,9 @@
 //	LIFECYCLE_DIR  built lifecycle (default ./out/lifecycle; `make build`)
 //	TOOLS_BIN      built tools (default ./tools/bin; `make tools`)
 //	BENCH_RUNS     runs per side (default 5)
-//	BENCH_CASES    comma-separated case names to run (default all)
+//	BENCH_CASES    comma-separated cases to run: no-artifacts, 3x1MiB,
+//	               200x10KiB, 1GiB (default all); "trace" prints the
+//	               requests each side makes for 200 x 10 KiB
 //	BENCH_BIG_MIB  size of the big artifact in MiB (default 1024)
 //	BENCH_OUT      output directory (default ./out/bench)
 //	BENCH_VERBOSE  1 to print every command
@@ -120,8 +122,13 @@ func run() (code int) {
 		{"no-artifacts", (*bench).caseNoArtifacts},
 		{"3x1MiB", (*bench).caseSmall},
 		{"200x10KiB", (*bench).caseMany},
-		{"trace", (*bench).caseTrace},
 		{"1GiB", func(b *bench, runs int) []caseResult { return b.caseBig(runs, bigMiB, &rep.Machine) }},
+	}
+	if selected["trace"] { // diagnostic only: requests per side
+		all = append(all, struct {
+			name string
+			run  func(*bench, int) []caseResult
+		}{"trace", (*bench).caseTrace})
 	}
 	for _, c := range all {
 		if len(selected) > 0 && !selected[c.name] {

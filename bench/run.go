@@ -53,8 +53,31 @@ func (b *bench) timed(cmd *exec.Cmd) (sample, error) {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	reg0 := procCPU(b.regPID)
 	start := time.Now()
-	err := cmd.Run()
+	if err := cmd.Start(); err != nil {
+		return sample{}, err
+	}
+	// rusage's ru_maxrss is no good here: Linux carries the parent's RSS
+	// high-water mark over the exec of a child forked with CLONE_VM (as Go
+	// does), so it never reads below this program's own RSS. Poll VmHWM of
+	// the exec'd process instead.
+	hwm := make(chan int64)
+	stop := make(chan struct{})
+	go func() {
+		var peak int64
+		for {
+			peak = max(peak, vmHWM(cmd.Process.Pid))
+			select {
+			case <-stop:
+				hwm <- peak
+				return
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+	}()
+	err := cmd.Wait()
 	elapsed := time.Since(start)
+	close(stop)
+	peak := <-hwm
 	reg1 := procCPU(b.regPID)
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail(out.String(), 4000))
@@ -62,8 +85,9 @@ func (b *bench) timed(cmd *exec.Cmd) (sample, error) {
 	s := sample{Seconds: elapsed.Seconds(), RegistryCPU: reg1 - reg0}
 	if ps := cmd.ProcessState; ps != nil {
 		s.CPUSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
-		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok {
-			s.MaxRSSKiB = ru.Maxrss // KiB on Linux
+		s.MaxRSSKiB = peak
+		if ru, ok := ps.SysUsage().(*syscall.Rusage); ok && peak == 0 {
+			s.MaxRSSKiB = ru.Maxrss // an upper bound (KiB on Linux)
 		}
 	}
 	if verbose {
@@ -94,6 +118,21 @@ func (b *bench) orasPush(dir, ref string, files ...string) (sample, error) {
 	cmd.Dir = dir
 	cmd.Env = append(os.Environ(), "HOME="+dir)
 	return b.timed(cmd)
+}
+
+// vmHWM returns the peak resident set size of process pid in KiB, or 0.
+func vmHWM(pid int) int64 {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return n
+		}
+	}
+	return 0
 }
 
 // procCPU returns the user+system CPU seconds of process pid so far.
