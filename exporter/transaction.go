@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/buildpacks/lifecycle/log"
@@ -390,34 +392,48 @@ func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*regist
 		if _, err := reg.putManifest(ctx, tg.repo, res.Subject.Digest.String(), res.Subject.MediaType, raw); err != nil {
 			return nil, err
 		}
-		indexed := false
+		var indexed atomic.Bool
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(t.jobs)
 		for _, p := range res.Artifacts {
-			hdr, err := reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
-			if err != nil {
-				return nil, err
-			}
-			if hdr.Get("OCI-Subject") != "" {
-				indexed = true
-			}
+			g.Go(func() error {
+				hdr, err := reg.putManifest(gctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
+				if err == nil && hdr.Get("OCI-Subject") != "" {
+					indexed.Store(true)
+				}
+				return err
+			})
 		}
-		if len(res.Artifacts) > 0 && !indexed {
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+		if len(res.Artifacts) > 0 && !indexed.Load() {
 			// No OCI-Subject header: ask the referrers API itself, as
 			// oras-go does, before falling back to the tag schema.
 			ok, err := reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest)
 			if err != nil {
 				return nil, err
 			}
-			indexed = ok
+			indexed.Store(ok)
 		}
-		if !indexed && len(res.Artifacts) > 0 {
+		if !indexed.Load() && len(res.Artifacts) > 0 {
 			noReferrers[tg.repo.Name()] = true
 		}
 	}
 	return noReferrers, nil
 }
 
-// moveTags moves every tag, the app image's primary tag last. It stops at the
-// first tag that fails after retries.
+// move is one tag to move.
+type move struct {
+	ref string
+	do  func() error
+}
+
+// moveTags moves every tag in waves: the artifacts' tags, then the referrers
+// fallback indexes, then the app image's additional names, and last its
+// primary name. The moves of one wave run concurrently; a wave starts only
+// when every move of the one before succeeded, so a failure leaves the
+// primary tag where it was.
 func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result, noReferrers map[string]bool) ([]string, error) {
 	var raw []byte
 	if img != nil {
@@ -426,23 +442,19 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 			return nil, &CommitError{Stage: StageTags, Err: err}
 		}
 	}
-	type move struct {
-		ref string
-		do  func() error
-	}
-	var moves []move
+	var artifactTags, fallbacks, additional, primary []move
 	for _, tg := range t.plan.targets {
 		reg := regs[tg.repo.RegistryStr()]
 		for i, p := range res.Artifacts {
 			tag := tg.artifactTags[i]
-			moves = append(moves, move{tag.Name(), func() error {
+			artifactTags = append(artifactTags, move{tag.Name(), func() error {
 				_, err := reg.putManifest(ctx, tg.repo, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
 				return err
 			}})
 		}
 		if noReferrers[tg.repo.Name()] {
 			ft := fallbackTagFor(res.Subject.Digest)
-			moves = append(moves, move{tg.repo.Tag(ft).Name(), func() error {
+			fallbacks = append(fallbacks, move{tg.repo.Tag(ft).Name(), func() error {
 				existing, err := reg.getIndex(ctx, tg.repo, ft)
 				if err != nil {
 					return err
@@ -460,31 +472,69 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 			}})
 		}
 	}
-	// The app image's names: additional ones first, the primary last.
-	var names []name.Tag
-	if len(t.plan.names) > 0 {
-		names = append(append(names, t.plan.names[1:]...), t.plan.names[0])
-	}
-	for _, n := range names {
+	for k, n := range t.plan.names {
 		reg := regs[n.RegistryStr()]
-		moves = append(moves, move{n.Name(), func() error {
+		m := move{n.Name(), func() error {
 			_, err := reg.putManifest(ctx, n.Context(), n.TagStr(), res.Subject.MediaType, raw)
 			return err
-		}})
+		}}
+		if k == 0 {
+			primary = append(primary, m)
+		} else {
+			additional = append(additional, m)
+		}
 	}
 
+	waves := [][]move{artifactTags, fallbacks, additional, primary}
 	var moved []string
-	for i, m := range moves {
-		if err := m.do(); err != nil {
+	for w, wave := range waves {
+		done, err := t.runWave(wave)
+		moved = append(moved, done...)
+		if err != nil {
 			var rest []string
-			for _, r := range moves[i:] {
-				rest = append(rest, r.ref)
+			for _, m := range wave {
+				if !slices.Contains(done, m.ref) {
+					rest = append(rest, m.ref)
+				}
+			}
+			for _, later := range waves[w+1:] {
+				for _, m := range later {
+					rest = append(rest, m.ref)
+				}
 			}
 			return moved, &CommitError{Stage: StageTags, Moved: moved, NotMoved: rest, Err: err}
 		}
-		moved = append(moved, m.ref)
 	}
 	return moved, nil
+}
+
+// runWave runs the moves concurrently, at most t.jobs at a time, and returns
+// those that succeeded, in the wave's order, and the first error.
+func (t *Transaction) runWave(wave []move) ([]string, error) {
+	ok := make([]bool, len(wave))
+	errs := make([]error, len(wave))
+	var g errgroup.Group
+	g.SetLimit(t.jobs)
+	for i, m := range wave {
+		g.Go(func() error {
+			errs[i] = m.do()
+			ok[i] = errs[i] == nil
+			return nil
+		})
+	}
+	_ = g.Wait()
+	var done []string
+	for i, m := range wave {
+		if ok[i] {
+			done = append(done, m.ref)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
 }
 
 type discard struct{}
