@@ -310,7 +310,15 @@ func TestCommitFailures(t *testing.T) {
 			app := host + "/app"
 			before := pushOld(t, app+":latest")
 			n := 0
-			rec.fail = func(r *http.Request) int { n++; return tc.fail(r, n) }
+			refused := map[string]int{} // path -> refusals
+			rec.fail = func(r *http.Request) int {
+				n++
+				code := tc.fail(r, n)
+				if code != 0 {
+					refused[r.URL.Path]++
+				}
+				return code
+			}
 
 			res, err := commit(t, []string{app + ":latest"}, fixture(t), img)
 			var ce *exporter.CommitError
@@ -332,6 +340,13 @@ func TestCommitFailures(t *testing.T) {
 			}
 			if len(ce.NotMoved) > 0 && ce.NotMoved[len(ce.NotMoved)-1] != app+":latest" {
 				t.Fatalf("not moved = %v, want the primary tag last", ce.NotMoved)
+			}
+			// A permanent refusal is not retried. (Blob upload sessions all
+			// POST to one path, so only manifest and tag paths are counted.)
+			for path, k := range refused {
+				if strings.Contains(path, "/manifests/") && k > 1 {
+					t.Fatalf("%s refused %d times: a permanent error was retried", path, k)
+				}
 			}
 			rec.fail = nil
 			if d := headDigest(t, app+":latest"); d != before {
