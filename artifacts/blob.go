@@ -240,14 +240,26 @@ func (b *fileBlob) Compressed() (io.ReadCloser, error) {
 // Uncompressed implements v1.Layer; it equals Compressed.
 func (b *fileBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
 
+// streamMinSize is the size from which a file whose digest is unknown is
+// streamed (hashed while uploaded) rather than hashed first. Hashing a
+// smaller file first costs little (a second read, from the page cache) and
+// lets the registry say it has the blob already: a rebuild that recreates
+// unchanged small files (pack and kpack start every build with a fresh
+// layers directory, so the digest cache cannot know them) uploads nothing.
+// A big file is read once, at the price of uploading it again when the
+// registry had it and the digest cache did not know it. A variable for
+// tests.
+var streamMinSize int64 = 64 << 20
+
 // Streamed returns b as a layer to upload in one pass. While b's digest is
-// unknown (the file was not read yet and the digest cache does not know it),
-// its Digest and Size return stream.ErrNotComputed and its reader hashes the
-// file as it is read, so that go-containerregistry's pusher streams it to the
-// registry and finalises the upload with the digest computed on the way (the
-// registry verifies it). After that read, or when the digest is known from
-// the start, it is b itself: the pusher asks the registry whether it has the
-// blob before uploading it. A blob that is not a file is returned as is.
+// unknown (the file was not read yet and the digest cache does not know it)
+// and the file has at least streamMinSize bytes, its Digest and Size return
+// stream.ErrNotComputed and its reader hashes the file as it is read, so
+// that go-containerregistry's pusher streams it to the registry and
+// finalises the upload with the digest computed on the way (the registry
+// verifies it). Otherwise, and after that read, it is b itself: the pusher
+// asks the registry whether it has the blob before uploading it. A blob that
+// is not a file is returned as is.
 func Streamed(b Blob) v1.Layer {
 	fb, ok := b.(*fileBlob)
 	if !ok {
@@ -258,9 +270,19 @@ func Streamed(b Blob) v1.Layer {
 
 type streamedBlob struct{ b *fileBlob }
 
+// hashFirst reports whether the digest is known or should be computed before
+// the upload.
+func (s *streamedBlob) hashFirst() bool {
+	if _, _, ok := s.b.knownDigest(); ok {
+		return true
+	}
+	fi, err := s.b.stat()
+	return err != nil || fi.Size() < streamMinSize // errors surface from Digest
+}
+
 func (s *streamedBlob) Digest() (v1.Hash, error) {
-	if d, _, ok := s.b.knownDigest(); ok {
-		return d, nil
+	if s.hashFirst() {
+		return s.b.Digest()
 	}
 	return v1.Hash{}, stream.ErrNotComputed
 }
@@ -268,8 +290,8 @@ func (s *streamedBlob) Digest() (v1.Hash, error) {
 func (s *streamedBlob) DiffID() (v1.Hash, error) { return s.Digest() }
 
 func (s *streamedBlob) Size() (int64, error) {
-	if _, n, ok := s.b.knownDigest(); ok {
-		return n, nil
+	if s.hashFirst() {
+		return s.b.Size()
 	}
 	return 0, stream.ErrNotComputed
 }
@@ -279,7 +301,7 @@ func (s *streamedBlob) MediaType() (types.MediaType, error) { return s.b.mediaTy
 // Compressed reads the file; when its digest is not known yet, the reader
 // hashes what it reads and, at the end of the file, makes the digest known.
 func (s *streamedBlob) Compressed() (io.ReadCloser, error) {
-	if _, _, ok := s.b.knownDigest(); ok {
+	if s.hashFirst() {
 		return s.b.Compressed()
 	}
 	rc, err := s.b.open()

@@ -194,6 +194,9 @@ func TestDigestCacheIgnoresBadFile(t *testing.T) {
 
 // A streamed blob is read once: the upload's read makes the digest known.
 func TestStreamedHashesWhileReading(t *testing.T) {
+	old := streamMinSize
+	streamMinSize = 1
+	t.Cleanup(func() { streamMinSize = old })
 	w := newCacheWorkspace(t, "streamed content")
 	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
 	if err != nil {
@@ -263,5 +266,20 @@ func TestBlobFileErrorsMatchErrFile(t *testing.T) {
 	}
 	if _, err := ls[0].Digest(); !errors.Is(err, ErrFile) {
 		t.Fatalf("Digest of a removed file: %v, want ErrFile", err)
+	}
+}
+
+// A file smaller than streamMinSize is hashed before the upload, so the
+// registry can say it has the blob.
+func TestStreamedHashesSmallFilesFirst(t *testing.T) {
+	w := newCacheWorkspace(t, "small")
+	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, _ := Build(decls[0])
+	ls, _ := a.Layers()
+	if d, err := Streamed(ls[0]).Digest(); err != nil || d != sha(t, "small") {
+		t.Fatalf("Digest = %s, %v", d, err)
 	}
 }

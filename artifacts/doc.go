@@ -135,5 +135,11 @@
 //
 // The same inputs give the same bytes. Blobs hash their file on first use,
 // once, by streaming it; a blob reader fails with ErrFileChanged if the size
-// of the file changed since.
+// of the file changed since. Streamed gives the exporter a view of a blob
+// that hashes the file while uploading it, so a new file is read once; the
+// manifest is built after that upload. A digest cache in
+// <layers>/.cnb-artifacts/digests.json lets a later export from the same
+// layers directory skip reading a file whose device, inode, size, mtime and
+// ctime did not change (see digestcache.go for why this is safe and what risk
+// remains). Errors reading a file match ErrFile.
 package artifacts

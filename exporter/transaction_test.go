@@ -557,19 +557,50 @@ func TestCommitStreamsArtifactFiles(t *testing.T) {
 	rec, host := newRegistry(t, true)
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
-	res, err := commit(t, []string{app + ":latest"}, fixture(t), img)
+	layers := t.TempDir()
+	const bigSize = 64 << 20 // streamed from artifacts' streamMinSize on
+	writeLayer(t, layers, "examples/big", "big", `
+[[artifact]]
+tag = "big"
+type = "application/vnd.example.big"
+file = "big.bin"
+[[artifact]]
+tag = "small"
+type = "application/vnd.example.small"
+file = "small.bin"
+`, map[string]string{"small.bin": "small", "big.bin": ""})
+	if err := os.Truncate(filepath.Join(layers, "examples_big", "big", "big.bin"), bigSize); err != nil { // sparse
+		t.Fatal(err)
+	}
+	decls, err := artifacts.Load(layers, []artifacts.Buildpack{{ID: "examples/big", Version: "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	files := map[string]bool{}
-	for _, c := range []string{"\x00asm\x01\x00\x00\x00", "<testsuites/>"} {
-		d, _, _ := v1.SHA256(strings.NewReader(c))
-		files[d.String()] = true
-	}
-	for _, r := range rec.requests() {
-		if r.method == http.MethodHead && files[r.path[strings.LastIndex(r.path, "/")+1:]] {
-			t.Errorf("HEAD %s before a streamed upload", r.path)
+	var arts []*artifacts.Artifact
+	for _, d := range decls {
+		a, err := artifacts.Build(d)
+		if err != nil {
+			t.Fatal(err)
 		}
+		arts = append(arts, a)
+	}
+	res, err := commit(t, []string{app + ":latest"}, arts, img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big, _, _ := v1.SHA256(io.LimitReader(zeros{}, bigSize))
+	small, _, _ := v1.SHA256(strings.NewReader("small"))
+	heads := map[string]bool{}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodHead {
+			heads[r.path[strings.LastIndex(r.path, "/")+1:]] = true
+		}
+	}
+	if heads[big.String()] {
+		t.Errorf("HEAD of the big file's blob before its streamed upload")
+	}
+	if !heads[small.String()] {
+		t.Errorf("no HEAD of the small file's blob: it is hashed first so that an existing blob is skipped")
 	}
 	for _, p := range res.Artifacts {
 		ref := mustRef(t, p.Refs[0])
@@ -609,4 +640,11 @@ func TestCommitFileErrorIsNotARegistryError(t *testing.T) {
 	if d := headDigest(t, app+":latest"); d != before {
 		t.Fatalf("primary tag moved to %s", d)
 	}
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
 }
