@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -76,10 +77,124 @@ func (r *registry) url(repo name.Repository, path string) string {
 	return fmt.Sprintf("%s://%s/v2/%s/%s", r.reg.Scheme(), r.reg.RegistryStr(), repo.RepositoryStr(), path)
 }
 
+// smallBlob is the size up to which a blob of known digest is uploaded in
+// one request (distribution-spec's monolithic POST): for 10 KiB artifacts
+// the POST, PATCH and PUT of a chunked upload cost the registry more than
+// the data does.
+const smallBlob = 1 << 20
+
 // uploadBlob writes a blob unless the repository has it already; a
 // MountableLayer is mounted from its source repository instead of uploaded.
+// A small blob of known digest goes in one request; anything else, and every
+// mount, goes through go-containerregistry's pusher.
 func (r *registry) uploadBlob(ctx context.Context, repo name.Repository, l v1.Layer) error {
+	if _, ok := l.(*remote.MountableLayer); !ok {
+		if d, err := l.Digest(); err == nil {
+			if n, err := l.Size(); err == nil && n <= smallBlob {
+				return r.uploadSmall(ctx, repo, l, d, n)
+			}
+		}
+	}
 	return r.pusher.Upload(ctx, repo, l)
+}
+
+// uploadSmall uploads l in a single POST with its digest, unless the
+// repository has the blob. A registry that does not finish single-request
+// uploads answers 202 with a session, which then gets the body in one PUT.
+func (r *registry) uploadSmall(ctx context.Context, repo name.Repository, l v1.Layer, d v1.Hash, size int64) error {
+	var exists bool
+	err := r.retry.do(ctx, func() (*http.Response, error) {
+		req, err := http.NewRequestWithContext(ctx, http.MethodHead, r.url(repo, "blobs/"+d.String()), nil)
+		if err != nil {
+			return nil, err
+		}
+		return r.client.Do(req)
+	}, func(resp *http.Response) error {
+		if resp.StatusCode == http.StatusNotFound {
+			return nil
+		}
+		if err := transport.CheckError(resp, http.StatusOK); err != nil {
+			return err
+		}
+		exists = true
+		return nil
+	})
+	if err != nil || exists {
+		return err
+	}
+	body, err := readBlob(l, size)
+	if err != nil {
+		return err
+	}
+	// The POST and, where the registry asks for it, the PUT to its session
+	// are retried together: a failed session is abandoned for a new one.
+	return r.retry.try(ctx, func() (time.Duration, error) {
+		return r.postBlob(ctx, repo, d, body)
+	})
+}
+
+// postBlob tries one single-request upload: a POST with the digest and the
+// body, then, if the registry opened a session instead (202), a PUT of the
+// body to it. It returns how long the registry asked to wait, if it did.
+func (r *registry) postBlob(ctx context.Context, repo name.Repository, d v1.Hash, body []byte) (time.Duration, error) {
+	u := r.url(repo, "blobs/uploads/?digest="+url.QueryEscape(d.String()))
+	resp, err := r.send(ctx, http.MethodPost, u, body)
+	if err != nil {
+		return 0, err
+	}
+	defer drain(resp)
+	if err := transport.CheckError(resp, http.StatusCreated, http.StatusAccepted); err != nil {
+		return retryAfter(resp), err
+	}
+	if resp.StatusCode == http.StatusCreated {
+		return 0, nil
+	}
+	loc, err := resp.Location()
+	if err != nil {
+		return 0, permanent(fmt.Errorf("upload session without a location: %w", err))
+	}
+	q := loc.Query()
+	q.Set("digest", d.String())
+	loc.RawQuery = q.Encode()
+	put, err := r.send(ctx, http.MethodPut, loc.String(), body)
+	if err != nil {
+		return 0, err
+	}
+	defer drain(put)
+	return retryAfter(put), transport.CheckError(put, http.StatusCreated)
+}
+
+// send makes one request with a blob body.
+func (r *registry) send(ctx context.Context, method, u string, body []byte) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, u, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/octet-stream")
+	return r.client.Do(req)
+}
+
+// drain reads what is left of a response so its connection is reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
+	resp.Body.Close()
+}
+
+// readBlob reads a small blob whole, checking its size.
+func readBlob(l v1.Layer, size int64) ([]byte, error) {
+	rc, err := l.Compressed()
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, size+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) != size {
+		return nil, fmt.Errorf("blob is %d bytes, expected %d", len(b), size)
+	}
+	return b, nil
 }
 
 // putManifest writes a manifest under ref (a digest or a tag) and returns the

@@ -344,7 +344,24 @@ func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 			out = append(out, artifacts.Streamed(l))
 		}
 	}
-	return out, nil
+	return distinct(out), nil
+}
+
+// distinct drops blobs whose digest is known and already listed: artifacts
+// often share a config (`{}`, the empty descriptor) or a file.
+func distinct(ls []v1.Layer) []v1.Layer {
+	seen := map[v1.Hash]bool{}
+	var out []v1.Layer
+	for _, l := range ls {
+		if d, err := l.Digest(); err == nil {
+			if seen[d] {
+				continue
+			}
+			seen[d] = true
+		}
+		out = append(out, l)
+	}
+	return out
 }
 
 // mountable marks blobs as mountable from repo, keeping a source they

@@ -648,3 +648,40 @@ func (zeros) Read(p []byte) (int, error) {
 	clear(p)
 	return len(p), nil
 }
+
+// Small artifact blobs go up in single-request uploads (no PATCH), each
+// distinct blob once, and a transient failure of the upload is retried with
+// a new session.
+func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
+	rec, host := newRegistry(t, true)
+	var mu sync.Mutex
+	failed := false
+	rec.fail = func(r *http.Request) int {
+		mu.Lock()
+		defer mu.Unlock()
+		if !failed && strings.Contains(r.URL.Path, "/blobs/uploads/") {
+			failed = true
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	}
+	img, _ := random.Image(512, 1)
+	arts := fixture(t)
+	if _, err := commit(t, []string{host + "/app:latest"}, arts, img); err != nil {
+		t.Fatalf("a transient upload failure was not retried: %v", err)
+	}
+	heads := map[string]int{}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodPatch {
+			t.Errorf("chunked upload of a small blob: %s %s", r.method, r.path)
+		}
+		if r.method == http.MethodHead && strings.Contains(r.path, "/blobs/") {
+			heads[r.path]++
+		}
+	}
+	for p, n := range heads {
+		if n > 1 {
+			t.Errorf("%s asked %d times: blobs are not de-duplicated", p, n)
+		}
+	}
+}
