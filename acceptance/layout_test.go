@@ -92,6 +92,21 @@ func TestExportLayout(t *testing.T) {
 	if err != nil || !bytes.Equal(got, samples[2].Layers[0].Files["junit.xml"]) {
 		t.Fatalf("pulled junit.xml differs: %v", err)
 	}
+	// crane reads the whole layout (app image and artifacts) and pushes it;
+	// each artifact manifest arrives intact.
+	reg := harness.StartDistribution(t)
+	stdout, stderr, code = harness.Run(t, exec.Command(harness.Tool(t, "crane"), "push", "--insecure", "--index", appLayout, reg.Host+"/from-layout:latest"))
+	if code != 0 {
+		t.Fatalf("crane push: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, a := range rep.Artifacts {
+		want, _ := p.Bytes(named[a.Tag].Digest)
+		got, errOut, code := harness.Run(t, exec.Command(harness.Tool(t, "crane"), "manifest", "--insecure", reg.Host+"/from-layout@"+named[a.Tag].Digest.String()))
+		if code != 0 || got != string(want) {
+			t.Fatalf("artifact %s via crane: exit %d %s\n%s", a.Tag, code, errOut, got)
+		}
+	}
+
 	stdout, stderr, code = harness.Run(t, exec.Command(harness.Tool(t, "oras"), "discover", "--oci-layout", "--format", "json", appLayout+"@"+app.Digest.String()))
 	if code != 0 {
 		t.Fatalf("oras discover: exit %d\n%s%s", code, stdout, stderr)
