@@ -55,6 +55,21 @@ func TestExportDaemon(t *testing.T) {
 		}
 	})
 
+	t.Run("bad input exits 63 and saves no image", func(t *testing.T) {
+		bad := fixture.Buildpack{ID: "acme/bad", Version: "1", Layers: []fixture.Layer{{Name: "out", Launch: true,
+			Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"x\"\nfile = \"missing\"\ntype = \"application/vnd.example\"\n")}}}}
+		w := fixture.New(t, run, fixture.Plain(), bad)
+		const other = "cnb-artifacts-test/not-saved:latest"
+		out, code := export(t, w, false, "0.13", []string{"CNB_USE_DAEMON=true"}, other)
+		if code != platform.CodeInvalidArtifacts || !strings.Contains(out, "acme_bad/out/artifacts.toml") {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		if err := exec.Command("docker", "image", "inspect", other).Run(); err == nil {
+			_ = exec.Command("docker", "rmi", "-f", other).Run()
+			t.Fatal("the image was saved to the daemon")
+		}
+	})
+
 	t.Run("pushed to the repository the platform names", func(t *testing.T) {
 		w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, samples...)...)
 		out, code := export(t, w, false, "0.13",

@@ -16,6 +16,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // With -layout the artifacts are written into the app image's OCI layout:
@@ -115,5 +116,27 @@ func TestExportLayout(t *testing.T) {
 		if !strings.Contains(stdout, named[a.Tag].Digest.String()) {
 			t.Fatalf("discover misses %s:\n%s", a.Tag, stdout)
 		}
+	}
+}
+
+// Declarations are validated on the layout target too: exit 63, nothing
+// written.
+func TestExportLayoutRejectsBadInput(t *testing.T) {
+	layoutDir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(layoutDir) })
+	runRef := fixture.WriteRunImageLayout(t, layoutDir, "example.com/run:latest")
+	bad := fixture.Buildpack{ID: "acme/bad", Version: "1", Layers: []fixture.Layer{{Name: "out", Launch: true,
+		Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"x\"\nfile = \"../escape\"\ntype = \"application/vnd.example\"\n")}}}}
+	w := fixture.New(t, runRef, fixture.Plain(), bad)
+	out, code := export(t, w, false, "0.13",
+		[]string{"CNB_EXPERIMENTAL_MODE=warn", "CNB_USE_LAYOUT=true", "CNB_LAYOUT_DIR=" + layoutDir}, "example.com/app:latest")
+	if code != platform.CodeInvalidArtifacts || !strings.Contains(out, "acme_bad/out/artifacts.toml") {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(filepath.Join(layoutDir, "example.com", "app")); !os.IsNotExist(err) {
+		t.Fatalf("the app image was written: %v", err)
 	}
 }

@@ -71,3 +71,24 @@ func orDefault(s string) string {
 	}
 	return s
 }
+
+// A template can turn a valid declared tag into the referrers fallback
+// form; that is refused too.
+func TestPlanRefusesTemplatedFallbackTag(t *testing.T) {
+	layers := t.TempDir()
+	hex := strings.Repeat("ab", 32)
+	writeLayer(t, layers, "acme/hex", "l", "[[artifact]]\ntag = \""+hex+"\"\nfile = \"f\"\ntype = \"application/vnd.example\"\n", map[string]string{"f": "x"})
+	decls, err := artifacts.Load(layers, []artifacts.Buildpack{{ID: "acme/hex", Version: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := artifacts.Build(decls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, _ := platform.ParseTagTemplate("{image-tag}-{tag}")
+	_, err = exporter.NewPlan([]string{"r.example/app:sha256"}, []*artifacts.Artifact{a}, tmpl, nil)
+	if !errors.Is(err, artifacts.ErrInvalid) || !strings.Contains(err.Error(), "referrers fallback tag schema") {
+		t.Fatalf("err = %v", err)
+	}
+}

@@ -685,3 +685,25 @@ func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
 		}
 	}
 }
+
+// A fallback tag that holds something other than an OCI index is not
+// overwritten: the export fails in the tag step before the app's tags move.
+func TestCommitKeepsForeignFallbackTag(t *testing.T) {
+	_, host := newRegistry(t, false)
+	img, _ := random.Image(512, 1)
+	d, _ := img.Digest()
+	app := host + "/app"
+	before := pushOld(t, app+":latest")
+	foreign := pushOld(t, app+":sha256-"+d.Hex) // an image, not an index
+	_, err := commit(t, []string{app + ":latest"}, fixture(t), img)
+	var ce *exporter.CommitError
+	if !errors.As(err, &ce) || ce.Stage != exporter.StageTags || !strings.Contains(err.Error(), "not an OCI image index") {
+		t.Fatalf("err = %v", err)
+	}
+	if got := headDigest(t, app+":sha256-"+d.Hex); got != foreign {
+		t.Fatalf("fallback tag overwritten")
+	}
+	if got := headDigest(t, app+":latest"); got != before {
+		t.Fatalf("primary tag moved")
+	}
+}
