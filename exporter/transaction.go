@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
-	"sync/atomic"
 	"time"
 
 	"github.com/buildpacks/lifecycle/log"
@@ -386,6 +386,12 @@ func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
 // pushManifests writes the app manifest and every artifact manifest by digest
 // in every repository. It returns the repositories whose registry does not
 // serve the referrers API.
+//
+// A registry that serves the referrers API updates its list of a subject's
+// referrers on every manifest write, and some (olareg) lose entries when two
+// such writes race. So where the registry indexes referrers, a repository's
+// artifact manifests are written one at a time; elsewhere (the fallback
+// index is ours, written once in the tag step) they go concurrently.
 func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result) (map[string]bool, error) {
 	var raw []byte
 	if img != nil {
@@ -397,53 +403,73 @@ func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*regist
 	noReferrers := map[string]bool{}
 	for _, tg := range t.plan.targets {
 		reg := regs[tg.repo.RegistryStr()]
+		put := func(ctx context.Context, p Published) (http.Header, error) {
+			return reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
+		}
 		if raw == nil {
-			// No subject: nothing to index, no app manifest to write.
-			for _, p := range res.Artifacts {
-				if _, err := reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw); err != nil {
-					return nil, err
-				}
+			// No subject: nothing is indexed, and no app manifest to write.
+			if err := t.concurrently(ctx, res.Artifacts, put); err != nil {
+				return nil, err
 			}
 			continue
 		}
 		if _, err := reg.putManifest(ctx, tg.repo, res.Subject.Digest.String(), res.Subject.MediaType, raw); err != nil {
 			return nil, err
 		}
-		var indexed atomic.Bool
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(t.jobs)
-		for _, p := range res.Artifacts {
-			g.Go(func() error {
-				hdr, err := reg.putManifest(gctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
-				if err == nil && hdr.Get("OCI-Subject") != "" {
-					indexed.Store(true)
-				}
-				return err
-			})
+		if len(res.Artifacts) == 0 {
+			continue
 		}
-		if err := g.Wait(); err != nil {
+		// The first artifact manifest tells whether the registry indexes
+		// referrers: an OCI-Subject header, or else (as oras-go does) the
+		// referrers API's own answer.
+		hdr, err := put(ctx, res.Artifacts[0])
+		if err != nil {
 			return nil, err
 		}
-		if len(res.Artifacts) > 0 && !indexed.Load() {
-			// No OCI-Subject header: ask the referrers API itself, as
-			// oras-go does, before falling back to the tag schema.
-			ok, err := reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest)
-			if err != nil {
+		indexed := hdr.Get("OCI-Subject") != ""
+		if !indexed {
+			if indexed, err = reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest); err != nil {
 				return nil, err
 			}
-			indexed.Store(ok)
 		}
-		if !indexed.Load() && len(res.Artifacts) > 0 {
-			noReferrers[tg.repo.Name()] = true
+		rest := res.Artifacts[1:]
+		if indexed {
+			for _, p := range rest {
+				if _, err := put(ctx, p); err != nil {
+					return nil, err
+				}
+			}
+			continue
+		}
+		noReferrers[tg.repo.Name()] = true
+		if err := t.concurrently(ctx, rest, put); err != nil {
+			return nil, err
 		}
 	}
 	return noReferrers, nil
 }
 
-// move is one tag to move.
+// concurrently writes the artifact manifests with put, at most t.jobs at a
+// time, and returns the first error.
+func (t *Transaction) concurrently(ctx context.Context, ps []Published, put func(context.Context, Published) (http.Header, error)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(t.jobs)
+	for _, p := range ps {
+		g.Go(func() error {
+			_, err := put(gctx, p)
+			return err
+		})
+	}
+	return g.Wait()
+}
+
+// move is one tag to move. Moves of one group marked serial run one after
+// the other, in order; other moves of a wave run concurrently.
 type move struct {
-	ref string
-	do  func() error
+	ref    string
+	serial bool
+	group  string
+	do     func() error
 }
 
 // moveTags moves every tag in waves: the artifacts' tags, then the referrers
@@ -462,16 +488,19 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 	var artifactTags, fallbacks, additional, primary []move
 	for _, tg := range t.plan.targets {
 		reg := regs[tg.repo.RegistryStr()]
+		// Where the registry indexes referrers, a repository's artifact
+		// tags move one after the other, as its manifests were written.
+		serial := res.Subject.Digest != (v1.Hash{}) && !noReferrers[tg.repo.Name()]
 		for i, p := range res.Artifacts {
 			tag := tg.artifactTags[i]
-			artifactTags = append(artifactTags, move{tag.Name(), func() error {
+			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: tg.repo.Name(), do: func() error {
 				_, err := reg.putManifest(ctx, tg.repo, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
 				return err
 			}})
 		}
 		if noReferrers[tg.repo.Name()] {
 			ft := fallbackTagFor(res.Subject.Digest)
-			fallbacks = append(fallbacks, move{tg.repo.Tag(ft).Name(), func() error {
+			fallbacks = append(fallbacks, move{ref: tg.repo.Tag(ft).Name(), do: func() error {
 				existing, err := reg.getIndex(ctx, tg.repo, ft)
 				if err != nil {
 					return err
@@ -491,7 +520,7 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 	}
 	for k, n := range t.plan.names {
 		reg := regs[n.RegistryStr()]
-		m := move{n.Name(), func() error {
+		m := move{ref: n.Name(), do: func() error {
 			_, err := reg.putManifest(ctx, n.Context(), n.TagStr(), res.Subject.MediaType, raw)
 			return err
 		}}
@@ -525,17 +554,38 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 	return moved, nil
 }
 
-// runWave runs the moves concurrently, at most t.jobs at a time, and returns
-// those that succeeded, in the wave's order, and the first error.
+// runWave runs the moves, at most t.jobs at a time (a serial group counts as
+// one, and stops at its first failure), and returns those that succeeded, in
+// the wave's order, and the first error.
 func (t *Transaction) runWave(wave []move) ([]string, error) {
 	ok := make([]bool, len(wave))
 	errs := make([]error, len(wave))
+	var chains [][]int // indexes into wave, each chain run in order
+	serial := map[string]int{}
+	for i, m := range wave {
+		if !m.serial {
+			chains = append(chains, []int{i})
+			continue
+		}
+		c, seen := serial[m.group]
+		if !seen {
+			c = len(chains)
+			serial[m.group] = c
+			chains = append(chains, nil)
+		}
+		chains[c] = append(chains[c], i)
+	}
 	var g errgroup.Group
 	g.SetLimit(t.jobs)
-	for i, m := range wave {
+	for _, chain := range chains {
 		g.Go(func() error {
-			errs[i] = m.do()
-			ok[i] = errs[i] == nil
+			for _, i := range chain {
+				errs[i] = wave[i].do()
+				ok[i] = errs[i] == nil
+				if !ok[i] {
+					return nil
+				}
+			}
 			return nil
 		})
 	}
