@@ -105,8 +105,13 @@ test: unit acceptance e2e
 unit:
 	$(GO) test ./...
 
+# The fault-injection test writes its totals next to out/lifecycle; they are
+# printed here (go test hides a passing test's output), and a missing file
+# fails the target.
 acceptance: build tools
+	rm -f out/faults-summary.txt
 	$(TEST_ENV) $(GO) test -tags acceptance -count=1 ./acceptance/...
+	cat out/faults-summary.txt
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh

@@ -6,9 +6,6 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io/fs"
-	"net/http/httptest"
-	"net/http/httputil"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,13 +21,9 @@ import (
 // committed cache as it was.
 func TestExportCacheOnlyAfterCommit(t *testing.T) {
 	reg := harness.StartDistribution(t)
-	backend, _ := url.Parse("http://" + reg.Host)
-	proxy := &authProxy{user: "u", pass: "p", next: httputil.NewSingleHostReverseProxy(backend)}
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
+	proxy, host, auth := startAuthProxy(t, reg, "u", "p")
 	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, host, 1)
-	env := []string{`CNB_REGISTRY_AUTH={"` + host + `":"Basic dTpw"}`, "CNB_PARALLEL_EXPORT=true"}
+	env := []string{auth, "CNB_PARALLEL_EXPORT=true"}
 	cacheDir := t.TempDir()
 	args := []string{"-cache-dir", cacheDir, host + "/app:latest"}
 	workspace := func(content string) *fixture.Workspace {

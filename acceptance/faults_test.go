@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -423,6 +424,7 @@ func TestExportUnderFaults(t *testing.T) {
 	// of faultBudget allows, else on every stride-th N.
 	stride := 1
 	totals := map[faultproxy.Kind]*tally{}
+	var lines []string
 	for _, kind := range []faultproxy.Kind{faultproxy.Status500, faultproxy.Reset, faultproxy.Status429, faultproxy.Outage, faultproxy.Stall} {
 		if kind == faultproxy.Stall {
 			need := time.Duration(k) * (took + faultStall + faultTimeout/4)
@@ -460,7 +462,7 @@ func TestExportUnderFaults(t *testing.T) {
 		line := fmt.Sprintf("faults[%s]: runs=%d injected=%d ok=%d retried-ok=%d clean-failures=%d tag-step-failures=%d inconsistent=%d",
 			kind, c.runs, c.injected, c.ok, c.retriedOK, c.clean, c.tagStep, c.inconsistent)
 		t.Log(line)
-		fmt.Println(line)
+		lines = append(lines, line)
 	}
 	var all tally
 	for _, c := range totals {
@@ -469,7 +471,13 @@ func TestExportUnderFaults(t *testing.T) {
 	summary := fmt.Sprintf("faults: runs=%d injected=%d retried-ok=%d clean-failures=%d tag-step-failures=%d inconsistent=%d k=%d stall-stride=%d outage-stride=%d-before-request-%d wall=%s",
 		all.runs, all.injected, all.retriedOK, all.clean, all.tagStep, all.inconsistent, k, stride, outageStride, firstManifest, time.Since(start).Round(time.Second))
 	t.Log(summary)
-	fmt.Println(summary)
+	// go test shows a passing test's output only with -v: the totals go to
+	// a file next to the built lifecycle, which `make acceptance` prints.
+	lines = append(lines, summary)
+	out := filepath.Join(filepath.Dir(harness.LifecycleDir(t)), "faults-summary.txt")
+	if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Errorf("write %s: %v", out, err)
+	}
 	if all.inconsistent > 0 {
 		t.Fatalf("%d inconsistent states", all.inconsistent)
 	}

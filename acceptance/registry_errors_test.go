@@ -65,21 +65,32 @@ type httpNopCloser struct{ *strings.Reader }
 
 func (httpNopCloser) Close() error { return nil }
 
+// startAuthProxy fronts reg with an authProxy for user and pass, and returns
+// it, its host and the CNB_REGISTRY_AUTH setting for it.
+func startAuthProxy(t *testing.T, reg *harness.Registry, user, pass string) (*authProxy, string, string) {
+	t.Helper()
+	backend, err := url.Parse("http://" + reg.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := &authProxy{user: user, pass: pass, next: httputil.NewSingleHostReverseProxy(backend)}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	basic := base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+	return proxy, host, `CNB_REGISTRY_AUTH={"` + host + `":"Basic ` + basic + `"}`
+}
+
 // Credentials given through CNB_REGISTRY_AUTH never appear in the output, on
 // success or on failure; a registry that refuses an artifact manifest fails
 // the export with exit 64, names the registry and what it refused, and
 // leaves every tag where it was.
 func TestExportRegistryRefusalAndCredentials(t *testing.T) {
 	reg := harness.StartDistribution(t)
-	backend, _ := url.Parse("http://" + reg.Host)
-	proxy := &authProxy{user: "builder", pass: "s3cr3t-p4ss", next: httputil.NewSingleHostReverseProxy(backend)}
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-
+	proxy, host, auth := startAuthProxy(t, reg, "builder", "s3cr3t-p4ss")
 	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, host, 1)
 	basic := base64.StdEncoding.EncodeToString([]byte(proxy.user + ":" + proxy.pass))
-	env := []string{`CNB_REGISTRY_AUTH={"` + host + `":"Basic ` + basic + `"}`, "CNB_LOG_LEVEL=debug"}
+	env := []string{auth, "CNB_LOG_LEVEL=debug"}
 	app := host + "/app:latest"
 	secrets := []string{proxy.pass, basic}
 
