@@ -208,64 +208,18 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	}
 
 	// Plan before any image work, so a collision fails before a write.
-	var plan *exporter.Plan
-	if len(arts) > 0 && e.UseDaemon && e.extra.DaemonRepository != "" {
-		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
-		if err != nil {
-			return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
-		}
-		if plan, err = exporter.NewRepositoryPlan(e.extra.DaemonRepository, tag.TagStr(), arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
-			return exitCode(err, e.Platform)
-		}
-	}
-	if len(arts) > 0 && !e.UseDaemon {
-		// The names exactly as the phase will pass them to SaveAs; a layout
-		// holds the output image alone.
-		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
-		if e.UseLayout {
-			names = names[:1]
-		}
-		if plan, err = exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries); err != nil {
-			return exitCode(err, e.Platform)
-		}
+	plan, err := e.planArtifacts(arts)
+	if err != nil {
+		return err
 	}
 
 	appImage, runImageID, err := e.initAppImage()
 	if err != nil {
 		return err
 	}
-	var decorated outcome
-	var skipped string
-	switch {
-	case len(arts) == 0:
-	case e.UseLayout:
-		img, err := exporter.WrapLayout(appImage, plan)
-		if err != nil {
-			return cmd.FailErr(err, "plan artifacts")
-		}
-		appImage, decorated = img, img
-		logAdding(arts)
-	case !e.UseDaemon:
-		tx, err := exporter.New(plan,
-			exporter.WithKeychain(e.keychain),
-			exporter.WithInsecureRegistries(e.InsecureRegistries),
-			exporter.WithLogger(cmd.DefaultLogger),
-			exporter.WithTimeout(e.extra.RegistryTimeout),
-		)
-		if err != nil {
-			return cmd.FailErr(err, "plan artifacts")
-		}
-		img, err := exporter.Wrap(ctx, appImage, tx)
-		if err != nil {
-			return cmd.FailErr(err, "plan artifacts")
-		}
-		appImage, decorated = img, img
-		logAdding(arts)
-	case plan != nil: // daemon, with a repository for the artifacts
-		logAdding(arts)
-	default:
-		skipped = daemonSkipReason
-		logSkipped(arts, skipped)
+	appImage, decorated, skipped, err := e.decorate(ctx, appImage, plan, arts)
+	if err != nil {
+		return err
 	}
 
 	exp := &phase.Exporter{
@@ -331,6 +285,85 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	return nil
 }
 
+// planArtifacts checks where each artifact goes: the app image's
+// repositories, the output layout, or the repository named for a daemon
+// export. It returns nil when there is nothing to publish.
+func (e *exportCmd) planArtifacts(arts []*artifacts.Artifact) (*exporter.Plan, error) {
+	switch {
+	case len(arts) == 0:
+		return nil, nil
+	case e.UseDaemon && e.extra.DaemonRepository == "":
+		return nil, nil
+	case e.UseDaemon:
+		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
+		if err != nil {
+			return nil, cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
+		}
+		plan, err := exporter.NewRepositoryPlan(e.extra.DaemonRepository, tag.TagStr(), arts, e.extra.TagTemplate, e.InsecureRegistries)
+		if err != nil {
+			return nil, exitCode(err, e.Platform)
+		}
+		return plan, nil
+	}
+	// The names exactly as the phase will pass them to SaveAs; a layout
+	// holds the output image alone.
+	names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
+	if e.UseLayout {
+		names = names[:1]
+	}
+	plan, err := exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries)
+	if err != nil {
+		return nil, exitCode(err, e.Platform)
+	}
+	return plan, nil
+}
+
+// decorate wraps the working image so that saving it publishes the
+// artifacts: into the layout, or through the registry transaction. A daemon
+// export is not decorated; its artifacts are pushed after the save (with a
+// repository) or skipped, and skipped says why.
+func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *exporter.Plan, arts []*artifacts.Artifact) (imgutil.Image, outcome, string, error) {
+	switch {
+	case len(arts) == 0:
+		return img, nil, "", nil
+	case e.UseLayout:
+		li, err := exporter.WrapLayout(img, plan)
+		if err != nil {
+			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
+		}
+		logAdding(arts)
+		return li, li, "", nil
+	case !e.UseDaemon:
+		tx, err := e.transaction(plan)
+		if err != nil {
+			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
+		}
+		ri, err := exporter.Wrap(ctx, img, tx)
+		if err != nil {
+			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
+		}
+		logAdding(arts)
+		return ri, ri, "", nil
+	case plan != nil: // daemon, with a repository for the artifacts
+		logAdding(arts)
+		return img, nil, "", nil
+	default:
+		logSkipped(arts, daemonSkipReason)
+		return img, nil, daemonSkipReason, nil
+	}
+}
+
+// transaction is the registry transaction for plan, with the inputs'
+// credentials, insecure registries, logger and timeout.
+func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*exporter.Transaction, error) {
+	return exporter.New(plan, append([]exporter.Option{
+		exporter.WithKeychain(e.keychain),
+		exporter.WithInsecureRegistries(e.InsecureRegistries),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(e.extra.RegistryTimeout),
+	}, opts...)...)
+}
+
 // publishBesideDaemon pushes the artifacts of a daemon export to the
 // repository the platform named, without a subject (the image has no
 // registry digest), annotated with the image ID and stamped with the image's
@@ -345,14 +378,7 @@ func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan
 	if !strings.HasPrefix(imageID, "sha256:") {
 		imageID = "sha256:" + imageID
 	}
-	tx, err := exporter.New(plan,
-		exporter.WithKeychain(e.keychain),
-		exporter.WithInsecureRegistries(e.InsecureRegistries),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(e.extra.RegistryTimeout),
-		exporter.WithImageID(imageID),
-		exporter.WithCreated(created),
-	)
+	tx, err := e.transaction(plan, exporter.WithImageID(imageID), exporter.WithCreated(created))
 	if err != nil {
 		return nil, err
 	}
