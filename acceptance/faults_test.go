@@ -425,7 +425,7 @@ func TestExportUnderFaults(t *testing.T) {
 	stride := 1
 	totals := map[faultproxy.Kind]*tally{}
 	var lines []string
-	for _, kind := range []faultproxy.Kind{faultproxy.Status500, faultproxy.Reset, faultproxy.Status429, faultproxy.Outage, faultproxy.Stall} {
+	for _, kind := range []faultproxy.Kind{faultproxy.Status500, faultproxy.Reset, faultproxy.Status429, faultproxy.Lost, faultproxy.Outage, faultproxy.Stall} {
 		if kind == faultproxy.Stall {
 			need := time.Duration(k) * (took + faultStall + faultTimeout/4)
 			if left := faultBudget - time.Since(start); need > left {

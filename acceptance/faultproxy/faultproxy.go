@@ -36,10 +36,14 @@ const (
 	// Outage answers the Nth request and every later one like Status500:
 	// a registry that stays down.
 	Outage Kind = "outage"
+	// Lost forwards the request, so the registry applies it, and then
+	// resets the connection instead of answering: the acknowledgement is
+	// lost, and a retry repeats a write that already happened.
+	Lost Kind = "lost"
 )
 
 // Kinds lists every kind that fails one request.
-var Kinds = []Kind{Status500, Reset, Status429, Stall}
+var Kinds = []Kind{Status500, Reset, Status429, Lost, Stall}
 
 // Request is one request that reached the proxy.
 type Request struct {
@@ -143,6 +147,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Retry-After", "1")
 		ociError(w, http.StatusTooManyRequests, "TOOMANYREQUESTS", "injected fault: too many requests")
 	case Reset:
+		hijackAndClose(w, true)
+	case Lost:
+		p.next.ServeHTTP(httptest.NewRecorder(), r)
 		hijackAndClose(w, true)
 	case Stall:
 		// Read the request as a registry would, then answer nothing until
