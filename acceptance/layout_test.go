@@ -23,25 +23,15 @@ import (
 // blobs, and manifests in index.json named by their tag with the app image
 // as subject; oras reads them from the layout.
 func TestExportLayout(t *testing.T) {
-	// lifecycle parses layout paths as image references, which must be
-	// lower case: t.TempDir() is not.
-	layoutDir, err := os.MkdirTemp("", "layout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(layoutDir) })
-	runRef := fixture.WriteRunImageLayout(t, layoutDir, "example.com/run:latest")
+	layoutDir, runRef, env := layoutTarget(t)
 	samples := fixture.Samples()
 	w := fixture.New(t, runRef, append([]fixture.Buildpack{fixture.Plain()}, samples...)...)
-	out, code := export(t, w, false, "0.13",
-		[]string{"CNB_EXPERIMENTAL_MODE=warn", "CNB_USE_LAYOUT=true", "CNB_LAYOUT_DIR=" + layoutDir},
-		"example.com/app:latest")
+	out, code := export(t, w, false, "0.13", env, "example.com/app:latest")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	appLayout := filepath.Join(layoutDir, "example.com", "app", "latest")
-	var p layout.Path
-	p, err = layout.FromPath(appLayout)
+	p, err := layout.FromPath(appLayout)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,21 +112,29 @@ func TestExportLayout(t *testing.T) {
 // Declarations are validated on the layout target too: exit 63, nothing
 // written.
 func TestExportLayoutRejectsBadInput(t *testing.T) {
-	layoutDir, err := os.MkdirTemp("", "layout")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(layoutDir) })
-	runRef := fixture.WriteRunImageLayout(t, layoutDir, "example.com/run:latest")
+	layoutDir, runRef, env := layoutTarget(t)
 	bad := fixture.Buildpack{ID: "acme/bad", Version: "1", Layers: []fixture.Layer{{Name: "out", Launch: true,
 		Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"x\"\nfile = \"../escape\"\ntype = \"application/vnd.example\"\n")}}}}
 	w := fixture.New(t, runRef, fixture.Plain(), bad)
-	out, code := export(t, w, false, "0.13",
-		[]string{"CNB_EXPERIMENTAL_MODE=warn", "CNB_USE_LAYOUT=true", "CNB_LAYOUT_DIR=" + layoutDir}, "example.com/app:latest")
+	out, code := export(t, w, false, "0.13", env, "example.com/app:latest")
 	if code != platform.CodeInvalidArtifacts || !strings.Contains(out, "acme_bad/out/artifacts.toml") {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	if _, err := os.Stat(filepath.Join(layoutDir, "example.com", "app")); !os.IsNotExist(err) {
 		t.Fatalf("the app image was written: %v", err)
 	}
+}
+
+// layoutTarget makes a layout directory with the run image in it, and the
+// environment that exports into it. lifecycle parses layout paths as image
+// references, which must be lower case: t.TempDir() is not.
+func layoutTarget(t *testing.T) (dir, runRef string, env []string) {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	runRef = fixture.WriteRunImageLayout(t, dir, "example.com/run:latest")
+	return dir, runRef, []string{"CNB_EXPERIMENTAL_MODE=warn", "CNB_USE_LAYOUT=true", "CNB_LAYOUT_DIR=" + dir}
 }
