@@ -111,7 +111,7 @@ func TestPackage(t *testing.T) {
 	t.Run("run from the amd64 tarball", func(t *testing.T) {
 		dir := t.TempDir()
 		untarTo(t, filepath.Join(out1, names["amd64"]), dir)
-		for bin, want := range map[string]string{"lifecycle": "0.21.0", "exporter": version, "creator": version} {
+		for bin, want := range map[string]string{"lifecycle": harness.PinnedLifecycleVersion(t), "exporter": version, "creator": version} {
 			cmd := exec.Command(filepath.Join(dir, "lifecycle", bin), "-version")
 			cmd.Env = append(os.Environ(), "CNB_PLATFORM_API=0.13")
 			stdout, stderr, code := harness.Run(t, cmd)

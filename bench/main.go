@@ -1,4 +1,4 @@
-// Command bench measures our exporter against the stock v0.21.0 exporter and
+// Command bench measures our exporter against the stock v0.21.17 exporter and
 // against oras, on one local registry (Debian docker-registry, CNCF
 // distribution 2.8, on 127.0.0.1), and checks the targets of issue 5.
 //

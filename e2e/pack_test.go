@@ -209,7 +209,7 @@ func TestPack(t *testing.T) {
 
 	t.Run("untrusted builder without --lifecycle-image fails loudly", func(t *testing.T) {
 		// pack names the lifecycle image after lifecycle.toml's version:
-		// docker.io/buildpacksio/lifecycle:0.21.0+artifacts, which is not a
+		// docker.io/buildpacksio/lifecycle:0.21.17+artifacts, which is not a
 		// valid tag, so the build fails before any phase instead of running
 		// the stock exporter, which would publish no artifact.
 		wantImage := "docker.io/buildpacksio/lifecycle:" + e.lifecycleVersion

@@ -33,7 +33,7 @@ func UpstreamVersion() string {
 	return "0.0.0"
 }
 
-// Version is the version this distribution reports, e.g. "0.21.0+artifacts".
+// Version is the version this distribution reports, e.g. "0.21.17+artifacts".
 func Version() string {
 	return UpstreamVersion() + VersionSuffix
 }

@@ -10,7 +10,7 @@ import (
 const LifecycleModule = "github.com/buildpacks/lifecycle"
 
 // PinnedLifecycleVersion returns the lifecycle version go.mod pins, without
-// the leading "v" (e.g. "0.21.0"). Test binaries carry no module build
+// the leading "v" (e.g. "0.21.17"). Test binaries carry no module build
 // information, so platform.UpstreamVersion() reads "0.0.0" inside tests; this
 // asks the go command instead.
 func PinnedLifecycleVersion(t testing.TB) string {

@@ -158,7 +158,7 @@ func (e *exportCmd) Exec() error {
 	if err != nil {
 		return exitCode(err, e.Platform)
 	}
-	cacheStore, err := initCache(e.CacheImageRef, e.CacheDir, e.keychain, e.PlatformAPI.LessThan("0.13"))
+	cacheStore, err := initCache(e.CacheImageRef, e.CacheDir, e.keychain, e.PlatformAPI.LessThan("0.13"), e.InsecureRegistries...)
 	if err != nil {
 		return err
 	}

@@ -1,3 +1,7 @@
+// This file follows upstream's cmd/lifecycle/exporter.go (lifecycle
+// v0.21.17): how the exporter makes its working image for each target, the
+// run image's identifier, the launcher config, and initCache from
+// cmd/lifecycle/main.go. Re-sync it when go.mod moves lifecycle.
 package main
 
 import (
@@ -62,7 +66,9 @@ func (e *exportCmd) initRemoteImage() (imgutil.Image, string, error) {
 	if t := e.sourceDateEpoch(); !t.IsZero() {
 		opts = append(opts, remote.WithCreatedAt(t))
 	}
-	app, err := remote.NewImage(e.OutputImageRef, e.keychain, opts...)
+	app, err := phase.OpenRemoteImage(cmd.DefaultLogger, func() (imgutil.Image, error) {
+		return remote.NewImage(e.OutputImageRef, e.keychain, opts...)
+	})
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "create new app image")
 	}
@@ -254,11 +260,11 @@ func verifyBuildpackAPIs(group buildpack.Group) error {
 }
 
 // initCache opens the cache image or directory the platform named, if any.
-func initCache(imageRef, dir string, kc authn.Keychain, deletionEnabled bool) (phase.Cache, error) {
+func initCache(imageRef, dir string, kc authn.Keychain, deletionEnabled bool, insecureRegistries ...string) (phase.Cache, error) {
 	logger := cmd.DefaultLogger
 	switch {
 	case imageRef != "":
-		c, err := cache.NewImageCacheFromName(imageRef, kc, logger, cache.NewImageDeleter(cache.NewImageComparer(), logger, deletionEnabled))
+		c, err := cache.NewImageCacheFromName(imageRef, kc, logger, cache.NewImageDeleter(cache.NewImageComparer(), logger, deletionEnabled), insecureRegistries...)
 		if err != nil {
 			return nil, cmd.FailErr(err, "create image cache")
 		}

@@ -1,5 +1,5 @@
 // Command lifecycle-artifacts is the exporter and the creator of this
-// lifecycle distribution: lifecycle v0.21.0's, plus the buildpack-declared
+// lifecycle distribution: lifecycle v0.21.17's, plus the buildpack-declared
 // OCI artifacts of RFC 0113. Like upstream's lifecycle binary it picks its
 // phase from the name it is invoked as (/cnb/lifecycle/exporter and
 // /cnb/lifecycle/creator are links to it), or from its first argument

@@ -18,7 +18,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// Labels of upstream's lifecycle image (lifecycle v0.21.0 tools/image).
+// Labels of upstream's lifecycle image (lifecycle v0.21.17 tools/image).
 const (
 	labelVersion = "io.buildpacks.lifecycle.version"
 	labelAPIs    = "io.buildpacks.lifecycle.apis"

@@ -68,7 +68,7 @@ type entry struct {
 }
 
 // distEntries lists the distribution as upstream's packager lays it out
-// (lifecycle v0.21.0 tools/packager): lifecycle.toml at the root, where
+// (lifecycle v0.21.17 tools/packager): lifecycle.toml at the root, where
 // pack reads it (archive.ReadTarEntry(…, "lifecycle.toml")), then the
 // directory lifecycle/ with the binaries and the phase links, whose
 // entries pack copies into /cnb/lifecycle/ (^[^/]+/([^/]+)$). Entries are
