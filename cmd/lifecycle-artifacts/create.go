@@ -185,12 +185,8 @@ func (c *createCmd) runStock(phase string, asUser bool, args ...string) error {
 		return cmd.FailErr(err, "locate lifecycle")
 	}
 	bin := filepath.Join(filepath.Dir(self), "lifecycle")
-	env := c.rootEnv
-	if asUser {
-		env = c.userEnv
-	}
 	run := exec.Command(bin, append([]string{phase}, args...)...)
-	run.Env = c.phaseEnv(env)
+	run.Env = c.phaseEnv(asUser)
 	run.Stdout, run.Stderr = os.Stdout, os.Stderr
 	if asUser && os.Getuid() != c.UID {
 		run.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
@@ -208,11 +204,19 @@ func (c *createCmd) runStock(phase string, asUser bool, args ...string) error {
 	return nil
 }
 
-// phaseEnv is env with the CNB_* inputs replaced by the creator's resolved
-// ones, so each stock phase resolves the same inputs as the creator; the rest
-// (CNB_REGISTRY_AUTH, SOURCE_DATE_EPOCH, DOCKER_HOST, …) passes through. An
-// input resolved to "" is left unset.
-func (c *createCmd) phaseEnv(env []string) []string {
+// phaseEnv is the environment of a stock phase: the creator's, with the
+// CNB_* inputs replaced by the creator's resolved ones, so each stock phase
+// resolves the same inputs as the creator. An input resolved to "" is left
+// unset. A phase that starts as root (analyze, restore) gets the rest as it
+// is (CNB_REGISTRY_AUTH, SOURCE_DATE_EPOCH, DOCKER_HOST, …): it reads the
+// registries and drops privileges itself. A phase that runs as the CNB user
+// (detect, build), whose environment every buildpack can read, gets only
+// what platform.UserPhaseEnv lets through: no credential.
+func (c *createCmd) phaseEnv(asUser bool) []string {
+	env := c.rootEnv
+	if asUser {
+		env = platform.UserPhaseEnv(c.userEnv)
+	}
 	vars := c.inputVars()
 	var out []string
 	for _, kv := range env {

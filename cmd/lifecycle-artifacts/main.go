@@ -26,6 +26,9 @@ func main() {
 	// Logs and -version report this distribution's version; the launcher
 	// metadata stamped into images keeps the upstream one (see launcher.go).
 	cmd.Version = platform.Version()
+	if err := hideFromUser(); err != nil {
+		cmd.DefaultLogger.Warnf("Could not make the process non-dumpable: %v", err)
+	}
 
 	phase := strings.TrimSuffix(filepath.Base(os.Args[0]), filepath.Ext(os.Args[0]))
 	switch phase {
