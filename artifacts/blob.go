@@ -51,6 +51,7 @@ type fileBlob struct {
 	layerDir  string
 	path      string // slash-separated, relative to layerDir
 	mediaType types.MediaType
+	limit     int64 // the largest size it may have, or noSizeLimit
 
 	// open opens the file; a field so that tests can count opens.
 	open func() (io.ReadCloser, error)
@@ -67,26 +68,25 @@ type fileBlob struct {
 var _ Blob = (*fileBlob)(nil)
 
 func newFileBlob(layerDir, path string, mt types.MediaType) *fileBlob {
-	b := &fileBlob{layerDir: layerDir, path: path, mediaType: mt}
+	b := &fileBlob{layerDir: layerDir, path: path, mediaType: mt, limit: noSizeLimit}
 	b.open = b.openFile
 	return b
 }
 
-// openFile opens the file through an os.Root of the layer directory, after
-// checking that it is a regular file (so that a FIFO cannot block).
+// openFile opens the file through an os.Root of the layer directory as
+// openRegular does: without blocking, checked on the open descriptor (a
+// regular file, within the blob's size limit), so that a file swapped for a
+// FIFO or a link to a device after validation cannot hang or flood the
+// export.
 func (b *fileBlob) openFile() (io.ReadCloser, error) {
 	root, err := os.OpenRoot(b.layerDir)
 	if err != nil {
 		return nil, asFileError(err)
 	}
 	defer root.Close() // files opened through root stay open
-	name := filepath.FromSlash(b.path)
-	if err := checkRegular(root, b.path); err != nil {
-		return nil, asFileError(fmt.Errorf("%s: %w", b.describe(), err))
-	}
-	f, err := root.Open(name)
+	f, _, err := openRegular(root, b.path, b.limit)
 	if err != nil {
-		return nil, asFileError(fmt.Errorf("%s: %w", b.describe(), statError(root, err)))
+		return nil, asFileError(fmt.Errorf("%s: %w", b.describe(), err))
 	}
 	return f, nil
 }

@@ -2,10 +2,13 @@ package artifacts
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -82,6 +85,7 @@ type digestCache struct {
 
 	mu      sync.Mutex
 	loaded  bool
+	problem error // why the cache file was ignored, if it was
 	entries map[string]cacheEntry
 	used    map[string]bool
 	dirty   bool
@@ -139,20 +143,31 @@ func (c *digestCache) rel(dir string) string {
 	return r
 }
 
-// loadLocked reads the cache file once; a missing, unreadable or foreign
-// file is an empty cache.
+// loadLocked reads the cache file once. A missing file is an empty cache.
+// The file is the CNB user's, so a buildpack may have replaced it: it is
+// opened as openRegularNoFollow says (no symbolic link, no blocking, a
+// regular file of at most maxDigestCacheSize bytes) and read through that
+// descriptor. A file that fails those checks or does not parse is ignored
+// (problem says why) and replaced on save; it never fails or hangs an
+// export. Entries that are not sha256 digests are dropped.
 func (c *digestCache) loadLocked() {
 	if c.loaded {
 		return
 	}
 	c.loaded = true
 	c.entries, c.used = map[string]cacheEntry{}, map[string]bool{}
-	data, err := os.ReadFile(c.path())
-	if err != nil {
+	data, err := c.read()
+	if errors.Is(err, fs.ErrNotExist) {
 		return
 	}
 	var f cacheFileJSON
-	if json.Unmarshal(data, &f) != nil || f.Version != digestCacheVer {
+	if err == nil {
+		if err = json.Unmarshal(data, &f); err == nil && f.Version != digestCacheVer {
+			err = fmt.Errorf("version %d, not %d", f.Version, digestCacheVer)
+		}
+	}
+	if err != nil {
+		c.problem, c.dirty = err, true
 		return
 	}
 	for k, e := range f.Entries {
@@ -160,6 +175,18 @@ func (c *digestCache) loadLocked() {
 			c.entries[k] = e
 		}
 	}
+}
+
+func (c *digestCache) read() ([]byte, error) {
+	f, _, err := openRegularNoFollow(c.path(), maxDigestCacheSize)
+	if errors.Is(err, syscall.ELOOP) {
+		err = fmt.Errorf("%w: a symbolic link", ErrNotRegular)
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllLimited(f, maxDigestCacheSize)
 }
 
 // lookup returns the cached digest of the file at key whose status is fi.
@@ -221,6 +248,9 @@ func (c *digestCache) save() error {
 	if err != nil {
 		return err
 	}
+	if len(data) > maxDigestCacheSize {
+		return fmt.Errorf("%w: %d bytes, more than %d; not written", ErrLimit, len(data), maxDigestCacheSize)
+	}
 	dir := filepath.Dir(c.path())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
@@ -268,6 +298,27 @@ func SaveDigests(arts []*Artifact) error {
 		return fmt.Errorf("%v", errs)
 	}
 	return nil
+}
+
+// DigestCacheProblems says, for each digest cache the artifacts used, why
+// its file was ignored, if it was (see loadLocked). Callers log them as
+// warnings: the export goes on, hashing the files again.
+func DigestCacheProblems(arts []*Artifact) []error {
+	seen := map[*digestCache]bool{}
+	var out []error
+	for _, a := range arts {
+		c := cacheFor(a.Declaration)
+		if c == nil || seen[c] {
+			continue
+		}
+		seen[c] = true
+		c.mu.Lock()
+		if c.problem != nil {
+			out = append(out, fmt.Errorf("%s: %w", c.path(), c.problem))
+		}
+		c.mu.Unlock()
+	}
+	return out
 }
 
 // sameFile reports whether a and b are the same file with the same status.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -14,9 +13,6 @@ import (
 
 // FileName is the name of the declaration file in a layer directory.
 const FileName = "artifacts.toml"
-
-// maxFileSize bounds the size of an artifacts.toml.
-const maxFileSize = 1 << 20
 
 // EscapeID escapes a buildpack ID the way the lifecycle names its layers
 // directory (launch.EscapeID): "/" becomes "_".
@@ -61,6 +57,12 @@ func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
 			d, errs2 := loadLayer(loc)
 			decls = append(decls, d...)
 			errs = append(errs, errs2...)
+			if len(decls) > MaxArtifacts {
+				// The layers after this one are not read: the export is
+				// refused anyway, and the work stays bounded.
+				errs = append(errs, loc.errorf(-1, "", fmt.Errorf("%w: this layer brings the export to %d artifacts, more than %d per export", ErrLimit, len(decls), MaxArtifacts)))
+				return nil, errors.Join(errs...)
+			}
 		}
 	}
 	errs = append(errs, duplicateTags(decls)...)
@@ -100,33 +102,23 @@ func loadLayer(loc location) ([]Declaration, []error) {
 }
 
 // readDeclFile reads artifacts.toml through root: it must be a regular file
-// (a symlink to one inside the layer is fine) of at most maxFileSize bytes.
+// (a symlink to one inside the layer is fine) of at most maxDeclFileSize
+// bytes, opened and read as openRegular says. A missing file is
+// fs.ErrNotExist; a dangling symlink is reported.
 func readDeclFile(root *os.Root) ([]byte, error) {
-	fi, err := root.Stat(FileName)
+	f, _, err := openRegular(root, FileName, maxDeclFileSize)
 	if errors.Is(err, fs.ErrNotExist) {
-		// A dangling symlink is reported; a missing file is not.
 		if _, lerr := root.Lstat(FileName); lerr != nil {
-			return nil, err
+			return nil, fs.ErrNotExist
 		}
-		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: %w: %s", FileName, ErrNotRegular, describeMode(fi.Mode()))
-	}
-	f, err := root.Open(FileName)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", FileName, statError(root, err))
+		return nil, fmt.Errorf("%s: %w", FileName, err)
 	}
 	defer f.Close()
-	data, err := io.ReadAll(io.LimitReader(f, maxFileSize+1))
+	data, err := readAllLimited(f, maxDeclFileSize)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", FileName, err)
-	}
-	if len(data) > maxFileSize {
-		return nil, fmt.Errorf("%s: larger than %d bytes", FileName, maxFileSize)
 	}
 	return data, nil
 }

@@ -328,8 +328,9 @@ file = "raw.bin"
 		},
 		{
 			name:     "artifacts.toml too large",
-			files:    map[string]string{wasmTOML: "#" + strings.Repeat("x", maxFileSize)},
-			wantErrs: []string{"artifacts.toml: larger than"},
+			files:    map[string]string{wasmTOML: "#" + strings.Repeat("x", maxDeclFileSize)},
+			wantErrs: []string{"artifacts.toml: over the limit: 1048577 bytes, more than 1048576"},
+			wantIs:   []error{ErrLimit},
 		},
 		{
 			name:     "artifacts.toml a directory",

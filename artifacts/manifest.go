@@ -49,7 +49,9 @@ func Build(d Declaration) (*Artifact, error) {
 	a := &Artifact{Declaration: d}
 	switch {
 	case d.Config != nil:
-		a.config = newFileBlob(d.LayerDir, d.Config.Path, types.MediaType(d.ConfigMediaType))
+		cfg := newFileBlob(d.LayerDir, d.Config.Path, types.MediaType(d.ConfigMediaType))
+		cfg.limit = MaxConfigSize
+		a.config = cfg
 	case d.ConfigMediaType != "":
 		a.config = static.NewLayer(emptyJSON, types.MediaType(d.ConfigMediaType))
 	default:

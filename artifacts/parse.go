@@ -51,6 +51,9 @@ func parse(data []byte, loc location) ([]Declaration, []error) {
 		return nil, []error{loc.errorf(-1, "", fmt.Errorf("%w: %s", ErrSyntax, msg))}
 	}
 
+	if len(raw.Artifacts) > MaxArtifacts {
+		return nil, []error{loc.errorf(-1, "", fmt.Errorf("%w: %d artifacts declared, more than %d per export", ErrLimit, len(raw.Artifacts), MaxArtifacts))}
+	}
 	var errs []error
 	labels := make([]rawLabels, len(raw.Artifacts))
 	labelErr := make([]error, len(raw.Artifacts))

@@ -59,6 +59,10 @@ func validate(d Declaration) []error {
 	if len(d.Files) == 0 {
 		add(fmt.Errorf("%w: file (or [[artifact.files]])", ErrMissingField))
 	}
+	if len(d.Files) > MaxFilesPerArtifact {
+		add(fmt.Errorf("%w: %d files, more than %d per artifact", ErrLimit, len(d.Files), MaxFilesPerArtifact))
+		return errs // the files are not checked one by one
+	}
 	titles := map[string]int{}
 	mediaTypes := map[string]bool{}
 	for i, f := range d.Files {
@@ -81,6 +85,14 @@ func validate(d Declaration) []error {
 		titles[f.Title] = i
 	}
 
+	size := 0
+	for k, v := range d.Annotations {
+		size += len(k) + len(v)
+	}
+	if size > MaxAnnotationBytes {
+		add(fmt.Errorf("%w: [artifact.annotations] holds %d bytes, more than %d", ErrLimit, size, MaxAnnotationBytes))
+		return errs
+	}
 	for k := range sortedKeys(d.Annotations) {
 		add(validateAnnotationKey(k))
 	}
@@ -140,15 +152,18 @@ func validateAnnotationKey(k string) error {
 func checkFiles(root *os.Root, d Declaration) []error {
 	var errs []error
 	if d.Config != nil && validatePath("config", d.Config.Path) == nil {
-		if err := checkRegular(root, d.Config.Path); err != nil {
+		if err := checkRegular(root, d.Config.Path, MaxConfigSize); err != nil {
 			errs = append(errs, fmt.Errorf("config %q: %w", d.Config.Path, err))
 		}
+	}
+	if len(d.Files) > MaxFilesPerArtifact {
+		return errs // validate reported it
 	}
 	for _, f := range d.Files {
 		if validatePath("file", f.Path) != nil {
 			continue
 		}
-		if err := checkRegular(root, f.Path); err != nil {
+		if err := checkRegular(root, f.Path, noSizeLimit); err != nil {
 			errs = append(errs, fmt.Errorf("file %q: %w", f.Path, err))
 		}
 	}
@@ -156,15 +171,20 @@ func checkFiles(root *os.Root, d Declaration) []error {
 }
 
 // checkRegular stats p through root (following symlinks that stay inside it)
-// and reports an error unless it is a regular file. It never opens the file,
-// so a FIFO cannot block.
-func checkRegular(root *os.Root, p string) error {
+// and reports an error unless it is a regular file of at most limit bytes
+// (or noSizeLimit). It never opens the file, so a FIFO cannot block; the
+// file is checked again when it is opened (openRegular), since the
+// buildpack's user may change it in between.
+func checkRegular(root *os.Root, p string, limit int64) error {
 	fi, err := root.Stat(filepath.FromSlash(p))
 	if err != nil {
 		return statError(root, err)
 	}
 	if !fi.Mode().IsRegular() {
 		return fmt.Errorf("%w: %s", ErrNotRegular, describeMode(fi.Mode()))
+	}
+	if limit != noSizeLimit && fi.Size() > limit {
+		return fmt.Errorf("%w: %d bytes, more than %d", ErrLimit, fi.Size(), limit)
 	}
 	return nil
 }

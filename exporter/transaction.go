@@ -200,6 +200,9 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
 	err = t.pushBlobs(ctx, regs, img)
+	for _, p := range artifacts.DigestCacheProblems(t.plan.artifacts) {
+		t.logger.Warnf("Ignored the artifacts digest cache %v; every artifact file was read", p)
+	}
 	if serr := artifacts.SaveDigests(t.plan.artifacts); serr != nil {
 		t.logger.Debugf("%v", serr)
 	}
