@@ -32,16 +32,19 @@ type registry struct {
 }
 
 // baseTransport is the connection layer: TLS verification off for insecure
-// registries (as imgutil does), and a bound on how long a registry may take
-// to start answering a request, so that a stalled registry is an error the
-// retry policy sees rather than a hang.
+// registries (as imgutil does), and, for every request (the ping and the
+// token exchange too), a deadline that moves while bytes move
+// (stallTransport), so that a stalled registry is an error the retry policy
+// sees rather than a hang.
 func baseTransport(insecure bool, timeout time.Duration) http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	if insecure {
 		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} // #nosec G402 -- the platform asked for it
 	}
-	t.ResponseHeaderTimeout = timeout
-	return t
+	if timeout <= 0 {
+		return t
+	}
+	return stallTransport{next: t, timeout: timeout}
 }
 
 // dial authenticates to reg for the given repositories.

@@ -76,9 +76,9 @@ func WithJobs(n int) Option {
 	}
 }
 
-// WithTimeout bounds how long a registry may take to start answering one
-// request (default 60s); a request that times out is retried like any
-// transient failure.
+// WithTimeout bounds how long one request may go without progress, from its
+// first byte sent to the last byte of its answer read (default 60s); a
+// request that times out is retried like any transient failure.
 func WithTimeout(d time.Duration) Option {
 	return func(t *Transaction) error {
 		if d <= 0 {

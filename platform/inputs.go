@@ -15,10 +15,11 @@ const EnvArtifactTagTemplate = "CNB_ARTIFACTS_TAG_TEMPLATE"
 // DefaultTagTemplate publishes each artifact under the tag its buildpack declared.
 const DefaultTagTemplate = "{tag}"
 
-// EnvRegistryTimeout names the input that bounds how long a registry may
-// take to start answering one request of the export transaction, as a Go
-// duration ("60s", "2m"). A request that times out is retried like any
-// transient failure.
+// EnvRegistryTimeout names the input that bounds how long one request of the
+// export transaction may go without progress (nothing sent, nothing
+// received), as a Go duration ("60s", "2m"): a registry that accepts a
+// connection and never answers, or stalls mid-answer, cannot hold the
+// export. A request that times out is retried like any transient failure.
 const EnvRegistryTimeout = "CNB_ARTIFACTS_REGISTRY_TIMEOUT"
 
 // DefaultRegistryTimeout is the timeout when EnvRegistryTimeout is unset.
