@@ -76,6 +76,9 @@ func run(descriptorPath, outDir, image, layoutDir, caCerts string, platforms []p
 	}
 	var tarballs []tarballFile
 	for _, p := range platforms {
+		if err := checkSBOMs(p.dir); err != nil {
+			return err
+		}
 		name := filepath.Join(outDir, tarballName(desc.Lifecycle.Version, p.os, p.arch))
 		sum, err := writeTarball(name, desc.raw, p.dir)
 		if err != nil {
