@@ -19,6 +19,7 @@ HELM_VERSION      := $(call mod_version,tools/helm,helm.sh/helm/v3)
 CRANE_VERSION     := $(call mod_version,tools/crane,github.com/google/go-containerregistry)
 OLAREG_VERSION    := $(call mod_version,tools/olareg,github.com/olareg/olareg)
 PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
+SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
 APT_PACKAGES := docker-registry skopeo
@@ -45,8 +46,13 @@ GOBUILD := CGO_ENABLED=0 $(GO) build $(GOFLAGS_BUILD)
 GORUN   := CGO_ENABLED=0 $(GO) run $(GOFLAGS_BUILD)
 LAUNCHER_MAX_MB := 3
 
+# The binaries that get SBOMs, as upstream's release has them
+# (<binary>.sbom.{cdx,spdx,syft}.json next to each), plus ours.
+SBOM_BINARIES := lifecycle launcher lifecycle-artifacts
+SBOM_GEN      := $(CURDIR)/out/sbom-gen
+
 .PHONY: build
-build:
+build: $(SBOM_GEN)
 	@[ -n "$(LIFECYCLE_VERSION)" ] || { echo "cannot read the lifecycle version from go.mod" >&2; exit 1; }
 	@echo "> Building lifecycle $(LIFECYCLE_VERSION) into $(OUT_DIR)"
 	mkdir -p $(OUT_DIR)
@@ -57,6 +63,15 @@ build:
 	for p in $(STOCK_PHASES); do ln -sfn lifecycle $(OUT_DIR)/$$p; done
 	for p in $(OUR_PHASES); do ln -sfn lifecycle-artifacts $(OUT_DIR)/$$p; done
 	$(GORUN) ./hack/lifecycletoml -o $(OUT_DIR)/lifecycle.toml
+	$(SBOM_GEN) $(addprefix $(OUT_DIR)/,$(SBOM_BINARIES))
+
+# The SBOM generator: syft v$(SYFT_VERSION) as a library (Go binary
+# cataloger, syft's CycloneDX, SPDX and Syft JSON encoders), reproducible
+# output. hack/sbom is its own module, so syft's dependencies never reach
+# the lifecycle binaries. The first build takes about 5 minutes here.
+$(SBOM_GEN): hack/sbom/go.mod hack/sbom/go.sum $(wildcard hack/sbom/*.go)
+	@echo "> Building the SBOM generator (syft $(SYFT_VERSION)) from hack/sbom"
+	cd hack/sbom && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $@ .
 
 # --- tools ------------------------------------------------------------------
 
@@ -158,6 +173,7 @@ versions:
 	@echo "crane     $(CRANE_VERSION)"
 	@echo "olareg    $(OLAREG_VERSION)"
 	@echo "pack      $(PACK_VERSION)"
+	@echo "syft      $(SYFT_VERSION) (SBOMs)"
 
 clean:
 	rm -rf out $(TOOLS_BIN)
@@ -180,8 +196,9 @@ package: build package-binaries
 		$(foreach a,$(PACKAGE_ARCHES),-platform linux/$(a)=$(PACKAGE_DIR)/linux-$(a)/lifecycle) \
 		$(if $(LIFECYCLE_IMAGE),-image $(LIFECYCLE_IMAGE),-layout $(LIFECYCLE_IMAGE_LAYOUT))
 
-# The binaries of each platform, built with the flags of `build`.
-package-binaries:
+# The binaries of each platform, built with the flags of `build`, and
+# their SBOMs (read from each platform's binaries).
+package-binaries: $(SBOM_GEN)
 	@for arch in $(PACKAGE_ARCHES); do \
 		d=$(PACKAGE_DIR)/linux-$$arch/lifecycle; \
 		echo "> Building lifecycle $(LIFECYCLE_VERSION) for linux/$$arch into $$d"; \
@@ -192,6 +209,7 @@ package-binaries:
 		GOOS=linux GOARCH=$$arch $(GOBUILD) -o $$d/lifecycle-artifacts ./cmd/lifecycle-artifacts; \
 		for p in $(STOCK_PHASES); do ln -sfn lifecycle $$d/$$p; done; \
 		for p in $(OUR_PHASES); do ln -sfn lifecycle-artifacts $$d/$$p; done; \
+		$(SBOM_GEN) $(addprefix $$d/,$(SBOM_BINARIES)); \
 	done
 
 # acceptance/package_test.go packages out/package/linux-*/lifecycle itself;

@@ -218,6 +218,12 @@ func TestPackage(t *testing.T) {
 				t.Errorf("image lacks /%s", p)
 			}
 		}
+		for _, f := range sbomFiles() {
+			p := "cnb/lifecycle/" + f
+			if seen[p] == nil {
+				t.Errorf("image lacks /%s", p)
+			}
+		}
 		if h := seen["tmp"]; h != nil && h.Mode&0o7777 != 0o1777 {
 			t.Errorf("/tmp mode %o, want 1777", h.Mode&0o7777)
 		}
@@ -264,10 +270,14 @@ func checkTarball(t *testing.T, tgz, descriptorRaw []byte, arch string) {
 			links[h.Name] = h.Linkname
 		}
 	}
-	want := []string{"lifecycle.toml", "lifecycle/",
-		"lifecycle/analyzer", "lifecycle/builder", "lifecycle/creator", "lifecycle/detector", "lifecycle/exporter",
+	want := []string{"lifecycle/analyzer", "lifecycle/builder", "lifecycle/creator", "lifecycle/detector", "lifecycle/exporter",
 		"lifecycle/extender", "lifecycle/launcher", "lifecycle/lifecycle", "lifecycle/lifecycle-artifacts",
 		"lifecycle/rebaser", "lifecycle/restorer"}
+	for _, f := range sbomFiles() {
+		want = append(want, "lifecycle/"+f)
+	}
+	slices.Sort(want)
+	want = append([]string{"lifecycle.toml", "lifecycle/"}, want...)
 	if !slices.Equal(names, want) {
 		t.Errorf("entries\n%q\nwant\n%q", names, want)
 	}
@@ -300,6 +310,93 @@ func checkTarball(t *testing.T, tgz, descriptorRaw []byte, arch string) {
 		}
 		if f.Machine != machine {
 			t.Errorf("%s is for %s, want %s", bin, f.Machine, machine)
+		}
+	}
+	checkTarballSBOMs(t, files, arch)
+}
+
+// sbomBinaries have SBOMs in the distribution, with upstream's names
+// (lifecycle's Makefile: syft -o json=…sbom.syft.json -o spdx-json=…
+// -o cyclonedx-json=…), where upstream's exporter reads them.
+var sbomBinaries = []string{"lifecycle", "launcher", "lifecycle-artifacts"}
+
+// sbomFiles are the SBOM file names in lifecycle/, e.g. launcher.sbom.cdx.json.
+func sbomFiles() []string {
+	var out []string
+	for _, b := range sbomBinaries {
+		for _, s := range []string{"sbom.cdx.json", "sbom.spdx.json", "sbom.syft.json"} {
+			out = append(out, b+"."+s)
+		}
+	}
+	return out
+}
+
+// checkTarballSBOMs checks the SBOMs a tarball carries: each format says
+// what it is, each describes the binary of this tarball (by digest and
+// architecture), and the generator (out/sbom-gen, what `make
+// package-binaries` runs) gives the same bytes again from those binaries.
+func checkTarballSBOMs(t *testing.T, files map[string][]byte, arch string) {
+	t.Helper()
+	gen := filepath.Join(filepath.Dir(harness.LifecycleDir(t)), "sbom-gen")
+	dir := t.TempDir()
+	for _, bin := range sbomBinaries {
+		b := files["lifecycle/"+bin]
+		if err := os.WriteFile(filepath.Join(dir, bin), b, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		var syftDoc struct {
+			Source struct {
+				Name     string
+				Metadata struct {
+					Digests []struct{ Algorithm, Value string }
+				}
+			}
+			Artifacts []struct {
+				Name     string
+				Version  string
+				Metadata struct{ Architecture string }
+			}
+		}
+		if err := json.Unmarshal(files["lifecycle/"+bin+".sbom.syft.json"], &syftDoc); err != nil {
+			t.Errorf("%s.sbom.syft.json: %v", bin, err)
+			continue
+		}
+		if d := syftDoc.Source.Metadata.Digests; syftDoc.Source.Name != bin || len(d) != 1 || d[0].Value != hex.EncodeToString(sum[:]) {
+			t.Errorf("%s.sbom.syft.json describes %q %v, not this tarball's %s (sha256:%x)", bin, syftDoc.Source.Name, d, bin, sum)
+		}
+		var lifecycleModule bool
+		for _, a := range syftDoc.Artifacts {
+			if a.Name == "github.com/buildpacks/lifecycle" && a.Version == "v"+harness.PinnedLifecycleVersion(t) {
+				lifecycleModule = true
+			}
+			if a.Metadata.Architecture != "" && a.Metadata.Architecture != arch {
+				t.Errorf("%s.sbom.syft.json: %s is for %s", bin, a.Name, a.Metadata.Architecture)
+			}
+		}
+		if !lifecycleModule {
+			t.Errorf("%s.sbom.syft.json lacks github.com/buildpacks/lifecycle v%s", bin, harness.PinnedLifecycleVersion(t))
+		}
+		var cdx struct{ BOMFormat, SerialNumber string }
+		if err := json.Unmarshal(files["lifecycle/"+bin+".sbom.cdx.json"], &cdx); err != nil || cdx.BOMFormat != "CycloneDX" || cdx.SerialNumber == "" {
+			t.Errorf("%s.sbom.cdx.json: %+v, %v", bin, cdx, err)
+		}
+		var spdx struct{ SPDXVersion, DocumentNamespace string }
+		if err := json.Unmarshal(files["lifecycle/"+bin+".sbom.spdx.json"], &spdx); err != nil || !strings.HasPrefix(spdx.SPDXVersion, "SPDX-") || spdx.DocumentNamespace == "" {
+			t.Errorf("%s.sbom.spdx.json: %+v, %v", bin, spdx, err)
+		}
+	}
+	stdout, stderr, code := harness.Run(t, exec.Command(gen, filepath.Join(dir, "lifecycle"), filepath.Join(dir, "launcher"), filepath.Join(dir, "lifecycle-artifacts")))
+	if code != 0 {
+		t.Fatalf("%s exited %d\n%s\n%s", gen, code, stdout, stderr)
+	}
+	for _, f := range sbomFiles() {
+		again, err := os.ReadFile(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(again, files["lifecycle/"+f]) {
+			t.Errorf("%s: generated again from the same binary, it differs: not reproducible", f)
 		}
 	}
 }

@@ -74,6 +74,11 @@ func run(descriptorPath, outDir, image, layoutDir, caCerts string, platforms []p
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
+	for _, p := range platforms {
+		if err := checkSBOMs(p.dir); err != nil {
+			return err
+		}
+	}
 	var tarballs []tarballFile
 	for _, p := range platforms {
 		name := filepath.Join(outDir, tarballName(desc.Lifecycle.Version, p.os, p.arch))
