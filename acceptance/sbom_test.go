@@ -32,7 +32,7 @@ import (
 // lifecycle's SBOMs in <layers>/sbom/build, byte for byte as shipped.
 func TestExportSBOMs(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to chroot the exporter into a root with /cnb/lifecycle")
+		t.Fatal("needs root, to chroot the exporter into a root with /cnb/lifecycle: run the acceptance tests as root, as CI does")
 	}
 	lifecycleDir := harness.LifecycleDir(t)
 	amd64Dir := filepath.Join(filepath.Dir(lifecycleDir), "package", "linux-amd64", "lifecycle")
