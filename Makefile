@@ -108,6 +108,10 @@ $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 	cd tools/$* && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false \
 		-ldflags "-s -w $(TOOL_$*_LDFLAGS)" -o $@ $(TOOL_$*_PKG)
 
+# `make tools/bin/pack` (a path relative to the repository) builds the same
+# file as $(TOOLS_BIN)/pack; likewise for every tool.
+tools/bin/%: $(TOOLS_BIN)/% ;
+
 # --- tests ------------------------------------------------------------------
 
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
@@ -231,3 +235,18 @@ demo-bin:
 
 demo: build demo-bin
 	$(DEMO_BIN) -lifecycle $(OUT_DIR) -samples $(CURDIR)/samples $(DEMO_FLAGS)
+
+# --- trying buildpacks (issue 14) -------------------------------------------
+
+# `make stack STACK_REGISTRY=host[:port][/path]` pushes busybox build and run
+# images (made from scratch, as e2e makes them: internal/stack) and a builder
+# of our lifecycle tarball and the buildpacks to that registry, and prints
+# the `pack build` line to run. STACK_FLAGS are passed to hack/stack, e.g.
+# STACK_FLAGS="-buildpack ../my-bp -app ../my-app" (default: the samples).
+STACK_REGISTRY ?=
+STACK_FLAGS    ?=
+
+.PHONY: stack
+stack: build package apt-e2e $(TOOLS_BIN)/pack
+	@[ -n "$(STACK_REGISTRY)" ] || { echo "set STACK_REGISTRY, e.g. make stack STACK_REGISTRY=127.0.0.1:5000/cnb" >&2; exit 1; }
+	$(GORUN) ./hack/stack -registry $(STACK_REGISTRY) -lifecycle $(OUT_DIR) -pack $(TOOLS_BIN)/pack $(STACK_FLAGS)

@@ -122,3 +122,61 @@ func TestDemoRegistryFlag(t *testing.T) {
 		t.Errorf("helm pull wrote %v: %v", entries, err)
 	}
 }
+
+// TestDemoAuthorBuildpacks runs the demo with -buildpack, repeated and in
+// order (a sample and an author's buildpack in a directory of its own), and
+// -app; and with -samples naming another directory of buildpacks.
+func TestDemoAuthorBuildpacks(t *testing.T) {
+	demo, lifecycleDir := demoBinary(t)
+	dir := t.TempDir()
+	bp, app := filepath.Join(dir, "mine"), filepath.Join(dir, "myapp")
+	writeAuthorBuildpack(t, bp)
+	must(t, os.MkdirAll(app, 0o755))
+	must(t, os.WriteFile(filepath.Join(app, "hello.txt"), []byte("one two three\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(app, "hello.wat"), []byte("(module)\n"), 0o644)) // examples/wasm detects it
+
+	stdout, stderr, code := harness.Run(t, exec.Command(demo, "-lifecycle", lifecycleDir, "-buildpack", "../samples/wasm", "-buildpack", bp, "-app", app))
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{
+		"buildpacks examples/wasm@1.0.0, example/mine@0.1.0,", // in order
+		"app from " + app,
+		"/demo/app:wasm\n", "/demo/app:count\n",
+		"from    example/mine@0.1.0, layer count",
+		"2 artifacts published with the app image.",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+
+	// -samples: any directory of buildpack directories with an app/.
+	samples := filepath.Join(dir, "samples")
+	writeAuthorBuildpack(t, filepath.Join(samples, "mine"))
+	must(t, os.MkdirAll(filepath.Join(samples, "app"), 0o755))
+	must(t, os.WriteFile(filepath.Join(samples, "app", "hello.txt"), []byte("x\n"), 0o644))
+	stdout, stderr, code = harness.Run(t, exec.Command(demo, "-lifecycle", lifecycleDir, "-samples", samples))
+	if code != 0 || !strings.Contains(stdout, "1 artifacts published with the app image.") {
+		t.Fatalf("demo -samples %s exited %d\n%s\n%s", samples, code, stdout, stderr)
+	}
+	if t.Failed() {
+		t.Logf("output:\n%s", stdout)
+	}
+}
+
+// writeAuthorBuildpack writes a POSIX sh buildpack, example/mine, that
+// publishes a word count of the app's hello.txt with the tag "count".
+func writeAuthorBuildpack(t *testing.T, dir string) {
+	t.Helper()
+	must(t, os.MkdirAll(filepath.Join(dir, "bin"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "buildpack.toml"), []byte("api = \"0.12\"\n[buildpack]\n  id = \"example/mine\"\n  version = \"0.1.0\"\n[[targets]]\n  os = \"linux\"\n"), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "detect"), []byte("#!/bin/sh\nexit 0\n"), 0o755))
+	must(t, os.WriteFile(filepath.Join(dir, "bin", "build"), []byte(`#!/bin/sh
+set -eu
+mkdir -p "$CNB_LAYERS_DIR/count"
+wc -w < hello.txt > "$CNB_LAYERS_DIR/count/count.txt"
+printf '[[artifact]]\ntag = "count"\ntype = "application/vnd.example.count.v1"\nfile = "count.txt"\n' > "$CNB_LAYERS_DIR/count/artifacts.toml"
+printf '[types]\n  launch = false\n' > "$CNB_LAYERS_DIR/count.toml"
+`), 0o755))
+}

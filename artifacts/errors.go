@@ -3,6 +3,8 @@ package artifacts
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path"
 	"strings"
 )
 
@@ -42,11 +44,21 @@ type DeclarationError struct {
 	// the error concerns the whole file. Messages count from 1.
 	Index int
 	Err   error
+	// Fix says how to fix the error, when there is one fix; empty otherwise.
+	// Load sets it from the kind of Err (see fixFor).
+	Fix string
 }
 
+// Error formats every declaration error the same way:
+//
+//	buildpack "<id>@<version>", layer "<layer>"[ (directory <layer>.ignore: …)], file "<path>": [artifact <n> (tag "<tag>"): ]<what is wrong>[; fix: <how>]
 func (e *DeclarationError) Error() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "buildpack %q, layer %q, file %q: ", e.Buildpack.String(), e.Layer, e.File)
+	fmt.Fprintf(&b, "buildpack %q, layer %q", e.Buildpack.String(), e.Layer)
+	if dir := path.Base(path.Dir(e.File)); dir == e.Layer+ignoredSuffix {
+		fmt.Fprintf(&b, " (directory %s: %s)", dir, IgnoredLayerNote)
+	}
+	fmt.Fprintf(&b, ", file %q: ", e.File)
 	if e.Index >= 0 {
 		fmt.Fprintf(&b, "artifact %d", e.Index+1)
 		if e.Tag != "" {
@@ -57,7 +69,32 @@ func (e *DeclarationError) Error() string {
 	if e.Err != nil {
 		b.WriteString(e.Err.Error())
 	}
+	if e.Fix != "" {
+		b.WriteString("; fix: ")
+		b.WriteString(e.Fix)
+	}
 	return b.String()
+}
+
+// IgnoredLayerNote explains a layer directory named <layer>.ignore.
+const IgnoredLayerNote = "the builder renames a layer whose launch, build and cache are all false; " +
+	"its artifacts are still published, its files stay out of the image"
+
+// fixFor returns the one way to fix an error of this kind, or "". Errors
+// whose message already says what is wanted (tags, media types, unknown
+// keys) get none.
+func fixFor(err error) string {
+	switch {
+	case errors.Is(err, ErrDuplicateTag):
+		return "give each [[artifact]] of the build its own tag"
+	case errors.Is(err, ErrPathEscapes):
+		return "copy the file into the layer directory and name it by a path relative to it"
+	case errors.Is(err, ErrNotRegular):
+		return "name a regular file (a symbolic link to one inside the layer directory works)"
+	case errors.Is(err, fs.ErrNotExist):
+		return "write the file into the layer directory before bin/build exits, or correct the path (relative to the layer directory)"
+	}
+	return ""
 }
 
 func (e *DeclarationError) Unwrap() error { return e.Err }
@@ -82,7 +119,7 @@ type location struct {
 }
 
 func (l location) errorf(index int, tag string, err error) *DeclarationError {
-	return &DeclarationError{Buildpack: l.Buildpack, Layer: l.Layer, File: l.Source, Tag: tag, Index: index, Err: err}
+	return &DeclarationError{Buildpack: l.Buildpack, Layer: l.Layer, File: l.Source, Tag: tag, Index: index, Err: err, Fix: fixFor(err)}
 }
 
 // ErrFileChanged is returned by a Blob's reader when its file changed size

@@ -29,14 +29,43 @@ func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers directory: %w", err)
 	}
+	var dirs []buildpackDir
+	for _, bp := range buildpacks {
+		dirs = append(dirs, buildpackDir{bp: bp, dir: filepath.Join(absLayers, EscapeID(bp.ID)), prefix: EscapeID(bp.ID) + "/"})
+	}
+	return load(dirs, true)
+}
+
+// LoadBuildpack is Load for one buildpack whose own layers directory is
+// given, as the buildpack sees it in bin/build (CNB_LAYERS_DIR): it reads
+// <layersDir>/<layer>/artifacts.toml. Paths in errors are relative to
+// layersDir. Unlike Load, a missing layersDir is an error.
+func LoadBuildpack(layersDir string, bp Buildpack) ([]Declaration, error) {
+	abs, err := filepath.Abs(layersDir)
+	if err != nil {
+		return nil, fmt.Errorf("layers directory: %w", err)
+	}
+	return load([]buildpackDir{{bp: bp, dir: abs}}, false)
+}
+
+// buildpackDir is the layers directory of one buildpack; prefix is its path
+// relative to the directory messages are relative to ("" or "<id>/").
+type buildpackDir struct {
+	bp          Buildpack
+	dir, prefix string
+}
+
+// load reads every layer of dirs; see Load. optional says whether a
+// missing buildpack directory means "nothing declared".
+func load(dirs []buildpackDir, optional bool) ([]Declaration, error) {
 	var (
 		decls []Declaration
 		errs  []error
 	)
-	for _, bp := range buildpacks {
-		bpDir := filepath.Join(absLayers, EscapeID(bp.ID))
+	for _, d := range dirs {
+		bp, bpDir := d.bp, d.dir
 		entries, err := os.ReadDir(bpDir)
-		if errors.Is(err, fs.ErrNotExist) {
+		if optional && errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
@@ -52,7 +81,7 @@ func Load(layersDir string, buildpacks []Buildpack) ([]Declaration, error) {
 				Buildpack: bp,
 				Layer:     layerName(e.Name()),
 				LayerDir:  filepath.Join(bpDir, e.Name()),
-				Source:    EscapeID(bp.ID) + "/" + e.Name() + "/" + FileName,
+				Source:    d.prefix + e.Name() + "/" + FileName,
 			}
 			d, errs2 := loadLayer(loc)
 			decls = append(decls, d...)

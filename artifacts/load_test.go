@@ -404,7 +404,8 @@ x = 1
 			wantErrs: []string{
 				`file "examples_wasm/wasm/artifacts.toml": unknown key "top"`,
 				`artifact 1 (tag "t"): unknown key "artifact.fiel"`,
-				`unknown key "artifact.labels.ConfigMediaTyp" (labels know only`,
+				`unknown key "artifact.labels.ConfigMediaTyp"; did you mean "ConfigMediaType"?`,
+				`unknown key "artifact.files.mediatype"; did you mean "media-type"?`,
 				`unknown key "artifact.files.mediatype"`,
 				`unknown key "artifact.extra"`,
 			},

@@ -206,6 +206,9 @@ func unknownKeys(md toml.MetaData, n int) map[int][]string {
 
 func unknownKeyError(key string) error {
 	msg := fmt.Errorf("%w %q", ErrUnknownKey, key)
+	if s := suggestKey(key); s != "" {
+		return fmt.Errorf("%w; did you mean %s?", msg, s)
+	}
 	if strings.HasPrefix(key, "artifact.labels.") {
 		return fmt.Errorf("%w (labels know only ConfigMediaType and ContentLayerMediaType; put free-form metadata in [artifact.annotations])", msg)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/internal/stack"
 )
 
 const (
@@ -274,9 +275,6 @@ func setup(t *testing.T) *env {
 	e.packNames, e.daemonImageIDs = map[string]bool{}, map[string]bool{}
 	t.Cleanup(func() { cleanupDocker(t, e.registry, e.packNames, e.daemonImageIDs) })
 
-	buildImage := pushImage(t, e.registry+"/build:latest", baseImage(t, "build"))
-	runImage := pushImage(t, e.registry+"/run:latest", baseImage(t, "run"))
-	t.Logf("build image %s, run image %s", buildImage, runImage)
 	e.lifecycleImage = e.registry + "/lifecycle:" + strings.ReplaceAll(e.lifecycleVersion, "+", "_")
 	d := pushLayoutIndex(t, layoutDir, e.lifecycleImage)
 	t.Logf("lifecycle image %s@%s (from %s)", e.lifecycleImage, d, layoutDir)
@@ -289,27 +287,28 @@ func setup(t *testing.T) *env {
 		t.Fatalf("the lifecycle image (out/lifecycle-image, from hack/package) has no /etc/passwd: the Docker Engine cannot start pack's untrusted phases in it as User root")
 	}
 
-	dir := t.TempDir()
-	config := filepath.Join(dir, "builder.toml")
-	var bt strings.Builder
-	fmt.Fprintf(&bt, "description = \"e2e builder: our lifecycle and the sample buildpacks\"\n\n")
+	// The base images and the builder, made as `make stack` makes them.
+	var bps []stack.Buildpack
 	for _, bp := range []string{"wasm", "helm", "tests"} {
-		fmt.Fprintf(&bt, "[[buildpacks]]\n  uri = %q\n\n", filepath.Join(root, "samples", bp))
+		b, err := stack.ReadBuildpack(filepath.Join(root, "samples", bp))
+		must(t, err)
+		bps = append(bps, b)
 	}
-	fmt.Fprintf(&bt, "[[order]]\n")
-	for _, bp := range []string{"wasm", "helm", "tests"} {
-		fmt.Fprintf(&bt, "  [[order.group]]\n    id = \"examples/%s\"\n    version = \"1.0.0\"\n", bp)
+	res, err := stack.Create(context.Background(), stack.Options{
+		Registry: e.registry, LifecycleTarball: tarball, Buildpacks: bps, Dir: t.TempDir(),
+		Pack: func(_ context.Context, args ...string) (string, error) {
+			out, code := e.runPack(t, args...)
+			if code != 0 {
+				return out, fmt.Errorf("exit %d", code)
+			}
+			return out, nil
+		},
+	})
+	if err != nil {
+		t.Fatalf("making the stack (internal/stack, as make stack does): %v", err)
 	}
-	fmt.Fprintf(&bt, "\n[lifecycle]\n  uri = %q\n\n[build]\n  image = %q\n\n[[run.images]]\n  image = %q\n",
-		tarball, e.registry+"/build:latest", e.registry+"/run:latest")
-	must(t, os.WriteFile(config, []byte(bt.String()), 0o644))
-	t.Logf("builder.toml:\n%s", bt.String())
-
-	e.builder = e.registry + "/builder:latest"
-	out, code := e.runPack(t, "builder", "create", e.builder, "--config", config, "--publish", "--pull-policy", "if-not-present")
-	if code != 0 {
-		t.Fatalf("pack builder create: exit %d\n%s", code, out)
-	}
+	t.Logf("build image %s, run image %s\nbuilder.toml:\n%s", res.BuildImage, res.RunImage, res.BuilderTOML)
+	e.builder = res.Builder
 	return e
 }
 

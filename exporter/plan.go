@@ -33,13 +33,22 @@ type CollisionError struct {
 	Tag      string
 	Artifact artifacts.Declaration
 	With     string
+	// Fix says how to avoid the collision.
+	Fix string
 }
 
+// Error has the format of every declaration error (artifacts.DeclarationError).
 func (e *CollisionError) Error() string {
 	d := e.Artifact
-	return fmt.Sprintf("buildpack %s, layer %q, file %q: artifact tag %q collides with %s",
-		d.Buildpack, d.Layer, d.Source, e.Tag, e.With)
+	return (&artifacts.DeclarationError{
+		Buildpack: d.Buildpack, Layer: d.Layer, File: d.Source, Tag: d.Tag, Index: d.Index,
+		Err: fmt.Errorf("published tag %q collides with %s", e.Tag, e.With), Fix: e.Fix,
+	}).Error()
 }
+
+// templateFix is the fix of a published tag that another tag takes.
+var templateFix = fmt.Sprintf("change the tag, or have the platform set %s (for example %q) so that artifact tags differ from the image's",
+	platform.EnvArtifactTagTemplate, "{image-tag}-{tag}")
 
 // Is makes every CollisionError an artifacts.ErrInvalid.
 func (e *CollisionError) Is(target error) bool { return target == artifacts.ErrInvalid }
@@ -107,17 +116,18 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 		tag, err := name.NewTag(t.repo.Name()+":"+published, nameOptions(t.repo.Name(), insecure)...)
 		if err != nil {
 			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-				With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err)})
+				With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err),
+				Fix:  "shorten the tag, or the template"})
 			continue
 		}
 		if fallbackTag.MatchString(published) {
 			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-				With: "the referrers fallback tag schema (<alg>-<hex>)"})
+				With: "the referrers fallback tag schema (<alg>-<hex>)", Fix: templateFix})
 		}
 		for _, it := range t.imageTags {
 			if it.TagStr() == published {
 				errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
-					With: fmt.Sprintf("app image tag %s", it.Name())})
+					With: fmt.Sprintf("app image tag %s", it.Name()), Fix: templateFix})
 			}
 		}
 		t.artifactTags = append(t.artifactTags, tag)

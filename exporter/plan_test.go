@@ -25,7 +25,7 @@ func TestPlanCollisions(t *testing.T) {
 		{name: "image tag scheme", names: []string{"r.example/app:v1", "r.example/app:latest"}, template: "{image-tag}-{tag}",
 			wantTags: []string{"r.example/app:v1-wasm"}},
 		{name: "artifact tag equals app tag", names: []string{"r.example/app:latest", "r.example/app:junit"},
-			wantErr: []string{`artifact tag "junit" collides with app image tag r.example/app:junit`, `buildpack examples/reports@0.1.0`, `layer "reports"`, `examples_reports/reports/artifacts.toml`}},
+			wantErr: []string{`buildpack "examples/reports@0.1.0", layer "reports", file "examples_reports/reports/artifacts.toml": artifact 1 (tag "junit"): published tag "junit" collides with app image tag r.example/app:junit; fix: change the tag, or have the platform set CNB_ARTIFACTS_TAG_TEMPLATE (for example "{image-tag}-{tag}")`}},
 		{name: "same tag in another repository is fine", names: []string{"r.example/app:latest", "r.example/other:wasm"},
 			wantErr: []string{`app image tag r.example/other:wasm`}},
 		{name: "template makes an overlong tag", names: []string{"r.example/app:" + strings.Repeat("x", 125)}, template: "{image-tag}-{tag}",

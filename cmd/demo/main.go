@@ -9,6 +9,7 @@
 // Usage (from the repository root; `make demo` does this):
 //
 //	out/demo -lifecycle out/lifecycle -samples samples [-registry host/repo] [-serve]
+//	out/demo -lifecycle out/lifecycle -buildpack DIR [-buildpack DIR ...] -app DIR
 //
 // It is its own Go module so that olareg's dependencies never reach the
 // lifecycle binaries.
@@ -29,22 +30,26 @@ import (
 )
 
 type options struct {
-	lifecycleDir string
-	samplesDir   string
-	registry     string // host/repo of the app image; empty: embedded registry
-	runImage     string
-	addr         string
-	workDir      string
-	keep         bool
-	serve        bool
-	uid, gid     int
-	platformAPI  string
+	lifecycleDir  string
+	samplesDir    string
+	appDir        string        // default <samples>/app
+	buildpackDirs buildpackList // in order; default the buildpacks of -samples
+	registry      string        // host/repo of the app image; empty: embedded registry
+	runImage      string
+	addr          string
+	workDir       string
+	keep          bool
+	serve         bool
+	uid, gid      int
+	platformAPI   string
 }
 
 func main() {
 	var o options
 	flag.StringVar(&o.lifecycleDir, "lifecycle", "out/lifecycle", "directory with the lifecycle binaries (make build)")
-	flag.StringVar(&o.samplesDir, "samples", "samples", "directory with the sample buildpacks and samples/app")
+	flag.StringVar(&o.samplesDir, "samples", "samples", "directory with buildpack directories (each with a buildpack.toml) and app/")
+	flag.Var(&o.buildpackDirs, "buildpack", "a buildpack directory to build with instead of the samples; repeat it, in order")
+	flag.StringVar(&o.appDir, "app", "", "the app's source directory (default: <samples>/app)")
 	flag.StringVar(&o.registry, "registry", "", "export to this repository (host[:port]/repo) instead of the embedded registry; credentials: CNB_REGISTRY_AUTH or the docker config")
 	flag.StringVar(&o.runImage, "run-image", "", "run image to use as is (default: build a tiny one and push it next to the app as <repo>-run:latest)")
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:0", "listen address of the embedded registry")
@@ -75,10 +80,7 @@ func main() {
 func run(ctx context.Context, o options, out io.Writer) (int, error) {
 	start := time.Now()
 	var err error
-	if o.lifecycleDir, err = filepath.Abs(o.lifecycleDir); err != nil {
-		return 1, err
-	}
-	if o.samplesDir, err = filepath.Abs(o.samplesDir); err != nil {
+	if err := resolveInputs(&o); err != nil {
 		return 1, err
 	}
 	creator := filepath.Join(o.lifecycleDir, "creator")
@@ -119,7 +121,7 @@ func run(ctx context.Context, o options, out io.Writer) (int, error) {
 		defer os.RemoveAll(ws.dir)
 	}
 	fmt.Fprintf(out, "> Workspace %s: app from %s, buildpacks %s, CNB_USER_ID=%d CNB_GROUP_ID=%d\n",
-		ws.dir, filepath.Join(o.samplesDir, "app"), strings.Join(ws.buildpackIDs, ", "), ws.uid, ws.gid)
+		ws.dir, o.appDir, strings.Join(ws.buildpackIDs, ", "), ws.uid, ws.gid)
 
 	// Build.
 	kind, version := describeCreator(o.lifecycleDir)

@@ -34,9 +34,6 @@ type workspace struct {
 	platformAPI                                   string
 }
 
-// sampleBuildpacks are the buildpack directories of samples/, in order.
-var sampleBuildpacks = []string{"wasm", "helm", "tests"}
-
 type buildpackTOML struct {
 	API       string `toml:"api"`
 	Buildpack struct {
@@ -77,13 +74,12 @@ func newWorkspace(o options, runImage string) (*workspace, error) {
 			return nil, err
 		}
 	}
-	if err := copyTree(filepath.Join(o.samplesDir, "app"), w.app); err != nil {
+	if err := copyTree(o.appDir, w.app); err != nil {
 		return nil, fmt.Errorf("copying the app: %w", err)
 	}
 	var order strings.Builder
 	order.WriteString("[[order]]\n")
-	for _, name := range sampleBuildpacks {
-		src := filepath.Join(o.samplesDir, name)
+	for _, src := range o.buildpackDirs {
 		var bp buildpackTOML
 		if _, err := toml.DecodeFile(filepath.Join(src, "buildpack.toml"), &bp); err != nil {
 			return nil, err
@@ -129,7 +125,9 @@ func (w *workspace) runCreator(ctx context.Context, creator, image string, out i
 	}
 	cmd := exec.CommandContext(ctx, creator, args...)
 	cmd.Dir = w.dir
-	cmd.Env = append(cleanEnv(),
+	// lifecycle-artifacts on PATH, so that a buildpack's bin/build can run
+	// `lifecycle-artifacts validate` as it would /cnb/lifecycle/lifecycle-artifacts.
+	cmd.Env = append(withPath(cleanEnv(), lifecycleDir),
 		"CNB_PLATFORM_API="+w.platformAPI,
 		"CNB_USER_ID="+strconv.Itoa(w.uid),
 		"CNB_GROUP_ID="+strconv.Itoa(w.gid),
@@ -158,6 +156,17 @@ func cleanEnv() []string {
 		}
 	}
 	return env
+}
+
+// withPath appends dir to PATH in env.
+func withPath(env []string, dir string) []string {
+	for i, kv := range env {
+		if p, ok := strings.CutPrefix(kv, "PATH="); ok {
+			env[i] = "PATH=" + p + string(os.PathListSeparator) + dir
+			return env
+		}
+	}
+	return append(env, "PATH=/usr/local/bin:/usr/bin:/bin"+string(os.PathListSeparator)+dir)
 }
 
 // buildUser picks CNB_USER_ID and CNB_GROUP_ID. The detector and builder

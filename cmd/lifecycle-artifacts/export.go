@@ -13,6 +13,7 @@ import (
 	"github.com/buildpacks/lifecycle/cmd"
 	"github.com/buildpacks/lifecycle/cmd/lifecycle/cli"
 	"github.com/buildpacks/lifecycle/layers"
+	"github.com/buildpacks/lifecycle/log"
 	"github.com/buildpacks/lifecycle/phase"
 	lplatform "github.com/buildpacks/lifecycle/platform"
 	"github.com/buildpacks/lifecycle/platform/files"
@@ -154,7 +155,7 @@ func (e *exportCmd) Exec() error {
 	if err := verifyBuildpackAPIs(group); err != nil {
 		return err
 	}
-	arts, err := loadArtifacts(e.LayersDir, group)
+	arts, err := loadArtifacts(cmd.DefaultLogger, e.LayersDir, group)
 	if err != nil {
 		return exitCode(err, e.Platform)
 	}
@@ -170,16 +171,23 @@ func (e *exportCmd) Exec() error {
 	return e.export(context.Background(), group, arts, cacheStore)
 }
 
-// loadArtifacts reads and validates every declaration of the group.
-func loadArtifacts(layersDir string, group buildpack.Group) ([]*artifacts.Artifact, error) {
+// loadArtifacts reads and validates every declaration of the group, and
+// warns of declaration files that will not be read.
+func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group) ([]*artifacts.Artifact, error) {
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
 	}
+	artifacts.WarnMisplaced(logger, artifacts.FindMisplaced(layersDir, bps))
 	decls, err := artifacts.Load(layersDir, bps)
 	if err != nil {
 		return nil, err
 	}
+	return buildArtifacts(decls)
+}
+
+// buildArtifacts turns validated declarations into artifacts.
+func buildArtifacts(decls []artifacts.Declaration) ([]*artifacts.Artifact, error) {
 	var out []*artifacts.Artifact
 	for _, d := range decls {
 		a, err := artifacts.Build(d)

@@ -3,7 +3,8 @@
 // OCI artifacts of RFC 0113. Like upstream's lifecycle binary it picks its
 // phase from the name it is invoked as (/cnb/lifecycle/exporter and
 // /cnb/lifecycle/creator are links to it), or from its first argument
-// (lifecycle-artifacts export|create).
+// (lifecycle-artifacts export|create). `lifecycle-artifacts validate` checks
+// the declarations without a build or a registry (validate.go).
 //
 // The command glue lives here (flags, inputs, choice of image, exit codes);
 // the export transaction is package exporter and the declarations package
@@ -44,12 +45,14 @@ func main() {
 			cmd.ExitWithVersion()
 		}
 		switch sub := filepath.Base(os.Args[1]); sub {
+		case "validate":
+			os.Exit(runValidate(os.Args[2:], os.Stdout, os.Stderr, os.Getenv))
 		case "export":
 			cli.Run(newExportCmd(platformAPI()), sub, true)
 		case "create":
 			cli.Run(newCreateCmd(platformAPI()), sub, true)
 		default:
-			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create"))
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create, validate"))
 		}
 	}
 }
