@@ -250,3 +250,37 @@ STACK_FLAGS    ?=
 stack: build package apt-e2e $(TOOLS_BIN)/pack
 	@[ -n "$(STACK_REGISTRY)" ] || { echo "set STACK_REGISTRY, e.g. make stack STACK_REGISTRY=127.0.0.1:5000/cnb" >&2; exit 1; }
 	$(GORUN) ./hack/stack -registry $(STACK_REGISTRY) -lifecycle $(OUT_DIR) -pack $(TOOLS_BIN)/pack $(STACK_FLAGS)
+
+# --- conformance (issue 13) -------------------------------------------------
+
+# `make conformance LIFECYCLE_DIR=<dir>` runs the acceptance tests that check
+# a rule of docs/spec.md against the lifecycle in <dir> (exporter, creator,
+# lifecycle, … and lifecycle.toml, as /cnb/lifecycle has them) and writes
+# out/conformance/<version>.{md,json}: one row per rule. Default: our
+# build, whose rules' unit tests run too. CONFORMANCE_PROFILES=exporter,…
+# selects profiles (docs/spec.md lists them); CONFORMANCE_TIMEOUT bounds
+# each test. Exits non-zero when a rule fails.
+LIFECYCLE_DIR        ?= $(OUT_DIR)
+CONFORMANCE_PROFILES ?=
+CONFORMANCE_TIMEOUT  ?= 15m
+CONFORMANCE_OURS     := $(filter $(OUT_DIR),$(abspath $(LIFECYCLE_DIR)))
+
+.PHONY: conformance conformance-stock stock-lifecycle
+conformance: tools $(if $(CONFORMANCE_OURS),build demo-bin)
+	$(GO) run ./hack/conformance -lifecycle $(abspath $(LIFECYCLE_DIR)) -tools $(TOOLS_BIN) \
+		-out $(CURDIR)/out/conformance -timeout $(CONFORMANCE_TIMEOUT) -profiles "$(CONFORMANCE_PROFILES)"
+
+# The stock lifecycle v$(LIFECYCLE_VERSION) as a lifecycle directory, to run
+# the kit against: upstream's lifecycle binary built from its module (the
+# version go.mod pins), every phase a link to it, upstream's launcher and a
+# lifecycle.toml with upstream's version.
+STOCK_DIR := $(CURDIR)/out/stock-lifecycle
+stock-lifecycle:
+	mkdir -p $(STOCK_DIR)
+	$(GOBUILD) -o $(STOCK_DIR)/lifecycle github.com/buildpacks/lifecycle/cmd/lifecycle
+	$(GOBUILD) -o $(STOCK_DIR)/launcher github.com/buildpacks/lifecycle/cmd/launcher
+	for p in $(STOCK_PHASES) $(OUR_PHASES); do ln -sfn lifecycle $(STOCK_DIR)/$$p; done
+	$(GORUN) ./hack/lifecycletoml -stock -o $(STOCK_DIR)/lifecycle.toml
+
+conformance-stock: stock-lifecycle
+	$(MAKE) conformance LIFECYCLE_DIR=$(STOCK_DIR)

@@ -20,9 +20,11 @@ func create(t *testing.T, b *fixture.Build, stock bool, api string, env []string
 	t.Helper()
 	dir := harness.LifecycleDir(t)
 	all := append(b.Args(filepath.Join(dir, "launcher")), args...)
-	bin := filepath.Join(dir, "creator")
-	if stock {
-		bin = filepath.Join(dir, "lifecycle")
+	var bin string
+	if !stock {
+		bin = harness.Binary(t, "creator")
+	} else {
+		bin = harness.Binary(t, "lifecycle")
 		all = append([]string{"create"}, all...)
 	}
 	cmd := exec.Command(bin, all...)

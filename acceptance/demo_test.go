@@ -20,6 +20,7 @@ var artifactLine = regexp.MustCompile(`(?m)^(├──|└──) (\S+):(\S+)$`)
 
 func demoBinary(t *testing.T) (demo, lifecycleDir string) {
 	t.Helper()
+	harness.Implementation(t, "demo (out/demo)")
 	lifecycleDir = harness.LifecycleDir(t)
 	demo = filepath.Join(filepath.Dir(lifecycleDir), "demo")
 	if _, err := os.Stat(demo); err != nil {

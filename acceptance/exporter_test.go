@@ -32,9 +32,11 @@ func export(t *testing.T, w *fixture.Workspace, stock bool, api string, env []st
 	t.Helper()
 	dir := harness.LifecycleDir(t)
 	args := w.Args(filepath.Join(dir, "launcher"))
-	bin := filepath.Join(dir, "exporter")
-	if stock {
-		bin = filepath.Join(dir, "lifecycle")
+	var bin string
+	if !stock {
+		bin = harness.Binary(t, "exporter")
+	} else {
+		bin = harness.Binary(t, "lifecycle")
 		args = append([]string{"export"}, args...)
 	}
 	cmd := exec.Command(bin, append(args, names...)...)

@@ -133,7 +133,7 @@ func TestExportArtifactSwappedForFIFO(t *testing.T) {
 	// A layer that is neither launch, build nor cache is <layer>.ignore.
 	file := filepath.Join(w.Layers, "examples_tests", "report.ignore", "junit.xml")
 	dir := harness.LifecycleDir(t)
-	cmd := exec.Command(filepath.Join(dir, "exporter"), append(w.Args(filepath.Join(dir, "launcher")), reg.Host+"/app:latest")...)
+	cmd := exec.Command(harness.Binary(t, "exporter"), append(w.Args(filepath.Join(dir, "launcher")), reg.Host+"/app:latest")...)
 	cmd.Env = append(w.Env("0.13"), sourceDateEpoch)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw

@@ -24,7 +24,7 @@ const validateRunImage = "127.0.0.1:1/run@sha256:0000000000000000000000000000000
 // PATH), and returns stdout, stderr and the exit code.
 func validate(t *testing.T, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(harness.LifecycleDir(t), "lifecycle-artifacts"), append([]string{"validate"}, args...)...)
+	cmd := exec.Command(harness.Binary(t, "lifecycle-artifacts"), append([]string{"validate"}, args...)...)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
 	return harness.Run(t, cmd)
 }

@@ -21,6 +21,7 @@ import (
 
 func main() {
 	out := flag.String("o", "", "write the descriptor to this file instead of stdout")
+	flag.BoolVar(&stock, "stock", false, "write upstream's version (the stock lifecycle directory of `make stock-lifecycle`)")
 	flag.Parse()
 	if err := run(*out); err != nil {
 		fmt.Fprintln(os.Stderr, "lifecycletoml:", err)
@@ -46,8 +47,13 @@ func run(out string) error {
 	return nil
 }
 
+var stock bool
+
 func write(w io.Writer) error {
 	version := platform.Version()
+	if stock {
+		version = platform.UpstreamVersion()
+	}
 	if strings.HasPrefix(version, "0.0.0") {
 		return fmt.Errorf("version %q: no build information for the lifecycle module", version)
 	}
