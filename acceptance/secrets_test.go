@@ -76,8 +76,10 @@ func TestNoCredentialReachesBuildpacks(t *testing.T) {
 				}
 				// Our creator's phases are child processes of the CNB user:
 				// the buildpack can read its parent's environment, the one
-				// that used to carry the credential.
-				if !stock && !strings.Contains(string(read), "lifecycle "+phase) {
+				// that used to carry the credential. (This checks our
+				// creator's structure: another creator, judged by a
+				// conformance run, may run its phases in process.)
+				if !stock && harness.Ours() && !strings.Contains(string(read), "lifecycle "+phase) {
 					t.Fatalf("%s: the scan did not read the environment of upstream's %s process; read:\n%s", phase, phase, read)
 				}
 				t.Logf("%s: processes whose environment the buildpack read:\n%s", phase, read)

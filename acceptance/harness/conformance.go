@@ -44,12 +44,19 @@ func Binary(t testing.TB, name string) string {
 	return ""
 }
 
+// Ours reports whether LIFECYCLE_DIR is this repository's build: always,
+// except in a conformance run against another directory. Checks of our
+// implementation's structure, beyond the rule a test checks, run only then.
+func Ours() bool {
+	return !InConformance() || os.Getenv(EnvConformanceOurs) == "1"
+}
+
 // Implementation marks a test that needs more of this repository's build
 // than a lifecycle directory has (what, e.g. "out/demo"). A conformance run
 // against another directory skips it.
 func Implementation(t testing.TB, what string) {
 	t.Helper()
-	if InConformance() && os.Getenv(EnvConformanceOurs) != "1" {
+	if !Ours() {
 		t.Skipf("not applicable: implementation test, needs this repository's %s, not run against %s", what, LifecycleDir(t))
 	}
 }

@@ -209,10 +209,14 @@ func run(c config) (bool, error) {
 		if ours {
 			env = append(env, "CONFORMANCE_OURS=1")
 		}
+		logDir := filepath.Join(c.out, "logs", strings.NewReplacer("/", "_", " ", "_").Replace(t.Lifecycle.Version))
+		if err := os.MkdirAll(logDir, 0o755); err != nil {
+			return false, err
+		}
 		for _, tt := range acceptance {
 			res := results[tt]
 			fmt.Fprintf(os.Stderr, "> %s ", tt.Name)
-			runAcceptance(filepath.Join(root, "acceptance"), bin, env, c.timeout, res)
+			runAcceptance(filepath.Join(root, "acceptance"), bin, logDir, env, c.timeout, res)
 			fmt.Fprintf(os.Stderr, "%s (%.1fs) %s\n", res.Status, res.Seconds, res.Reason)
 		}
 	}
@@ -296,7 +300,7 @@ type event struct {
 // runAcceptance runs one top-level acceptance test from the compiled binary
 // through test2json, with the test binary's own deadline and a hard one
 // above it.
-func runAcceptance(dir, bin string, env []string, timeout time.Duration, res *Result) {
+func runAcceptance(dir, bin, logDir string, env []string, timeout time.Duration, res *Result) {
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout+time.Minute)
 	defer cancel()
@@ -310,7 +314,8 @@ func runAcceptance(dir, bin string, env []string, timeout time.Duration, res *Re
 	cmd.Stderr = &out
 	err := cmd.Run()
 	res.Seconds = time.Since(start).Round(100 * time.Millisecond).Seconds()
-	parseEvents(&out, res)
+	_ = os.WriteFile(filepath.Join(logDir, res.Name+".json"), out.Bytes(), 0o644)
+	parseEvents(bytes.NewReader(out.Bytes()), res)
 	if ctx.Err() != nil {
 		res.Status, res.Reason = "fail", fmt.Sprintf("killed after %s (no result)", timeout+time.Minute)
 	}
@@ -323,6 +328,9 @@ func runAcceptance(dir, bin string, env []string, timeout time.Duration, res *Re
 var (
 	fileLineRE = regexp.MustCompile(`^\s*\w+_test\.go:\d+: (.*)$`)
 	timeoutRE  = regexp.MustCompile(`panic: test timed out after (\S+)`)
+	// What the harness logs for every test: a command line, its exit, a
+	// registry started.
+	harnessLogRE = regexp.MustCompile(`^(\$ |exit -?\d+ after \S+$|\w+ registry on \S+ \(pid \d+\)$)`)
 )
 
 // parseEvents reads test2json events for res.Name and its subtests: the
@@ -330,7 +338,8 @@ var (
 // first (sub)test that failed, for a skip the skip message.
 func parseEvents(r io.Reader, res *Result) {
 	outputs := map[string][]string{}
-	firstFail := ""
+	firstFail, firstSkip, panicked := "", "", ""
+	subPass, subSkip := false, false
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 1<<20), 16<<20)
 	for sc.Scan() {
@@ -341,6 +350,9 @@ func parseEvents(r io.Reader, res *Result) {
 		if m := timeoutRE.FindStringSubmatch(e.Output); m != nil {
 			res.Status, res.Reason = "fail", "timed out after "+m[1]
 			return
+		}
+		if strings.HasPrefix(e.Output, "panic: ") && panicked == "" {
+			panicked = strings.TrimSpace(e.Output)
 		}
 		if e.Test == "" || (e.Test != res.Name && !strings.HasPrefix(e.Test, res.Name+"/")) {
 			continue
@@ -358,12 +370,24 @@ func parseEvents(r io.Reader, res *Result) {
 		case "pass":
 			if e.Test == res.Name {
 				res.Status = "pass"
+			} else {
+				subPass = true
 			}
 		case "skip":
 			if e.Test == res.Name {
 				res.Status = "n/a"
+			} else if !subSkip {
+				subSkip, firstSkip = true, e.Test
 			}
 		}
+	}
+	// A test whose subtests were all skipped is not applicable.
+	if res.Status == "pass" && subSkip && !subPass {
+		res.Status = "n/a"
+	}
+	if panicked != "" && res.Status != "pass" {
+		res.Status, res.Reason = "fail", clip(panicked)
+		return
 	}
 	switch res.Status {
 	case "fail":
@@ -373,7 +397,7 @@ func parseEvents(r io.Reader, res *Result) {
 		more := 0
 		for _, l := range outputs[firstFail] {
 			if m := fileLineRE.FindStringSubmatch(l); m != nil {
-				if !strings.HasPrefix(m[1], "$ ") && !strings.HasPrefix(m[1], "exit ") {
+				if !harnessLogRE.MatchString(m[1]) {
 					msg, more = m[1], 2
 				} else {
 					more = 0
@@ -396,7 +420,11 @@ func parseEvents(r io.Reader, res *Result) {
 		}
 		res.Reason = clip(msg)
 	case "n/a":
-		for _, l := range outputs[res.Name] {
+		skipped := res.Name
+		if firstSkip != "" {
+			skipped = firstSkip
+		}
+		for _, l := range outputs[skipped] {
 			if m := fileLineRE.FindStringSubmatch(l); m != nil {
 				res.Reason = clip(strings.TrimPrefix(m[1], "not applicable: "))
 			}
@@ -483,8 +511,10 @@ func cell(s string) string {
 	return strings.NewReplacer("|", `\|`, "\n", " ").Replace(s)
 }
 
+var ansiRE = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+
 func clip(s string) string {
-	s = strings.Join(strings.Fields(s), " ")
+	s = strings.Join(strings.Fields(ansiRE.ReplaceAllString(s, "")), " ")
 	if len(s) > 240 {
 		s = s[:240] + " …"
 	}
