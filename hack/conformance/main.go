@@ -327,6 +327,7 @@ func runAcceptance(dir, bin, logDir string, env []string, timeout time.Duration,
 
 var (
 	fileLineRE = regexp.MustCompile(`^\s*\w+_test\.go:\d+: (.*)$`)
+	goLineRE   = regexp.MustCompile(`^\s*\w+\.go:\d+: (.*)$`)
 	timeoutRE  = regexp.MustCompile(`panic: test timed out after (\S+)`)
 	// What the harness logs for every test: a command line, its exit, a
 	// registry started.
@@ -425,7 +426,7 @@ func parseEvents(r io.Reader, res *Result) {
 			skipped = firstSkip
 		}
 		for _, l := range outputs[skipped] {
-			if m := fileLineRE.FindStringSubmatch(l); m != nil {
+			if m := goLineRE.FindStringSubmatch(l); m != nil {
 				res.Reason = clip(strings.TrimPrefix(m[1], "not applicable: "))
 			}
 		}
