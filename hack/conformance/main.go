@@ -392,14 +392,17 @@ func parseEvents(r io.Reader, res *Result) {
 	}
 	switch res.Status {
 	case "fail":
-		// The last message of a _test.go line, with up to two lines of
-		// what it printed after it.
+		// The last message of a _test.go line, with the line it printed
+		// after it when it ends with a colon.
 		msg := ""
 		more := 0
 		for _, l := range outputs[firstFail] {
 			if m := fileLineRE.FindStringSubmatch(l); m != nil {
 				if !harnessLogRE.MatchString(m[1]) {
-					msg, more = m[1], 2
+					msg, more = m[1], 0
+					if strings.HasSuffix(msg, ":") {
+						more = 1
+					}
 				} else {
 					more = 0
 				}

@@ -26,11 +26,11 @@ func TestParseEvents(t *testing.T) {
 		name, status, reason string
 		evs                  []event
 	}{
-		{"fail names the subtest and the test's message, not the harness's", "fail", "a sub: exit 0, want 63 / more", []event{
+		{"fail names the subtest and the test's message, not the harness's", "fail", "a sub: exit 0, want 63: / more", []event{
 			out("TestX", "    x_test.go:1: distribution registry on 127.0.0.1:1 (pid 2)"),
 			out("TestX/a_sub", "    x_test.go:5: $ /dir/exporter -layers"),
 			out("TestX/a_sub", "    x_test.go:5: exit 0 after 10ms"),
-			out("TestX/a_sub", "    x_test.go:6: exit 0, want 63"),
+			out("TestX/a_sub", "    x_test.go:6: exit 0, want 63:"),
 			out("TestX/a_sub", "        \x1b[33;1mmore\x1b[0m"),
 			{Action: "fail", Test: "TestX/a_sub"},
 			out("TestX", "    registry.go:9: distribution registry log (tail):"),
