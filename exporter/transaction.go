@@ -28,6 +28,8 @@ type Transaction struct {
 	logger   log.Logger
 	jobs     int
 	timeout  time.Duration
+	// overwriteForeign skips the tag ownership check.
+	overwriteForeign bool
 	imageID  string
 	created  *time.Time
 }
@@ -72,6 +74,16 @@ func WithJobs(n int) Option {
 			return fmt.Errorf("jobs must be at least 1, got %d", n)
 		}
 		t.jobs = n
+		return nil
+	}
+}
+
+// WithOverwriteForeignTags lets the transaction move artifact tags that
+// hold something no buildpack published; by default such a tag refuses the
+// export before any write (Plan.CheckTagOwnership).
+func WithOverwriteForeignTags(overwrite bool) Option {
+	return func(t *Transaction) error {
+		t.overwriteForeign = overwrite
 		return nil
 	}
 }
@@ -196,6 +208,12 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
+	if err := t.checkOwnership(ctx, regs); err != nil {
+		if errors.Is(err, artifacts.ErrInvalid) {
+			return nil, err // a tag that is not ours: nothing was written
+		}
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
@@ -257,6 +275,25 @@ func (t *Transaction) dialAll(ctx context.Context) (map[string]*registry, error)
 		regs[reg.RegistryStr()] = r
 	}
 	return regs, nil
+}
+
+// checkOwnership refuses, before any write, an artifact tag that holds
+// something no buildpack published (docs/spec.md, "Tag ownership"), unless
+// the platform allowed overwriting such tags. The reads are retried as any
+// request; a foreign tag is not.
+func (t *Transaction) checkOwnership(ctx context.Context, regs map[string]*registry) error {
+	if t.overwriteForeign || len(t.plan.artifacts) == 0 {
+		return nil
+	}
+	return defaultRetry.try(ctx, func() (time.Duration, error) {
+		err := t.plan.CheckTagOwnership(ctx, func(repo name.Repository) []remote.Option {
+			return []remote.Option{remote.WithTransport(regs[repo.RegistryStr()].client.Transport)}
+		})
+		if errors.Is(err, artifacts.ErrInvalid) {
+			return 0, permanent(err)
+		}
+		return 0, err
+	})
 }
 
 // pushBlobs uploads every blob to every repository: registries in parallel;

@@ -323,6 +323,17 @@ func (e *exportCmd) planArtifacts(arts []*artifacts.Artifact) (*exporter.Plan, e
 	if err != nil {
 		return nil, exitCode(err, e.Platform)
 	}
+	if !e.UseLayout {
+		// The export reads or writes these too: an artifact must not take
+		// their tags.
+		if err := plan.CheckReservedTags(map[string]string{
+			"the cache image":    e.CacheImageRef,
+			"the previous image": e.analyzed.PreviousImageRef(),
+			"the run image":      e.RunImageRef,
+		}, e.InsecureRegistries); err != nil {
+			return nil, exitCode(err, e.Platform)
+		}
+	}
 	return plan, nil
 }
 
@@ -369,6 +380,7 @@ func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*
 		exporter.WithInsecureRegistries(e.InsecureRegistries),
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(e.extra.RegistryTimeout),
+		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
 	}, opts...)...)
 }
 
