@@ -63,6 +63,7 @@ var (
 	linkRE    = regexp.MustCompile(`\[((?:Test|Fuzz)[A-Za-z0-9_]+)\]\(([^)\s]+)\)`)
 	anyLinkRE = regexp.MustCompile(`\[([^\]]*)\]\([^)]*\)`)
 	keywordRE = regexp.MustCompile(`\b(MUST|SHOULD)\b`)
+	commentRE = regexp.MustCompile(`\([^)]*\)`)
 	profileRE = regexp.MustCompile(`^\| *([a-z]+) *\| *(.*?) *\|$`)
 	// RuleRef is how code and tests name a rule.
 	RuleRef = regexp.MustCompile(`\[(R\d+(?:\.\d+)?-\d+)\]`)
@@ -119,9 +120,10 @@ func Parse(text, dir string) (*Spec, error) {
 			} else if profiles {
 				if m := profileRE.FindStringSubmatch(line); m != nil {
 					p := Profile{Name: m[1]}
-					// "none yet (…)": a profile whose rules are still to come.
+					// "none yet (…)": a profile whose rules are still to
+					// come; text in parentheses is a comment.
 					if !strings.HasPrefix(m[2], "none") {
-						for _, sel := range strings.Split(m[2], ",") {
+						for _, sel := range strings.Split(commentRE.ReplaceAllString(m[2], ""), ",") {
 							if sel = strings.TrimSpace(sel); sel != "" {
 								p.Selectors = append(p.Selectors, sel)
 							}
