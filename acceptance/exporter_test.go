@@ -271,6 +271,9 @@ func TestExportTagTemplate(t *testing.T) {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
 	rep := readReport(t, w.Report)
+	if len(rep.Artifacts) != 1 || len(rep.Artifacts[0].Refs) != 1 {
+		t.Fatalf("report has %d artifacts, want 1 with one ref: %+v", len(rep.Artifacts), rep.Artifacts)
+	}
 	if got := rep.Artifacts[0].Refs[0]; !strings.HasPrefix(got, reg.Host+"/app:build-7-junit@") {
 		t.Fatalf("ref = %s", got)
 	}

@@ -59,7 +59,21 @@ func main() {
 	flag.StringVar(&profiles, "profiles", os.Getenv("CONFORMANCE_PROFILES"), "comma-separated profiles (default: all)")
 	flag.DurationVar(&c.timeout, "timeout", 15*time.Minute, "deadline of each acceptance test")
 	flag.StringVar(&c.unit, "unit", "auto", "run the unit tests of rules: yes, no, or auto (when -lifecycle is this repository's out/lifecycle)")
+	render := flag.String("render", "", "print the Markdown table of an earlier run's JSON file and exit")
 	flag.Parse()
+	if *render != "" {
+		data, err := os.ReadFile(*render)
+		var t Table
+		if err == nil {
+			err = json.Unmarshal(data, &t)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "conformance:", err)
+			os.Exit(2)
+		}
+		os.Stdout.Write(markdown(&t))
+		return
+	}
 	for _, p := range strings.Split(profiles, ",") {
 		if p = strings.TrimSpace(p); p != "" {
 			c.profiles = append(c.profiles, p)
@@ -217,6 +231,7 @@ func run(c config) (bool, error) {
 			res := results[tt]
 			fmt.Fprintf(os.Stderr, "> %s ", tt.Name)
 			runAcceptance(filepath.Join(root, "acceptance"), bin, logDir, env, c.timeout, res)
+			res.Reason = strings.ReplaceAll(res.Reason, c.dir, t.Lifecycle.Dir)
 			fmt.Fprintf(os.Stderr, "%s (%.1fs) %s\n", res.Status, res.Seconds, res.Reason)
 		}
 	}
@@ -497,7 +512,7 @@ func markdown(t *Table) []byte {
 		fmt.Fprintf(&b, "Another build: rules checked only by unit tests are not applicable (implementation tests, not run against it).\n")
 	}
 	fmt.Fprintf(&b, "\n**%d rules: %d pass, %d fail, %d not applicable.**\n\n", len(t.Rules), t.Counts["pass"], t.Counts["fail"], t.Counts["n/a"])
-	fmt.Fprintf(&b, "| rule | section | kind | profile | status | tests | reason |\n| --- | --- | --- | --- | --- | --- | --- |\n")
+	fmt.Fprintf(&b, "| rule | section | kind | profile | status | tests | reason | the rule |\n| --- | --- | --- | --- | --- | --- | --- | --- |\n")
 	for _, r := range t.Rules {
 		var tests []string
 		for _, tt := range r.Tests {
@@ -505,8 +520,8 @@ func markdown(t *Table) []byte {
 			tests = append(tests, fmt.Sprintf("%s %s", mark, tt.Name))
 		}
 		status := map[string]string{"pass": "pass", "fail": "**FAIL**", "n/a": "n/a"}[r.Status]
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s |\n", r.ID, cell(r.Heading), r.Kind, r.Profile, status,
-			strings.Join(tests, "<br>"), cell(r.Reason))
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s | %s |\n", r.ID, cell(r.Heading), r.Kind, r.Profile, status,
+			strings.Join(tests, "<br>"), cell(r.Reason), cell(r.Summary))
 	}
 	return b.Bytes()
 }
