@@ -119,6 +119,8 @@ tools/bin/%: $(TOOLS_BIN)/% ;
 # --- tests ------------------------------------------------------------------
 
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
+# The whole acceptance suite takes about 10 minutes on 2 cores.
+ACCEPTANCE_TIMEOUT := 40m
 FUZZTIME ?= 20s
 
 .PHONY: test unit acceptance e2e apt-e2e fuzz
@@ -133,7 +135,7 @@ unit:
 # fails the target.
 acceptance: build tools
 	rm -f out/faults-summary.txt
-	$(TEST_ENV) $(GO) test -tags acceptance -count=1 ./acceptance/...
+	$(TEST_ENV) $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) ./acceptance/...
 	cat out/faults-summary.txt
 
 fuzz:

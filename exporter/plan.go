@@ -18,6 +18,7 @@ type Plan struct {
 	names     []name.Tag // parallel to raw; the first is the primary
 	targets   []*target
 	artifacts []*artifacts.Artifact
+	template  platform.TagTemplate
 }
 
 // target is one repository the export writes to.
@@ -64,7 +65,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 	if len(imageNames) == 0 {
 		return nil, fmt.Errorf("no image name")
 	}
-	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...)}
+	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...), template: tmpl}
 	byRepo := map[string]*target{}
 	for _, n := range imageNames {
 		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
@@ -104,7 +105,7 @@ func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl p
 	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Plan{artifacts: arts, targets: []*target{t}}, nil
+	return &Plan{artifacts: arts, targets: []*target{t}, template: tmpl}, nil
 }
 
 // planArtifacts derives each artifact's tag in t and checks it against the

@@ -381,6 +381,7 @@ func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(e.extra.RegistryTimeout),
 		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
+		exporter.WithPreviousImage(e.analyzed.PreviousImageRef()),
 	}, opts...)...)
 }
 
