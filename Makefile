@@ -98,19 +98,28 @@ $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
-.PHONY: test unit acceptance e2e apt-e2e fuzz
+.PHONY: test unit acceptance e2e apt-busybox apt-e2e fuzz
 # Every test there is: unit, acceptance and the pack + Docker e2e suite.
 test: unit acceptance e2e
 
-unit:
-	$(GO) test ./...
+# Every go test run has a deadline, so a hung test fails with its goroutine
+# dump instead of running until CI kills it.
+UNIT_TIMEOUT       := 10m
+ACCEPTANCE_TIMEOUT := 25m
+
+# The unit tests run twice: plainly, then under the race detector. The
+# samples test runs the scripts under busybox sh, so busybox-static is
+# installed first (it fails when busybox is missing).
+unit: apt-busybox
+	$(GO) test -timeout $(UNIT_TIMEOUT) ./...
+	$(GO) test -race -timeout $(UNIT_TIMEOUT) ./...
 
 # The fault-injection test writes its totals next to out/lifecycle; they are
 # printed here (go test hides a passing test's output), and a missing file
 # fails the target.
 acceptance: build tools
 	rm -f out/faults-summary.txt
-	$(TEST_ENV) $(GO) test -tags acceptance -count=1 ./acceptance/...
+	$(TEST_ENV) $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) ./acceptance/...
 	cat out/faults-summary.txt
 
 fuzz:
@@ -131,7 +140,8 @@ e2e: build package tools apt-e2e $(TOOLS_BIN)/pack
 		$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./e2e/...
 
 # Installs Debian's busybox-static (a static /bin/busybox) when missing (needs root).
-apt-e2e:
+apt-e2e: apt-busybox
+apt-busybox:
 	@if [ "$$(dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null)" != "install ok installed" ]; then \
 		echo "> Installing busybox-static"; \
 		[ "$$(id -u)" = 0 ] || { echo "apt-get needs root to install busybox-static" >&2; exit 1; }; \
