@@ -58,6 +58,18 @@ func unavailable(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`)
 }
 
+// stall reads the request and answers nothing until the client gives up:
+// its timeout closes the connection, which cancels the request's context
+// (the server notices once the body is read). Past a minute it gives up
+// itself, so a client without a timeout fails instead of hanging.
+func stall(_ http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+	case <-time.After(time.Minute):
+	}
+}
+
 // A transient failure of the ping that starts the transaction is retried,
 // not an export failure.
 func TestDialRetriesPing(t *testing.T) {
@@ -66,7 +78,7 @@ func TestDialRetriesPing(t *testing.T) {
 		fault func(http.ResponseWriter, *http.Request)
 	}{
 		{"500", unavailable},
-		{"stall", func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) }},
+		{"stall", stall},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, repo := startFaulty(t, func(r *http.Request) bool { return r.URL.Path == "/v2/" }, tc.fault)
@@ -84,7 +96,7 @@ func TestDialRetriesPing(t *testing.T) {
 func TestUploadRetriesStall(t *testing.T) {
 	f, repo := startFaulty(t, func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
-	}, func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) })
+	}, stall)
 	reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
