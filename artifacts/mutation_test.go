@@ -1,0 +1,105 @@
+package artifacts
+
+import (
+	"crypto/sha256"
+	"errors"
+	"io"
+	"syscall"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/v1/stream"
+)
+
+// streamMinSize is the first size that is streamed: a file of exactly that
+// size is, one byte smaller is hashed first.
+func TestStreamedThreshold(t *testing.T) {
+	const content = "twelve bytes"
+	for _, tc := range []struct {
+		min      int64
+		streamed bool
+	}{
+		{int64(len(content)), true},
+		{int64(len(content)) + 1, false},
+		{int64(len(content)) - 1, true},
+	} {
+		old := streamMinSize
+		streamMinSize = tc.min
+		w := newCacheWorkspace(t, content)
+		decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, _ := Build(decls[0])
+		ls, _ := a.Layers()
+		_, err = Streamed(ls[0]).Digest()
+		streamMinSize = old
+		if streamed := errors.Is(err, stream.ErrNotComputed); streamed != tc.streamed {
+			t.Errorf("streamMinSize %d, file of %d bytes: Digest error %v, want streamed=%v", tc.min, len(content), err, tc.streamed)
+		}
+	}
+}
+
+// failingReader returns data, then err on every later read.
+type failingReader struct {
+	data []byte
+	err  error
+}
+
+func (r *failingReader) Read(p []byte) (int, error) {
+	if len(r.data) == 0 {
+		return 0, r.err
+	}
+	n := copy(p, r.data)
+	r.data = r.data[n:]
+	return n, nil
+}
+
+func (r *failingReader) Close() error { return nil }
+
+// A read error of the file is a file error, for the hashing and the
+// size-checking reader; EOF stays io.EOF itself, also when read again.
+func TestReadersClassifyErrors(t *testing.T) {
+	eio := syscall.EIO
+	for _, tc := range []struct {
+		name string
+		rc   func(err error) io.Reader
+	}{
+		{"hashing", func(err error) io.Reader {
+			return &hashingReader{rc: &failingReader{data: []byte("abc"), err: err}, h: sha256.New()}
+		}},
+		{"size check", func(err error) io.Reader {
+			return &sizeCheckReader{rc: &failingReader{data: []byte("abc"), err: err}, want: 3, name: "f"}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.rc(eio)
+			if _, err := io.ReadAll(r); !errors.Is(err, ErrFile) || !errors.Is(err, eio) {
+				t.Fatalf("read error = %v, want a file error wrapping EIO", err)
+			}
+			r = tc.rc(io.EOF)
+			if b, err := io.ReadAll(r); err != nil || string(b) != "abc" {
+				t.Fatalf("ReadAll = %q, %v", b, err)
+			}
+			for range 2 {
+				if _, err := r.Read(make([]byte, 1)); err != io.EOF {
+					t.Fatalf("read after EOF = %v, want io.EOF itself", err)
+				}
+			}
+		})
+	}
+}
+
+// rel names a directory relative to the layers directory; one it cannot
+// relate is returned as is.
+func TestDigestCacheRel(t *testing.T) {
+	c := &digestCache{layersDir: "/layers"}
+	for dir, want := range map[string]string{
+		"/layers/examples_wasm/wasm": "examples_wasm/wasm",
+		"/layers":                    ".",
+		"relative/dir":               "relative/dir",
+	} {
+		if got := c.rel(dir); got != want {
+			t.Errorf("rel(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}
