@@ -4,8 +4,10 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"os"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/stream"
 )
@@ -101,5 +103,56 @@ func TestDigestCacheRel(t *testing.T) {
 		if got := c.rel(dir); got != want {
 			t.Errorf("rel(%q) = %q, want %q", dir, got, want)
 		}
+	}
+}
+
+// A file whose last change is exactly racyCutoff before the read is cached;
+// one a nanosecond later is not.
+func TestDigestCacheRacyBoundary(t *testing.T) {
+	w := newCacheWorkspace(t, "content")
+	fi, err := os.Stat(w.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, _ := fileStatus(fi)
+	changed := max(st.Mtime, st.Ctime)
+	d := sha(t, "content")
+	for _, tc := range []struct {
+		start  time.Time
+		stored bool
+	}{
+		{time.Unix(0, changed).Add(racyCutoff), true},
+		{time.Unix(0, changed).Add(racyCutoff - 1), false},
+	} {
+		c := &digestCache{layersDir: w.layers}
+		c.store("k", fi, d, tc.start)
+		if _, ok := c.entries["k"]; ok != tc.stored {
+			t.Errorf("read %s after the change: stored %v, want %v", tc.start.Sub(time.Unix(0, changed)), ok, tc.stored)
+		}
+	}
+}
+
+// Storing what the cache already holds leaves it clean: an export of
+// unchanged files does not rewrite the cache file.
+func TestDigestCacheStoreUnchanged(t *testing.T) {
+	w := newCacheWorkspace(t, "content")
+	fi, err := os.Stat(w.file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(time.Hour) // long after the change
+	c := &digestCache{layersDir: w.layers}
+	c.store("k", fi, sha(t, "content"), start)
+	if !c.dirty {
+		t.Fatal("a new entry left the cache clean")
+	}
+	c.dirty = false
+	c.store("k", fi, sha(t, "content"), start)
+	if c.dirty {
+		t.Fatal("storing the same entry made the cache dirty")
+	}
+	c.store("k", fi, sha(t, "other"), start)
+	if !c.dirty {
+		t.Fatal("a changed digest left the cache clean")
 	}
 }
