@@ -18,6 +18,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 )
 
 // faulty serves a registry and answers the first request that matches with
@@ -138,5 +139,41 @@ func TestUploadRetryable(t *testing.T) {
 		if got := uploadRetryable(tc.err); got != tc.want {
 			t.Errorf("uploadRetryable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A blob of up to smallBlob bytes goes up in one POST with its digest; a
+// bigger one through the pusher's session (POST, PATCH, PUT).
+func TestUploadSmallBlobBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		size    int
+		oneShot bool
+	}{
+		{smallBlob, true},
+		{smallBlob + 1, false},
+	} {
+		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+			var patches, digestPosts atomic.Int32
+			_, repo := startFaulty(t, func(r *http.Request) bool {
+				if r.Method == http.MethodPatch {
+					patches.Add(1)
+				}
+				if r.Method == http.MethodPost && r.URL.Query().Get("digest") != "" {
+					digestPosts.Add(1)
+				}
+				return false
+			}, nil)
+			reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := static.NewLayer(make([]byte, tc.size), "application/octet-stream")
+			if err := reg.uploadBlob(context.Background(), repo, l); err != nil {
+				t.Fatal(err)
+			}
+			if oneShot := digestPosts.Load() == 1 && patches.Load() == 0; oneShot != tc.oneShot {
+				t.Fatalf("%d bytes: %d POSTs with the digest, %d PATCHes; want a single-request upload: %v", tc.size, digestPosts.Load(), patches.Load(), tc.oneShot)
+			}
+		})
 	}
 }
