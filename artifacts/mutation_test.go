@@ -5,6 +5,8 @@ import (
 	"errors"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -154,5 +156,77 @@ func TestDigestCacheStoreUnchanged(t *testing.T) {
 	c.store("k", fi, sha(t, "other"), start)
 	if !c.dirty {
 		t.Fatal("a changed digest left the cache clean")
+	}
+}
+
+// buildCached loads and builds the one artifact of w and hashes its file.
+func buildCached(t *testing.T, w *cacheWorkspace) *Artifact {
+	t.Helper()
+	cachesMu.Lock()
+	delete(caches, w.layers)
+	cachesMu.Unlock()
+	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := Build(decls[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, _ := a.Layers()
+	if _, err := ls[0].Digest(); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// A saved cache is not written again while nothing changed.
+func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
+	noRacyCutoff(t)
+	w := newCacheWorkspace(t, "content")
+	a := buildCached(t, w)
+	if err := SaveDigests([]*Artifact{a}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
+	before, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := SaveDigests([]*Artifact{a}); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !os.SameFile(before, after) {
+		t.Fatal("an unchanged cache was written again")
+	}
+}
+
+// A cache that cannot be saved is an error naming its file; one error is
+// returned as is, several are joined.
+func TestSaveDigestsErrors(t *testing.T) {
+	noRacyCutoff(t)
+	var arts []*Artifact
+	var paths []string
+	for range 2 {
+		w := newCacheWorkspace(t, "content")
+		arts = append(arts, buildCached(t, w))
+		// A non-empty directory where the cache file goes: the rename fails.
+		p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
+		if err := os.MkdirAll(filepath.Join(p, "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		paths = append(paths, p)
+	}
+	err := SaveDigests(arts[:1])
+	if err == nil || !strings.HasPrefix(err.Error(), "saving the artifacts digest cache "+paths[0]+": ") || !errors.Is(err, syscall.EEXIST) && !errors.Is(err, syscall.ENOTEMPTY) {
+		t.Fatalf("one failure: err = %v", err)
+	}
+	err = SaveDigests(arts)
+	if err == nil || !strings.Contains(err.Error(), paths[0]) || !strings.Contains(err.Error(), paths[1]) {
+		t.Fatalf("two failures: err = %v", err)
 	}
 }
