@@ -284,7 +284,7 @@ file = "raw.bin"
 				wasmTOML:                       "symlink:../elsewhere.toml",
 				"examples_wasm/elsewhere.toml": "[[artifact]]\n",
 			},
-			wantErrs: []string{"artifacts.toml: path leaves the layer directory"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: path leaves the layer directory`},
 			wantIs:   []error{ErrPathEscapes},
 		},
 		{
@@ -329,12 +329,12 @@ file = "raw.bin"
 		{
 			name:     "artifacts.toml too large",
 			files:    map[string]string{wasmTOML: "#" + strings.Repeat("x", maxFileSize)},
-			wantErrs: []string{"artifacts.toml: larger than"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: larger than`},
 		},
 		{
 			name:     "artifacts.toml a directory",
 			files:    map[string]string{wasmTOML: "dir:"},
-			wantErrs: []string{"artifacts.toml: not a regular file: a directory"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: not a regular file: a directory`}, // no "artifact N"
 			wantIs:   []error{ErrNotRegular},
 		},
 		{
