@@ -230,3 +230,26 @@ func TestSaveDigestsErrors(t *testing.T) {
 		t.Fatalf("two failures: err = %v", err)
 	}
 }
+
+// An artifacts.toml of exactly maxFileSize bytes is read; one more byte is
+// too large.
+func TestDeclFileSizeLimit(t *testing.T) {
+	const decl = "[[artifact]]\ntag = 'wasm'\ntype = 'application/wasm'\nfile = 'app.wasm'\n#"
+	for _, tc := range []struct {
+		size int
+		ok   bool
+	}{
+		{maxFileSize, true},
+		{maxFileSize + 1, false},
+	} {
+		layers := t.TempDir()
+		writeTree(t, layers, map[string]string{
+			"examples_wasm/wasm/artifacts.toml": decl + strings.Repeat("x", tc.size-len(decl)),
+			"examples_wasm/wasm/app.wasm":       "\x00asm",
+		})
+		_, err := Load(layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+		if (err == nil) != tc.ok {
+			t.Errorf("artifacts.toml of %d bytes: err = %v, want ok=%v", tc.size, err, tc.ok)
+		}
+	}
+}
