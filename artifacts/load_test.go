@@ -79,6 +79,7 @@ func TestLoad(t *testing.T) {
 		// wantErrs are substrings that must each appear in the error; every
 		// error must also name the buildpack, layer and file of errFile.
 		wantErrs []string
+		wantNot  []string // substrings that must not appear in the error
 		wantIs   []error
 	}{
 		{
@@ -202,7 +203,7 @@ file = "raw.bin"
 		{
 			name:     "malformed TOML names the line",
 			files:    map[string]string{wasmTOML: "[[artifact]]\ntag = \"wasm\"\nfile = \n"},
-			wantErrs: []string{"malformed TOML", "line 3"},
+			wantErrs: []string{`artifacts.toml": malformed TOML`, "line 3"}, // no "artifact N"
 			wantIs:   []error{ErrSyntax},
 		},
 		{
@@ -212,9 +213,16 @@ file = "raw.bin"
 			wantIs:   []error{ErrSyntax},
 		},
 		{
+			name:     "only an unknown key",
+			files:    map[string]string{wasmTOML: "top = 1\n"},
+			wantErrs: []string{`artifacts.toml": unknown key "top"`},
+			wantNot:  []string{"no [[artifact]] declared"},
+			wantIs:   []error{ErrUnknownKey},
+		},
+		{
 			name:     "empty file",
 			files:    map[string]string{wasmTOML: "# nothing\n"},
-			wantErrs: []string{"no [[artifact]] declared"},
+			wantErrs: []string{`artifacts.toml": missing required field: no [[artifact]] declared`},
 			wantIs:   []error{ErrMissingField},
 		},
 		{
@@ -496,6 +504,11 @@ file = "f"
 				for _, want := range tt.wantErrs {
 					if !strings.Contains(msg, want) {
 						t.Errorf("error does not contain %q:\n%s", want, msg)
+					}
+				}
+				for _, not := range tt.wantNot {
+					if strings.Contains(msg, not) {
+						t.Errorf("error contains %q:\n%s", not, msg)
 					}
 				}
 				checkDeclarationErrors(t, err)
