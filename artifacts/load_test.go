@@ -220,6 +220,15 @@ file = "raw.bin"
 			wantIs:   []error{ErrUnknownKey},
 		},
 		{
+			name: "unknown keys at the top and in an artifact",
+			files: map[string]string{
+				wasmTOML:               "top = 1\nother = 2\n[[artifact]]\ntag = 't'\ntype = 'a/b'\nfile = 'f'\nfiel = 'g'\n",
+				"examples_wasm/wasm/f": "",
+			},
+			wantErrs: []string{`artifacts.toml": unknown key "top"`, `artifacts.toml": unknown key "other"`, `artifact 1 (tag "t"): unknown key "artifact.fiel"`},
+			wantIs:   []error{ErrUnknownKey},
+		},
+		{
 			name:     "empty file",
 			files:    map[string]string{wasmTOML: "# nothing\n"},
 			wantErrs: []string{`artifacts.toml": missing required field: no [[artifact]] declared`},
