@@ -253,3 +253,20 @@ func TestDeclFileSizeLimit(t *testing.T) {
 		}
 	}
 }
+
+// An unknown key that cannot be attributed to one artifact (an inline array
+// of tables) is named once, at the file level.
+func TestUnknownKeyOfInlineArtifactsNamedOnce(t *testing.T) {
+	layers := t.TempDir()
+	writeTree(t, layers, map[string]string{
+		"examples_wasm/wasm/artifacts.toml": "artifact = [{tag = 'a', type = 'a/b', file = 'f', fiel = 'x'}, {tag = 'b', type = 'a/b', file = 'f', fiel = 'y'}]\n",
+		"examples_wasm/wasm/f":              "",
+	})
+	_, err := Load(layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+	if err == nil {
+		t.Fatal("unknown keys accepted")
+	}
+	if n := strings.Count(err.Error(), `artifacts.toml": unknown key "artifact.fiel"`); n != 1 {
+		t.Fatalf("the unknown key is named %d times at the file level, want once:\n%v", n, err)
+	}
+}
