@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -268,5 +269,21 @@ func TestUnknownKeyOfInlineArtifactsNamedOnce(t *testing.T) {
 	}
 	if n := strings.Count(err.Error(), `artifacts.toml": unknown key "artifact.fiel"`); n != 1 {
 		t.Fatalf("the unknown key is named %d times at the file level, want once:\n%v", n, err)
+	}
+}
+
+func TestDescribeMode(t *testing.T) {
+	for m, want := range map[fs.FileMode]string{
+		fs.ModeDir | 0o755:                "a directory",
+		fs.ModeNamedPipe | 0o644:          "a named pipe (FIFO)",
+		fs.ModeSocket | 0o755:             "a socket",
+		fs.ModeDevice | fs.ModeCharDevice: "a device",
+		fs.ModeDevice:                     "a device",
+		fs.ModeIrregular:                  "type ?---------",
+		fs.ModeSymlink | 0o777:            "type L---------",
+	} {
+		if got := describeMode(m); got != want {
+			t.Errorf("describeMode(%v) = %q, want %q", m, got, want)
+		}
 	}
 }
