@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -47,3 +48,21 @@ func TestOptions(t *testing.T) {
 type discardWriter struct{}
 
 func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// A commit error says whether a tag moved.
+func TestCommitErrorMessage(t *testing.T) {
+	cause := errors.New("boom")
+	for _, tc := range []struct {
+		err  *exporter.CommitError
+		want string
+	}{
+		{&exporter.CommitError{Stage: exporter.StageBlobs, Err: cause}, "export failed while writing blobs; no tag was moved: boom"},
+		{&exporter.CommitError{Stage: exporter.StageManifests, Err: cause}, "export failed while writing manifests; no tag was moved: boom"},
+		{&exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:x", "r/a:y"}, NotMoved: []string{"r/a:latest"}, Err: cause},
+			"export failed while moving tags: boom; moved: [r/a:x, r/a:y]; not moved: [r/a:latest]"},
+	} {
+		if got := tc.err.Error(); got != tc.want {
+			t.Errorf("Error() = %q, want %q", got, tc.want)
+		}
+	}
+}

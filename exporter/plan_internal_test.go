@@ -3,8 +3,11 @@ package exporter
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // isInsecure matches the reference's registry against the insecure ones,
@@ -33,5 +36,24 @@ func TestIsInsecure(t *testing.T) {
 				t.Errorf("nameOptions(%q): scheme %s", tc.ref, scheme)
 			}
 		}
+	}
+}
+
+// A transaction's defaults: anonymous credentials, a discarding logger, 4
+// jobs and a 60 s timeout (spec 10).
+func TestNewDefaults(t *testing.T) {
+	plan, err := NewPlan([]string{"127.0.0.1:5000/app:latest"}, nil, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := New(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx.jobs != 4 || tx.timeout != 60*time.Second || tx.keychain == nil || tx.logger == nil {
+		t.Fatalf("defaults: jobs %d, timeout %s, keychain %v, logger %v", tx.jobs, tx.timeout, tx.keychain, tx.logger)
+	}
+	if _, err := New(nil); err == nil {
+		t.Fatal("New(nil) succeeded")
 	}
 }
