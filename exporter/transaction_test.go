@@ -332,6 +332,7 @@ func TestCommitFailures(t *testing.T) {
 				return 0
 			},
 			wantStage: exporter.StageBlobs,
+			wantErr:   "upload blob sha256:", // names the blob by its digest
 		},
 		{
 			name: "artifact manifest refused (MANIFEST_INVALID, as GitLab does)",
