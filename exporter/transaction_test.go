@@ -30,7 +30,7 @@ import (
 )
 
 // request is one request the registry saw.
-type request struct{ method, path string }
+type request struct{ method, path, query string }
 
 // recorder wraps a registry handler, records every request and can fail
 // chosen ones.
@@ -58,7 +58,7 @@ func (rec *recorder) setFail(fail func(r *http.Request) int) {
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.mu.Lock()
-	rec.seen = append(rec.seen, request{r.Method, r.URL.Path})
+	rec.seen = append(rec.seen, request{r.Method, r.URL.Path, r.URL.RawQuery})
 	fail := rec.fail
 	manifestWrite := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
 	var next <-chan struct{}
@@ -511,6 +511,10 @@ func TestCommitSeveralRepositories(t *testing.T) {
 	for _, r := range rec.requests() {
 		if (r.method == http.MethodPatch || r.method == http.MethodPut) && strings.HasPrefix(r.path, "/v2/b/blobs/") {
 			t.Fatalf("blob uploaded again to the second repository: %s %s", r.method, r.path)
+		}
+		// Every blob goes to the second repository as a mount from the first.
+		if r.method == http.MethodPost && strings.HasPrefix(r.path, "/v2/b/blobs/") && !strings.Contains(r.query, "mount=") {
+			t.Fatalf("blob posted to the second repository without a mount: %s %s?%s", r.method, r.path, r.query)
 		}
 	}
 }
