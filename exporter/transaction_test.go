@@ -777,3 +777,33 @@ func TestCommitKeepsForeignFallbackTag(t *testing.T) {
 		t.Fatalf("primary tag moved")
 	}
 }
+
+// Without an image (the daemon's artifacts repository), a refused manifest
+// still fails the commit before any tag moves.
+func TestCommitWithoutImageManifestRefused(t *testing.T) {
+	rec, host := newRegistry(t, false)
+	rec.setFail(func(r *http.Request) int {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	plan, err := exporter.NewRepositoryPlan(host+"/artifacts", "latest", fixture(t), platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := exporter.New(plan, exporter.WithImageID("sha256:abcd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Commit(context.Background(), nil)
+	var ce *exporter.CommitError
+	if !errors.As(err, &ce) || ce.Stage != exporter.StageManifests {
+		t.Fatalf("err = %v, want a failure in the manifests stage", err)
+	}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodPut && strings.Contains(r.path, "/manifests/") && !strings.Contains(r.path, "/manifests/sha256:") {
+			t.Fatalf("a tag moved: %s %s", r.method, r.path)
+		}
+	}
+}
