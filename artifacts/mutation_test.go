@@ -287,3 +287,31 @@ func TestDescribeMode(t *testing.T) {
 		}
 	}
 }
+
+// A layer directory that cannot be opened is an error of its artifacts.toml
+// at the file level. Here its path is longer than PATH_MAX: listing the
+// buildpack's directory works, opening the layer's fails.
+func TestLoadLayerDirectoryUnopenable(t *testing.T) {
+	layers := t.TempDir()
+	for len(layers) < 3800 {
+		layers = filepath.Join(layers, strings.Repeat("d", 200))
+	}
+	bpDir := filepath.Join(layers, "examples_wasm")
+	if err := os.MkdirAll(bpDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(bpDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	layer := strings.Repeat("l", 250)
+	if err := root.Mkdir(layer, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Load(layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+	want := `file "examples_wasm/` + layer + `/artifacts.toml": opening the layer directory: `
+	if err == nil || !strings.Contains(err.Error(), want) || !errors.Is(err, ErrInvalid) {
+		t.Fatalf("err = %v, want it to contain %q", err, want)
+	}
+}
