@@ -305,6 +305,12 @@ file = "raw.bin"
 			wantIs:   []error{ErrPathEscapes},
 		},
 		{
+			name:     "artifacts.toml a dangling symlink",
+			files:    map[string]string{wasmTOML: "symlink:gone.toml"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: invalid path: a symbolic link to a file that does not exist`},
+			wantIs:   []error{ErrInvalidPath},
+		},
+		{
 			name: "FIFO",
 			files: map[string]string{
 				wasmTOML:                  "[[artifact]]\ntag='t'\ntype='a/b'\nfile='pipe'\n",
