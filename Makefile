@@ -164,7 +164,7 @@ KPACK_DIR := $(CURDIR)/out/kpack
 e2e-tekton: LIFECYCLE_IMAGE :=
 e2e-tekton: build package apt-tools apt-e2e $(TOOLS_BIN)/pack
 	$(TEST_ENV) flock $(E2E_LOCK) \
-		$(GO) test -tags e2e,tekton -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run TestTekton $(E2E_FLAGS) ./e2e/
+		$(GO) test -tags e2e,tekton -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestTekton|TestDockerArgs' $(E2E_FLAGS) ./e2e/
 
 # kpack's code runs from e2e/kpack, its own module (kpack's dependencies
 # never reach the lifecycle binaries): out/kpack/kpack-e2e (builder
@@ -180,7 +180,7 @@ kpack-bin:
 e2e-kpack: LIFECYCLE_IMAGE :=
 e2e-kpack: build package kpack-bin apt-e2e $(TOOLS_BIN)/pack
 	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) KPACK_DIR=$(KPACK_DIR) flock $(E2E_LOCK) \
-		$(GO) test -tags e2e,kpack -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run TestKpack $(E2E_FLAGS) ./e2e/
+		$(GO) test -tags e2e,kpack -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestKpack|TestDockerArgs' $(E2E_FLAGS) ./e2e/
 
 # Installs Debian's busybox-static (a static /bin/busybox) when missing (needs root).
 apt-e2e:

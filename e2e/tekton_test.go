@@ -435,3 +435,19 @@ func results(t *testing.T, r *tektonRun) {
 	must(t, err)
 	r.results["APP_IMAGE_DIGEST"] = string(b)
 }
+
+func TestTektonSubst(t *testing.T) {
+	r := &tektonRun{params: map[string]string{"APP_IMAGE": "reg/app", "SOURCE_SUBPATH": ""},
+		stepResults: map[string]string{"UID": "1000"}}
+	for in, want := range map[string]string{
+		"$(params.APP_IMAGE)": "reg/app",
+		"-app=$(workspaces.source.path)/$(params.SOURCE_SUBPATH)": "-app=/workspace/source/",
+		"-uid=$(steps.get-labels-and-env.results.UID)":            "-uid=1000",
+		"-cache-dir=$(workspaces.cache.path)":                     "-cache-dir=",
+		"no variable":                                             "no variable",
+	} {
+		if got := r.subst(t, in); got != want {
+			t.Errorf("subst(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
