@@ -37,6 +37,10 @@ type container struct {
 	User       string // uid:gid, "" for the image's
 	GroupAdd   []string
 	Mounts     []mount
+	// CapDrop and NoNewPrivileges are a security context's
+	// capabilities.drop and allowPrivilegeEscalation: false.
+	CapDrop         []string
+	NoNewPrivileges bool
 }
 
 // dockerArgs is the `docker run` command line that starts c on the host
@@ -48,6 +52,12 @@ func (c container) dockerArgs(name string) ([]string, error) {
 	}
 	for _, g := range c.GroupAdd {
 		args = append(args, "--group-add", g)
+	}
+	for _, cp := range c.CapDrop {
+		args = append(args, "--cap-drop", cp)
+	}
+	if c.NoNewPrivileges {
+		args = append(args, "--security-opt", "no-new-privileges")
 	}
 	if c.WorkingDir != "" {
 		args = append(args, "--workdir", c.WorkingDir)

@@ -19,6 +19,10 @@ func TestDockerArgs(t *testing.T) {
 			User: "1000:1000", GroupAdd: []string{"1000"}, WorkingDir: "/workspace", Env: []string{"A=b"}},
 		want: "run --name n --network host --pull missing --user 1000:1000 --group-add 1000 --workdir /workspace --env A=b --entrypoint /cnb/lifecycle/analyzer img -layers=/layers app",
 	}, {
+		name: "a restricted security context",
+		c:    container{Image: "img", User: "1000:1000", CapDrop: []string{"ALL"}, NoNewPrivileges: true},
+		want: "run --name n --network host --pull missing --user 1000:1000 --cap-drop ALL --security-opt no-new-privileges img",
+	}, {
 		name: "a command of several words keeps the rest before the args",
 		c:    container{Image: "img", Command: []string{"/bin/sh", "-c"}, Args: []string{"true"}},
 		want: "run --name n --network host --pull missing --entrypoint /bin/sh img -c true",

@@ -31,9 +31,14 @@ type pod struct {
 }
 
 type podSecurityContext struct {
-	RunAsUser  *int64 `json:"runAsUser"`
-	RunAsGroup *int64 `json:"runAsGroup"`
-	FSGroup    *int64 `json:"fsGroup"`
+	RunAsUser                *int64 `json:"runAsUser"`
+	RunAsGroup               *int64 `json:"runAsGroup"`
+	FSGroup                  *int64 `json:"fsGroup"`
+	AllowPrivilegeEscalation *bool  `json:"allowPrivilegeEscalation"`
+	Capabilities             *struct {
+		Drop []string `json:"drop"`
+		Add  []string `json:"add"`
+	} `json:"capabilities"`
 }
 
 type podContainer struct {
@@ -138,6 +143,15 @@ func (r *podRun) container(t *testing.T, c podContainer, fsGroup string) contain
 		}
 	}
 	out := container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir}
+	if csc := c.SecurityContext; csc != nil {
+		if csc.Capabilities != nil {
+			if len(csc.Capabilities.Add) > 0 {
+				t.Fatalf("container %s: capabilities.add is not supported", c.Name)
+			}
+			out.CapDrop = csc.Capabilities.Drop
+		}
+		out.NoNewPrivileges = csc.AllowPrivilegeEscalation != nil && !*csc.AllowPrivilegeEscalation
+	}
 	if uid != nil {
 		out.User = strconv.FormatInt(*uid, 10)
 		if gid != nil {
