@@ -126,8 +126,9 @@ TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
 .PHONY: test unit acceptance e2e apt-busybox apt-e2e fuzz
-# Every test there is: unit, acceptance and the pack + Docker e2e suite.
-test: unit acceptance e2e
+# Every test there is: unit, acceptance, the pack + Docker e2e suite and
+# the kpack and Tekton runs.
+test: unit acceptance e2e e2e-kpack e2e-tekton
 
 # Every go test run has a deadline, so a hung test fails with its goroutine
 # dump instead of running until CI kills it.
@@ -165,6 +166,38 @@ e2e: LIFECYCLE_IMAGE :=
 e2e: build package tools apt-e2e $(TOOLS_BIN)/pack
 	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) \
 		$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./e2e/...
+
+# e2e-kpack and e2e-tekton (build tags e2e,kpack and e2e,tekton): what
+# kpack v0.17.0 and the Tekton catalog task buildpacks-phases 0.3 would run
+# in a Kubernetes Pod, run container by container on the local Docker
+# Engine against a docker-registry on 127.0.0.1, with our lifecycle image
+# (out/lifecycle-image). flock keeps them from overlapping another Docker
+# run on this machine.
+E2E_PLATFORM_TIMEOUT := 15m
+E2E_LOCK ?= /tmp/e2e.lock
+KPACK_DIR := $(CURDIR)/out/kpack
+
+.PHONY: e2e-kpack e2e-tekton kpack-bin
+e2e-tekton: LIFECYCLE_IMAGE :=
+e2e-tekton: build package apt-tools apt-e2e $(TOOLS_BIN)/pack
+	$(TEST_ENV) flock $(E2E_LOCK) \
+		$(GO) test -tags e2e,tekton -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestTekton|TestDockerArgs' $(E2E_FLAGS) ./e2e/
+
+# kpack's code runs from e2e/kpack, its own module (kpack's dependencies
+# never reach the lifecycle binaries): out/kpack/kpack-e2e (builder
+# creation, the build Pod, the completion's termination message) and
+# kpack's build-init and completion binaries, which the test puts into
+# images as kpack's config names them.
+kpack-bin:
+	mkdir -p $(KPACK_DIR)
+	cd e2e/kpack && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/kpack-e2e . \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/build-init github.com/pivotal/kpack/cmd/build-init \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion
+
+e2e-kpack: LIFECYCLE_IMAGE :=
+e2e-kpack: build package kpack-bin apt-e2e $(TOOLS_BIN)/pack
+	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) KPACK_DIR=$(KPACK_DIR) flock $(E2E_LOCK) \
+		$(GO) test -tags e2e,kpack -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestKpack|TestDockerArgs' $(E2E_FLAGS) ./e2e/
 
 # Installs Debian's busybox-static (a static /bin/busybox) when missing (needs root).
 apt-e2e: apt-busybox
