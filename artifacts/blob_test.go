@@ -2,6 +2,7 @@ package artifacts
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -46,11 +47,54 @@ func buildOne(t *testing.T, toml string, files map[string]string) *Artifact {
 	return a
 }
 
+// buildWithoutFiles builds the declaration with its files moved out of the
+// layer directory, so that Build fails or records an error if it opens
+// one, and puts them back.
+func buildWithoutFiles(t *testing.T, d Declaration) *Artifact {
+	t.Helper()
+	aside := t.TempDir()
+	var paths []string
+	if d.Config != nil {
+		paths = append(paths, d.Config.Path)
+	}
+	for _, f := range d.Files {
+		paths = append(paths, f.Path)
+	}
+	for i, p := range paths {
+		if err := os.Rename(filepath.Join(d.LayerDir, filepath.FromSlash(p)), filepath.Join(aside, fmt.Sprint(i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := Build(d)
+	if err != nil {
+		t.Fatalf("Build read a file: %v", err)
+	}
+	for i, p := range paths {
+		if err := os.Rename(filepath.Join(aside, fmt.Sprint(i)), filepath.Join(d.LayerDir, filepath.FromSlash(p))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return a
+}
+
 func TestBlobHashesOnce(t *testing.T) {
-	a := buildOne(t, helmTOML, goldenCases[2].files)
+	a := buildWithoutFiles(t, loadOne(t, helmTOML, goldenCases[2].files))
 	opens := countOpens(t, a)
-	if opens.Load() != 0 {
-		t.Fatal("Build opened files")
+	blobs, _ := a.Layers()
+	if c, _ := a.Config(); c != nil {
+		blobs = append(blobs, c)
+	}
+	files := 0
+	for _, b := range blobs {
+		if fb, ok := b.(*fileBlob); ok {
+			files++
+			if fb.known || fb.err != nil {
+				t.Fatalf("Build opened %s", fb.path)
+			}
+		}
+	}
+	if files != 2 {
+		t.Fatalf("%d file blobs, want 2", files)
 	}
 	layers, _ := a.Layers()
 	config, _ := a.Config()

@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,6 +20,13 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 )
+
+// ReadOptions are the options to read the previous image's repository: the
+// keychain's credentials and the transaction's transport (TLS verification
+// off for an insecure registry, the stall deadline).
+func ReadOptions(kc authn.Keychain, insecure bool, timeout time.Duration) []remote.Option {
+	return []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(baseTransport(insecure, timeout))}
+}
 
 // ReusedLayer is a launch layer that this build keeps from the previous
 // image without writing it: its <layer>.toml says launch = true and there is
@@ -152,6 +161,7 @@ func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, decl
 				Fix:  "change one of the tags"})
 			continue
 		}
+		a.CarriedFrom = previous.Context().Digest(pa.Descriptor.Digest.String()).Name()
 		out = append(out, a)
 	}
 	return out, probs, errors.Join(errs...)

@@ -524,19 +524,17 @@ func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*regist
 		if len(res.Artifacts) == 0 {
 			continue
 		}
-		// The first artifact manifest tells whether the registry indexes
-		// referrers: an OCI-Subject header, or else (as oras-go does) the
-		// referrers API's own answer.
-		hdr, err := put(ctx, res.Artifacts[0])
-		if err != nil {
+		// After the first artifact manifest, the referrers API's own answer
+		// tells whether the registry indexes referrers (as oras-go asks it);
+		// an OCI-Subject header alone is not trusted: clients read the API,
+		// and some registries send the header without serving it, or serve
+		// it without the header (docs/spec.md 6).
+		if _, err := put(ctx, res.Artifacts[0]); err != nil {
 			return nil, err
 		}
-		indexed := hdr.Get("OCI-Subject") != ""
-		if !indexed {
-			if indexed, err = reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest); err != nil {
-				return nil, err
-			}
-		}
+		indexed, why := reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest)
+		t.logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", tg.repo.RegistryStr(), tg.repo.RepositoryStr(), "the referrers API "+why,
+			map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[indexed])
 		rest := res.Artifacts[1:]
 		if indexed {
 			for _, p := range rest {
@@ -606,7 +604,11 @@ func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, i
 		if noReferrers[tg.repo.Name()] {
 			ft := fallbackTagFor(res.Subject.Digest)
 			fallbacks = append(fallbacks, move{ref: tg.repo.Tag(ft).Name(), do: func() error {
-				existing, err := reg.getIndex(ctx, tg.repo, ft)
+				existing, err := reg.getIndex(ctx, tg.repo, ft, res.Subject.Digest)
+				if errors.Is(err, errFallbackIsSubject) {
+					t.logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", tg.repo.RegistryStr(), tg.repo.Tag(ft).Name())
+					existing, err = nil, nil
+				}
 				if err != nil {
 					return err
 				}

@@ -33,6 +33,10 @@ func artifactName(a *artifacts.Artifact) string {
 
 func logAdding(arts []*artifacts.Artifact) {
 	for _, a := range arts {
+		if a.CarriedFrom != "" {
+			cmd.DefaultLogger.Infof("Carrying artifact '%s' (tag '%s', %s) of the reused layer from the previous image (%s)", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
+			continue
+		}
 		cmd.DefaultLogger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
 	}
 }
@@ -76,6 +80,7 @@ func publishedReports(res *exporter.Result) []platform.ArtifactReport {
 			Type:             p.Artifact.ArtifactType,
 			ManifestSize:     p.Manifest.Descriptor.Size,
 			Refs:             p.Refs,
+			CarriedFrom:      p.Artifact.CarriedFrom,
 		})
 	}
 	return out
