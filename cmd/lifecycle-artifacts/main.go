@@ -51,8 +51,10 @@ func main() {
 			cli.Run(newExportCmd(platformAPI()), sub, true)
 		case "create":
 			cli.Run(newCreateCmd(platformAPI()), sub, true)
+		case "reattach":
+			cmd.Exit(reattach(os.Args[2:]))
 		default:
-			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create, validate"))
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create, validate, reattach"))
 		}
 	}
 }
