@@ -33,10 +33,11 @@ OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
 TOOLS     := oras helm crane olareg distribution
 
-# Our binary is the exporter and the creator (which runs the stock phases
-# before export); every other phase is upstream's lifecycle binary.
-STOCK_PHASES := detector analyzer restorer builder extender rebaser
-OUR_PHASES   := exporter creator
+# Our binary is the exporter, the creator (which runs the stock phases
+# before export) and the rebaser (upstream's rebase, then the artifacts);
+# every other phase is upstream's lifecycle binary.
+STOCK_PHASES := detector analyzer restorer builder extender
+OUR_PHASES   := exporter creator rebaser
 
 # --- build ------------------------------------------------------------------
 

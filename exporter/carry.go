@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -22,10 +23,17 @@ import (
 )
 
 // ReadOptions are the options to read the previous image's repository: the
-// keychain's credentials and the transaction's transport (TLS verification
-// off for an insecure registry, the stall deadline).
+// keychain's credentials, the transaction's transport (TLS verification off
+// for an insecure registry, the stall deadline) and its idea of a transient
+// failure (resets, timeouts, 408, 429, 5xx are retried).
 func ReadOptions(kc authn.Keychain, insecure bool, timeout time.Duration) []remote.Option {
-	return []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(baseTransport(insecure, timeout))}
+	return []remote.Option{
+		remote.WithAuthFromKeychain(kc),
+		remote.WithTransport(baseTransport(insecure, timeout)),
+		remote.WithRetryPredicate(uploadRetryable),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+	}
 }
 
 // ReusedLayer is a launch layer that this build keeps from the previous

@@ -34,7 +34,7 @@ func artifactName(a *artifacts.Artifact) string {
 func logAdding(arts []*artifacts.Artifact) {
 	for _, a := range arts {
 		if a.CarriedFrom != "" {
-			cmd.DefaultLogger.Infof("Carrying artifact '%s' (tag '%s', %s) of the reused layer from the previous image (%s)", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
+			cmd.DefaultLogger.Infof("Carrying artifact '%s' (tag '%s', %s) from %s", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
 			continue
 		}
 		cmd.DefaultLogger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
