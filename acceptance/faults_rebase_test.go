@@ -69,9 +69,9 @@ func TestRebaseAndReattachUnderFaults(t *testing.T) {
 					if stdout, stderr, code := harness.Run(t, rb); code != 0 {
 						t.Fatalf("stock rebase: exit %d\n%s%s", code, stdout, stderr)
 					}
-					c = exec.Command(filepath.Join(dir, "lifecycle-artifacts"), append([]string{"reattach", "-from", proxy.Host + "/app@" + old, "-report", report}, proxyNames...)...)
+					c = exec.Command(harness.Binary(t, "lifecycle-artifacts"), append([]string{"reattach", "-from", proxy.Host + "/app@" + old, "-report", report}, proxyNames...)...)
 				} else {
-					c = exec.Command(filepath.Join(dir, "rebaser"), append([]string{"-force", "-run-image", strings.Replace(patched, reg.Host, proxy.Host, 1), "-report", report}, proxyNames...)...)
+					c = exec.Command(harness.Binary(t, "rebaser"), append([]string{"-force", "-run-image", strings.Replace(patched, reg.Host, proxy.Host, 1), "-report", report}, proxyNames...)...)
 				}
 				c.Env = append(append(w.Env("0.13"), sourceDateEpoch), env...)
 				before, err := b.snapshot(watched)

@@ -55,7 +55,7 @@ func TestRebaseThenReattach(t *testing.T) {
 
 			report := filepath.Join(t.TempDir(), "report.toml")
 			for i := range 2 {
-				cmd := exec.Command(filepath.Join(dir, "lifecycle-artifacts"), "reattach", "-from", reg.Host+"/app@"+old.String(), "-report", report, app)
+				cmd := exec.Command(harness.Binary(t, "lifecycle-artifacts"), "reattach", "-from", reg.Host+"/app@"+old.String(), "-report", report, app)
 				cmd.Env = w.Env("0.13")
 				stdout, stderr, code := harness.Run(t, cmd)
 				if code != 0 {
@@ -128,7 +128,7 @@ func TestRebaserCarriesArtifacts(t *testing.T) {
 				t.Helper()
 				report := filepath.Join(t.TempDir(), "report.toml")
 				args := []string{"-force", "-run-image", patchedRef, "-report", report, img}
-				bin := filepath.Join(dir, "rebaser")
+				bin := harness.Binary(t, "rebaser")
 				if stock {
 					bin, args = filepath.Join(dir, "lifecycle"), append([]string{"rebase"}, args...)
 				}
