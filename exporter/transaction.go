@@ -30,6 +30,8 @@ type Transaction struct {
 	timeout  time.Duration
 	imageID  string
 	created  *time.Time
+	cache    *artifacts.DigestCache
+	stream   streamPolicy
 }
 
 // Option configures a Transaction.
@@ -107,12 +109,36 @@ func WithCreated(c time.Time) Option {
 	}
 }
 
+// WithDigestCache names the digest cache the artifacts were built with, so
+// that the transaction can warn when its file was ignored. The caller saves
+// it.
+func WithDigestCache(c *artifacts.DigestCache) Option {
+	return func(t *Transaction) error {
+		t.cache = c
+		return nil
+	}
+}
+
+// WithStreamMinSize sets the size from which an artifact file whose digest
+// is unknown is hashed while it is uploaded rather than before (default
+// 64 MiB).
+func WithStreamMinSize(n int64) Option {
+	return func(t *Transaction) error {
+		if n < 0 {
+			return fmt.Errorf("stream size must not be negative, got %d", n)
+		}
+		t.stream.minSize = n
+		return nil
+	}
+}
+
 // New returns the transaction for plan.
 func New(plan *Plan, opts ...Option) (*Transaction, error) {
 	if plan == nil {
 		return nil, errors.New("nil plan")
 	}
-	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second}
+	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second,
+		stream: streamPolicy{minSize: defaultStreamMinSize}}
 	for _, o := range opts {
 		if err := o(t); err != nil {
 			return nil, err
@@ -200,12 +226,7 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
 	err = t.pushBlobs(ctx, regs, img)
-	for _, p := range artifacts.DigestCacheProblems(t.plan.artifacts) {
-		t.logger.Warnf("Ignored the artifacts digest cache %v; every artifact file was read", p)
-	}
-	if serr := artifacts.SaveDigests(t.plan.artifacts); serr != nil {
-		t.logger.Debugf("%v", serr)
-	}
+	warnDigestCache(t.logger, t.cache)
 	if errors.Is(err, artifacts.ErrFile) {
 		// A file of a layer directory, not the registry, failed.
 		return nil, err
@@ -338,13 +359,13 @@ func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("artifact %q config: %w", a.Tag, err)
 		}
-		out = append(out, artifacts.Streamed(c))
+		out = append(out, t.stream.layer(c))
 		al, err := a.Layers()
 		if err != nil {
 			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
 		}
 		for _, l := range al {
-			out = append(out, artifacts.Streamed(l))
+			out = append(out, t.stream.layer(l))
 		}
 	}
 	return distinct(out), nil
@@ -605,6 +626,13 @@ func (t *Transaction) runWave(wave []move) ([]string, error) {
 		}
 	}
 	return done, nil
+}
+
+// warnDigestCache warns when the digest cache's file was ignored.
+func warnDigestCache(logger log.Logger, c *artifacts.DigestCache) {
+	if p := c.Problem(); p != nil {
+		logger.Warnf("Ignored the artifacts digest cache %v; every artifact file was read", p)
+	}
 }
 
 type discard struct{}

@@ -583,7 +583,7 @@ func TestCommitStreamsArtifactFiles(t *testing.T) {
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
 	layers := t.TempDir()
-	const bigSize = 64 << 20 // streamed from artifacts' streamMinSize on
+	const bigSize = 64 << 20 // streamed from the exporter's defaultStreamMinSize on
 	writeLayer(t, layers, "examples/big", "big", `
 [[artifact]]
 tag = "big"

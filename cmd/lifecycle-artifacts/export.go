@@ -155,7 +155,15 @@ func (e *exportCmd) Exec() error {
 	if err := verifyBuildpackAPIs(group); err != nil {
 		return err
 	}
-	arts, err := loadArtifacts(cmd.DefaultLogger, e.LayersDir, group)
+	// The digest cache of the layers directory: opened here, used by every
+	// target, saved once the export has read the files.
+	digests := artifacts.OpenDigestCache(e.LayersDir)
+	defer func() {
+		if err := digests.Save(); err != nil {
+			cmd.DefaultLogger.Debugf("%v", err)
+		}
+	}()
+	arts, err := loadArtifacts(cmd.DefaultLogger, e.LayersDir, group, digests)
 	if err != nil {
 		return exitCode(err, e.Platform)
 	}
@@ -168,12 +176,12 @@ func (e *exportCmd) Exec() error {
 			return err
 		}
 	}
-	return e.export(context.Background(), group, arts, cacheStore)
+	return e.export(context.Background(), group, arts, cacheStore, digests)
 }
 
 // loadArtifacts reads and validates every declaration of the group, and
 // warns of declaration files that will not be read.
-func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group) ([]*artifacts.Artifact, error) {
+func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group, digests *artifacts.DigestCache) ([]*artifacts.Artifact, error) {
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
@@ -183,14 +191,15 @@ func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group) (
 	if err != nil {
 		return nil, err
 	}
-	return buildArtifacts(decls)
+	return buildArtifacts(decls, digests)
 }
 
-// buildArtifacts turns validated declarations into artifacts.
-func buildArtifacts(decls []artifacts.Declaration) ([]*artifacts.Artifact, error) {
+// buildArtifacts turns validated declarations into artifacts whose files
+// use the digest cache (nil for none).
+func buildArtifacts(decls []artifacts.Declaration, digests *artifacts.DigestCache) ([]*artifacts.Artifact, error) {
 	var out []*artifacts.Artifact
 	for _, d := range decls {
-		a, err := artifacts.Build(d)
+		a, err := artifacts.Build(d, artifacts.WithDigestCache(digests))
 		if err != nil {
 			return nil, err
 		}
@@ -199,7 +208,7 @@ func buildArtifacts(decls []artifacts.Declaration) ([]*artifacts.Artifact, error
 	return out, nil
 }
 
-func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*artifacts.Artifact, cacheStore phase.Cache) error {
+func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*artifacts.Artifact, cacheStore phase.Cache, digests *artifacts.DigestCache) error {
 	tmpDir, err := os.MkdirTemp("", "lifecycle.exporter.layer")
 	if err != nil {
 		return cmd.FailErr(err, "create temp directory")
@@ -225,7 +234,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	if err != nil {
 		return err
 	}
-	appImage, decorated, skipped, err := e.decorate(ctx, appImage, plan, arts)
+	appImage, decorated, skipped, err := e.decorate(ctx, appImage, plan, arts, digests)
 	if err != nil {
 		return err
 	}
@@ -266,7 +275,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	}
 
 	if e.UseDaemon && plan != nil {
-		if decorated, err = e.publishBesideDaemon(ctx, plan, appImage, stock.Image.ImageID); err != nil {
+		if decorated, err = e.publishBesideDaemon(ctx, plan, appImage, stock.Image.ImageID, digests); err != nil {
 			return exitCode(err, e.Platform)
 		}
 	}
@@ -330,7 +339,7 @@ func (e *exportCmd) planArtifacts(arts []*artifacts.Artifact) (*exporter.Plan, e
 // artifacts: into the layout, or through the registry transaction. A daemon
 // export is not decorated; its artifacts are pushed after the save (with a
 // repository) or skipped, and skipped says why.
-func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *exporter.Plan, arts []*artifacts.Artifact) (imgutil.Image, outcome, string, error) {
+func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *exporter.Plan, arts []*artifacts.Artifact, digests *artifacts.DigestCache) (imgutil.Image, outcome, string, error) {
 	switch {
 	case len(arts) == 0:
 		return img, nil, "", nil
@@ -342,7 +351,7 @@ func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *expor
 		logAdding(arts)
 		return li, li, "", nil
 	case !e.UseDaemon:
-		tx, err := e.transaction(plan)
+		tx, err := e.transaction(plan, exporter.WithDigestCache(digests))
 		if err != nil {
 			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
 		}
@@ -376,7 +385,7 @@ func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*
 // repository the platform named, without a subject (the image has no
 // registry digest), annotated with the image ID and stamped with the image's
 // created time.
-func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan, img imgutil.Image, imageID string) (outcome, error) {
+func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan, img imgutil.Image, imageID string, digests *artifacts.DigestCache) (outcome, error) {
 	created, err := img.CreatedAt()
 	if err != nil {
 		return nil, err
@@ -386,7 +395,7 @@ func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan
 	if !strings.HasPrefix(imageID, "sha256:") {
 		imageID = "sha256:" + imageID
 	}
-	tx, err := e.transaction(plan, exporter.WithImageID(imageID), exporter.WithCreated(created))
+	tx, err := e.transaction(plan, exporter.WithImageID(imageID), exporter.WithCreated(created), exporter.WithDigestCache(digests))
 	if err != nil {
 		return nil, err
 	}
