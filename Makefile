@@ -19,6 +19,7 @@ HELM_VERSION      := $(call mod_version,tools/helm,helm.sh/helm/v3)
 CRANE_VERSION     := $(call mod_version,tools/crane,github.com/google/go-containerregistry)
 OLAREG_VERSION    := $(call mod_version,tools/olareg,github.com/olareg/olareg)
 PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
+STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
@@ -100,6 +101,8 @@ TOOL_olareg_PKG     := github.com/olareg/olareg/cmd/olareg
 TOOL_olareg_LDFLAGS := -X github.com/olareg/olareg/internal/version.vcsTag=v$(OLAREG_VERSION)
 # pack's main package is its module root; its go.mod (copied into
 # tools/pack, replace line included) is why `go install pack@v` is refused.
+TOOL_staticcheck_PKG     := honnef.co/go/tools/cmd/staticcheck
+TOOL_staticcheck_LDFLAGS :=
 TOOL_pack_PKG     := github.com/buildpacks/pack
 TOOL_pack_LDFLAGS := -X github.com/buildpacks/pack/pkg/client.Version=$(PACK_VERSION)
 
@@ -117,12 +120,17 @@ tools/bin/%: $(TOOLS_BIN)/% ;
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
-.PHONY: test unit acceptance e2e apt-e2e fuzz
+.PHONY: test unit lint acceptance e2e apt-e2e fuzz
 # Every test there is: unit, acceptance and the pack + Docker e2e suite.
 test: unit acceptance e2e
 
-unit:
+unit: lint
 	$(GO) test ./...
+
+# go vet and staticcheck v$(STATICCHECK_VERSION) (tools/staticcheck) over every package.
+lint: $(TOOLS_BIN)/staticcheck
+	$(GO) vet ./...
+	$(TOOLS_BIN)/staticcheck ./...
 
 # The fault-injection test writes its totals next to out/lifecycle; they are
 # printed here (go test hides a passing test's output), and a missing file
@@ -177,6 +185,7 @@ versions:
 	@echo "crane     $(CRANE_VERSION)"
 	@echo "olareg    $(OLAREG_VERSION)"
 	@echo "pack      $(PACK_VERSION)"
+	@echo "staticcheck $(STATICCHECK_VERSION)"
 	@echo "syft      $(SYFT_VERSION) (SBOMs)"
 
 clean:

@@ -3,7 +3,6 @@ package exporter
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -52,10 +51,6 @@ var templateFix = fmt.Sprintf("change the tag, or have the platform set %s (for 
 
 // Is makes every CollisionError an artifacts.ErrInvalid.
 func (e *CollisionError) Is(target error) bool { return target == artifacts.ErrInvalid }
-
-// fallbackTag matches the referrers tag schema <alg>-<hex> that registries
-// without the referrers API use for the referrers index.
-var fallbackTag = regexp.MustCompile(`^[a-z0-9]+-[a-f0-9]{32,}$`)
 
 // NewPlan resolves the image names and checks every published artifact tag.
 // The first name is the primary one. Registries listed in insecure are
@@ -120,7 +115,7 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 				Fix:  "shorten the tag, or the template"})
 			continue
 		}
-		if fallbackTag.MatchString(published) {
+		if artifacts.IsFallbackTag(published) {
 			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
 				With: "the referrers fallback tag schema (<alg>-<hex>)", Fix: templateFix})
 		}
@@ -134,18 +129,6 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 	}
 	return errs
 }
-
-// Repositories lists the repositories the export writes to, in order.
-func (p *Plan) Repositories() []name.Repository {
-	var out []name.Repository
-	for _, t := range p.targets {
-		out = append(out, t.repo)
-	}
-	return out
-}
-
-// Artifacts lists the artifacts in declaration order.
-func (p *Plan) Artifacts() []*artifacts.Artifact { return p.artifacts }
 
 // PublishedTags returns, for artifact i, its tag in each repository.
 func (p *Plan) PublishedTags(i int) []name.Tag {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -288,13 +287,4 @@ func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, 
 		return false, fmt.Errorf("registry %s: probe referrers API: %w", r.reg.RegistryStr(), err)
 	}
 	return ok, nil
-}
-
-// statusOf returns the HTTP status of a registry error, or 0.
-func statusOf(err error) int {
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		return terr.StatusCode
-	}
-	return 0
 }
