@@ -170,23 +170,19 @@ func checkFiles(root *os.Root, d Declaration) []error {
 	return errs
 }
 
-// checkRegular stats p through root (following symlinks that stay inside it)
-// and reports an error unless it is a regular file of at most limit bytes
-// (or noSizeLimit). It never opens the file, so a FIFO cannot block; the
-// file is checked again when it is opened (openRegular), since the
-// buildpack's user may change it in between.
+// checkRegular opens p through root as openRegular does (following symlinks
+// only inside root, without blocking, checked on the descriptor: a regular
+// file of at most limit bytes, or noSizeLimit) and closes it: a FIFO cannot
+// block, and a file the CNB user cannot read (a hard link to someone else's
+// file, say) is refused here, before anything is pushed. The file is checked
+// again when it is read, since the buildpack's user may change it in
+// between.
 func checkRegular(root *os.Root, p string, limit int64) error {
-	fi, err := root.Stat(filepath.FromSlash(p))
+	f, _, err := openRegular(root, p, limit)
 	if err != nil {
-		return statError(root, err)
+		return err
 	}
-	if !fi.Mode().IsRegular() {
-		return fmt.Errorf("%w: %s", ErrNotRegular, describeMode(fi.Mode()))
-	}
-	if limit != noSizeLimit && fi.Size() > limit {
-		return fmt.Errorf("%w: %d bytes, more than %d", ErrLimit, fi.Size(), limit)
-	}
-	return nil
+	return f.Close()
 }
 
 // statError maps the errors of os.Root to the package's errors.
