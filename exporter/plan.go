@@ -15,12 +15,12 @@ import (
 type Plan struct {
 	raw       []string   // the image names as given
 	names     []name.Tag // parallel to raw; the first is the primary
-	targets   []*target
+	repos     []*repoPlan
 	artifacts []*artifacts.Artifact
 }
 
-// target is one repository the export writes to.
-type target struct {
+// repoPlan is one repository the export writes to.
+type repoPlan struct {
 	repo         name.Repository
 	imageTags    []name.Tag // the app image's names in this repository
 	artifactTags []name.Tag // parallel to Plan.artifacts
@@ -60,7 +60,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 		return nil, fmt.Errorf("no image name")
 	}
 	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...)}
-	byRepo := map[string]*target{}
+	byRepo := map[string]*repoPlan{}
 	for _, n := range imageNames {
 		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
 		if err != nil {
@@ -70,15 +70,15 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 		key := tag.Context().Name()
 		t, ok := byRepo[key]
 		if !ok {
-			t = &target{repo: tag.Context()}
+			t = &repoPlan{repo: tag.Context()}
 			byRepo[key] = t
-			p.targets = append(p.targets, t)
+			p.repos = append(p.repos, t)
 		}
 		t.imageTags = append(t.imageTags, tag)
 	}
 
 	var errs []error
-	for _, t := range p.targets {
+	for _, t := range p.repos {
 		errs = append(errs, t.planArtifacts(arts, tmpl, t.imageTags[0].TagStr(), insecure)...)
 	}
 	if len(errs) > 0 {
@@ -95,16 +95,16 @@ func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl p
 	if err != nil {
 		return nil, fmt.Errorf("artifacts repository %q: %w", repo, err)
 	}
-	t := &target{repo: r}
+	t := &repoPlan{repo: r}
 	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Plan{artifacts: arts, targets: []*target{t}}, nil
+	return &Plan{artifacts: arts, repos: []*repoPlan{t}}, nil
 }
 
 // planArtifacts derives each artifact's tag in t and checks it against the
 // tag grammar, the referrers fallback schema and the image's tags in t.
-func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
+func (t *repoPlan) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
 	var errs []error
 	for _, a := range arts {
 		published := tmpl.Expand(a.Tag, imageTag)
@@ -133,7 +133,7 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 // PublishedTags returns, for artifact i, its tag in each repository.
 func (p *Plan) PublishedTags(i int) []name.Tag {
 	var out []name.Tag
-	for _, t := range p.targets {
+	for _, t := range p.repos {
 		out = append(out, t.artifactTags[i])
 	}
 	return out

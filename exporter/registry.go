@@ -67,12 +67,13 @@ func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc au
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", reg.RegistryStr(), err)
 	}
-	pusher, err := remote.NewPusher(remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs),
-		remote.WithRetryPredicate(uploadRetryable))
+	policy := defaultRetry
+	pusher, err := remote.NewPusher(append([]remote.Option{remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs)},
+		policy.remoteOptions()...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &registry{reg: reg, client: &http.Client{Transport: rt}, pusher: pusher, retry: defaultRetry}, nil
+	return &registry{reg: reg, client: &http.Client{Transport: rt}, pusher: pusher, retry: policy}, nil
 }
 
 func (r *registry) url(repo name.Repository, path string) string {

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
-	"github.com/buildpacks/imgutil"
 	"github.com/buildpacks/lifecycle/auth"
 	"github.com/buildpacks/lifecycle/buildpack"
 	"github.com/buildpacks/lifecycle/cmd"
@@ -31,7 +29,12 @@ import (
 // flags, inputs, privilege handling and exit codes are lifecycle's.
 type exportCmd struct {
 	*lplatform.Platform
+	exportDeps
+}
 
+// exportDeps is what an export resolves before it drops privileges: the
+// exporter resolves them itself, the creator before its first phase.
+type exportDeps struct {
 	docker   client.APIClient // made before privileges are dropped
 	keychain authn.Keychain   // made before privileges are dropped
 
@@ -225,18 +228,20 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	}
 
 	// Plan before any image work, so a collision fails before a write.
-	plan, err := e.planArtifacts(arts)
+	target, err := e.target(digests)
 	if err != nil {
 		return err
+	}
+	if err := target.Plan(arts); err != nil {
+		return exitCode(err, e.Platform)
 	}
 
 	appImage, runImageID, err := e.initAppImage()
 	if err != nil {
 		return err
 	}
-	appImage, decorated, skipped, err := e.decorate(ctx, appImage, plan, arts, digests)
-	if err != nil {
-		return err
+	if appImage, err = target.Wrap(ctx, appImage); err != nil {
+		return cmd.FailErr(err, "plan artifacts")
 	}
 
 	exp := &phase.Exporter{
@@ -265,29 +270,13 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		RunImageForExport:  runImageForExport,
 		WorkingImage:       appImage,
 	})
+	res, err := target.Finish(ctx, stock.Image, err)
 	if err != nil {
-		if decorated != nil {
-			if _, txErr := decorated.Result(); txErr != nil {
-				err = txErr
-			}
-		}
 		return exitCode(err, e.Platform)
 	}
 
-	if e.UseDaemon && plan != nil {
-		if decorated, err = e.publishBesideDaemon(ctx, plan, appImage, stock.Image.ImageID, digests); err != nil {
-			return exitCode(err, e.Platform)
-		}
-	}
-
-	report := platform.Report{Build: stock.Build, Image: stock.Image}
-	if decorated != nil {
-		res, _ := decorated.Result()
-		report.Artifacts = publishedReports(res)
-		logPublished(res)
-	} else if skipped != "" {
-		report.Artifacts = skippedReports(arts, skipped)
-	}
+	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: artifactReports(res)}
+	logPublished(res)
 	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
 		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")
 	}
@@ -302,121 +291,30 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	return nil
 }
 
-// planArtifacts checks where each artifact goes: the app image's
-// repositories, the output layout, or the repository named for a daemon
-// export. It returns nil when there is nothing to publish.
-func (e *exportCmd) planArtifacts(arts []*artifacts.Artifact) (*exporter.Plan, error) {
+// target is where this export puts the app image and its artifacts, chosen
+// once from the platform's inputs, with the inputs' credentials, insecure
+// registries, logger, timeout and the layers directory's digest cache.
+func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, error) {
+	opts := []exporter.Option{
+		exporter.WithKeychain(e.keychain),
+		exporter.WithInsecureRegistries(e.InsecureRegistries),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(e.extra.RegistryTimeout),
+		exporter.WithDigestCache(digests),
+	}
+	tmpl := e.extra.TagTemplate
 	switch {
-	case len(arts) == 0:
-		return nil, nil
-	case e.UseDaemon && e.extra.DaemonRepository == "":
-		return nil, nil
+	case e.UseLayout:
+		return exporter.NewLayoutTarget(e.OutputImageRef, tmpl, opts...), nil
 	case e.UseDaemon:
 		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
 		if err != nil {
 			return nil, cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
 		}
-		plan, err := exporter.NewRepositoryPlan(e.extra.DaemonRepository, tag.TagStr(), arts, e.extra.TagTemplate, e.InsecureRegistries)
-		if err != nil {
-			return nil, exitCode(err, e.Platform)
-		}
-		return plan, nil
-	}
-	// The names exactly as the phase will pass them to SaveAs; a layout
-	// holds the output image alone.
-	names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
-	if e.UseLayout {
-		names = names[:1]
-	}
-	plan, err := exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries)
-	if err != nil {
-		return nil, exitCode(err, e.Platform)
-	}
-	return plan, nil
-}
-
-// decorate wraps the working image so that saving it publishes the
-// artifacts: into the layout, or through the registry transaction. A daemon
-// export is not decorated; its artifacts are pushed after the save (with a
-// repository) or skipped, and skipped says why.
-func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *exporter.Plan, arts []*artifacts.Artifact, digests *artifacts.DigestCache) (imgutil.Image, outcome, string, error) {
-	switch {
-	case len(arts) == 0:
-		return img, nil, "", nil
-	case e.UseLayout:
-		li, err := exporter.WrapLayout(img, plan)
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		logAdding(arts)
-		return li, li, "", nil
-	case !e.UseDaemon:
-		tx, err := e.transaction(plan, exporter.WithDigestCache(digests))
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		ri, err := exporter.Wrap(ctx, img, tx)
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		logAdding(arts)
-		return ri, ri, "", nil
-	case plan != nil: // daemon, with a repository for the artifacts
-		logAdding(arts)
-		return img, nil, "", nil
+		return exporter.NewDaemonTarget(e.extra.DaemonRepository, tag.TagStr(), tmpl, opts...), nil
 	default:
-		logSkipped(arts, daemonSkipReason)
-		return img, nil, daemonSkipReason, nil
+		// The names exactly as the phase will pass them to SaveAs.
+		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
+		return exporter.NewRegistryTarget(names, tmpl, opts...), nil
 	}
 }
-
-// transaction is the registry transaction for plan, with the inputs'
-// credentials, insecure registries, logger and timeout.
-func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*exporter.Transaction, error) {
-	return exporter.New(plan, append([]exporter.Option{
-		exporter.WithKeychain(e.keychain),
-		exporter.WithInsecureRegistries(e.InsecureRegistries),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(e.extra.RegistryTimeout),
-	}, opts...)...)
-}
-
-// publishBesideDaemon pushes the artifacts of a daemon export to the
-// repository the platform named, without a subject (the image has no
-// registry digest), annotated with the image ID and stamped with the image's
-// created time.
-func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan, img imgutil.Image, imageID string, digests *artifacts.DigestCache) (outcome, error) {
-	created, err := img.CreatedAt()
-	if err != nil {
-		return nil, err
-	}
-	// lifecycle reports the bare hex; the annotation carries the ID as
-	// docker shows it.
-	if !strings.HasPrefix(imageID, "sha256:") {
-		imageID = "sha256:" + imageID
-	}
-	tx, err := e.transaction(plan, exporter.WithImageID(imageID), exporter.WithCreated(created), exporter.WithDigestCache(digests))
-	if err != nil {
-		return nil, err
-	}
-	res, err := tx.Commit(ctx, nil)
-	return committed{res, err}, err
-}
-
-// committed is a finished transaction's outcome.
-type committed struct {
-	res *exporter.Result
-	err error
-}
-
-func (c committed) Result() (*exporter.Result, error) { return c.res, c.err }
-
-// outcome is a decorated working image that knows what it published.
-type outcome interface {
-	Result() (*exporter.Result, error)
-}
-
-var (
-	_ imgutil.Image = (*exporter.Image)(nil)
-	_ imgutil.Image = (*exporter.LayoutImage)(nil)
-)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
@@ -27,31 +26,10 @@ func exitCode(err error, p *lplatform.Platform) error {
 	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
 }
 
-func artifactName(a *artifacts.Artifact) string {
-	return a.Buildpack.ID + ":" + a.Layer
-}
-
-func logAdding(arts []*artifacts.Artifact) {
-	for _, a := range arts {
-		cmd.DefaultLogger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
-	}
-}
-
-// daemonSkipReason says why a daemon export publishes no artifacts.
-const daemonSkipReason = "the docker daemon cannot hold OCI artifacts"
-
-func logSkipped(arts []*artifacts.Artifact, reason string) {
-	var names []string
-	for _, a := range arts {
-		names = append(names, "'"+artifactName(a)+"' (tag '"+a.Tag+"')")
-	}
-	cmd.DefaultLogger.Warnf("Skipping %d artifact(s), %s: %s", len(arts), reason, strings.Join(names, ", "))
-}
-
 // logPublished prints the artifacts summary that follows lifecycle's images
 // summary.
 func logPublished(res *exporter.Result) {
-	if res == nil || len(res.Artifacts) == 0 {
+	if res == nil || len(res.Artifacts) == 0 || res.Skipped != "" {
 		return
 	}
 	cmd.DefaultLogger.Infof("*** Artifacts:")
@@ -62,9 +40,14 @@ func logPublished(res *exporter.Result) {
 	}
 }
 
-func publishedReports(res *exporter.Result) []platform.ArtifactReport {
+// artifactReports are the [[artifacts]] entries of report.toml: one per
+// artifact, published or skipped.
+func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 	if res == nil {
 		return nil
+	}
+	if res.Skipped != "" {
+		return skippedReports(res)
 	}
 	var out []platform.ArtifactReport
 	for _, p := range res.Artifacts {
@@ -81,9 +64,10 @@ func publishedReports(res *exporter.Result) []platform.ArtifactReport {
 	return out
 }
 
-func skippedReports(arts []*artifacts.Artifact, reason string) []platform.ArtifactReport {
+func skippedReports(res *exporter.Result) []platform.ArtifactReport {
 	var out []platform.ArtifactReport
-	for _, a := range arts {
+	for _, p := range res.Artifacts {
+		a := p.Artifact
 		out = append(out, platform.ArtifactReport{
 			Buildpack:        a.Buildpack.ID,
 			BuildpackVersion: a.Buildpack.Version,
@@ -91,7 +75,7 @@ func skippedReports(arts []*artifacts.Artifact, reason string) []platform.Artifa
 			Tag:              a.Tag,
 			Type:             a.ArtifactType,
 			Refs:             []string{},
-			Skipped:          reason,
+			Skipped:          res.Skipped,
 		})
 	}
 	return out

@@ -1,0 +1,97 @@
+package exporter
+
+import (
+	"context"
+	"net/http"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// referrers is what a repository's registry does with a manifest's subject.
+type referrers int
+
+const (
+	// referrersUnknown: not asked yet (before the first artifact manifest).
+	referrersUnknown referrers = iota
+	// referrersAPI: the registry indexes referrers itself (OCI-Subject, or
+	// the referrers API answers); no fallback tag is written.
+	referrersAPI
+	// referrersFallback: the registry does not; the fallback index, tagged
+	// <alg>-<hex>, lists the artifacts.
+	referrersFallback
+)
+
+func (r referrers) String() string {
+	switch r {
+	case referrersUnknown:
+		return "unknown"
+	case referrersAPI:
+		return "referrers API"
+	default:
+		return "fallback tag"
+	}
+}
+
+// repoWriter writes one repository of the export: its plan (the app image's
+// tags there, each artifact's tag), its registry's client (shared with the
+// registry's other repositories, so the token and connections are too, and
+// carrying the one retry policy of every request), and what the registry
+// does with subjects, learnt at the first artifact manifest. Stages pass
+// writers, not maps keyed by repository name.
+type repoWriter struct {
+	*repoPlan
+	client    *registry
+	referrers referrers
+}
+
+func (w *repoWriter) putManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) (http.Header, error) {
+	return w.client.putManifest(ctx, w.repo, ref, mt, body)
+}
+
+func (w *repoWriter) uploadBlob(ctx context.Context, l v1.Layer) error {
+	return w.client.uploadBlob(ctx, w.repo, l)
+}
+
+// learnReferrers decides, from the first artifact manifest's response, whether
+// the registry indexes referrers: an OCI-Subject header, or else (as oras-go
+// does) the referrers API's own answer.
+func (w *repoWriter) learnReferrers(ctx context.Context, hdr http.Header, subject v1.Hash) error {
+	if hdr.Get("OCI-Subject") != "" {
+		w.referrers = referrersAPI
+		return nil
+	}
+	ok, err := w.client.supportsReferrers(ctx, w.repo, subject)
+	if err != nil {
+		return err
+	}
+	w.referrers = referrersFallback
+	if ok {
+		w.referrers = referrersAPI
+	}
+	return nil
+}
+
+// registryGroup is the writers of one registry, in plan order; the first
+// uploads blobs, the others mount them from it.
+type registryGroup struct {
+	name    string
+	writers []*repoWriter
+}
+
+// group sorts writers by registry, keeping the plan's order.
+func group(writers []*repoWriter) []registryGroup {
+	var out []registryGroup
+	at := map[string]int{}
+	for _, w := range writers {
+		key := w.repo.RegistryStr()
+		i, ok := at[key]
+		if !ok {
+			i = len(out)
+			at[key] = i
+			out = append(out, registryGroup{name: key})
+		}
+		out[i].writers = append(out[i].writers, w)
+	}
+	return out
+}
