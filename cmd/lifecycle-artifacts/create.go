@@ -1,3 +1,9 @@
+// This file mirrors upstream's cmd/lifecycle/creator.go, lifecycle v0.21.17
+// (the version in go.mod): DefineFlags is upstream's verbatim, and
+// inputVars names every CNB_* input of upstream's
+// platform.NewLifecycleInputs (platform/lifecycle_inputs.go) that a stock
+// phase reads. TestMirrorsUpstream and TestCreatorEnvMirrorsUpstream compare
+// them with the module cache's copy and fail when upstream changed.
 package main
 
 import (

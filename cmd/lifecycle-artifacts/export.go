@@ -1,3 +1,8 @@
+// This file mirrors upstream's cmd/lifecycle/exporter.go, lifecycle v0.21.17
+// (the version in go.mod): DefineFlags is upstream's verbatim, and Args,
+// Privileges, Exec and export follow upstream's with the artifacts added.
+// TestMirrorsUpstream compares DefineFlags with the module cache's copy and
+// fails with a diff when go.mod moves lifecycle to a version that changed it.
 package main
 
 import (
@@ -155,7 +160,7 @@ func (e *exportCmd) Exec() error {
 	if err != nil {
 		return err
 	}
-	if err := verifyBuildpackAPIs(group); err != nil {
+	if err := verifyBuildpackApis(group); err != nil {
 		return err
 	}
 	// The digest cache of the layers directory: opened here, used by every
@@ -236,7 +241,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 
-	appImage, runImageID, err := e.initAppImage()
+	appImage, runImageID, err := e.initAppImage(e.analyzed)
 	if err != nil {
 		return err
 	}
