@@ -47,6 +47,7 @@ func buildOne(t *testing.T, toml string, files map[string]string) *Artifact {
 }
 
 func TestBlobHashesOnce(t *testing.T) {
+	t.Parallel()
 	a := buildOne(t, helmTOML, goldenCases[2].files)
 	opens := countOpens(t, a)
 	if opens.Load() != 0 {
@@ -105,6 +106,7 @@ func TestBlobHashesOnce(t *testing.T) {
 }
 
 func TestBlobStreams(t *testing.T) {
+	// Not parallel: it measures the process's allocations.
 	layerDir := t.TempDir()
 	const size = 64 << 20
 	f, err := os.Create(filepath.Join(layerDir, "big.bin"))
@@ -139,6 +141,7 @@ func TestBlobStreams(t *testing.T) {
 }
 
 func TestBlobDetectsChangedFile(t *testing.T) {
+	t.Parallel()
 	for name, change := range map[string]func(string) error{
 		"grown": func(p string) error {
 			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
@@ -177,6 +180,7 @@ func TestBlobDetectsChangedFile(t *testing.T) {
 }
 
 func TestBlobRefusesFIFOWithoutBlocking(t *testing.T) {
+	t.Parallel()
 	layerDir := t.TempDir()
 	if err := syscall.Mkfifo(filepath.Join(layerDir, "f"), 0o644); err != nil {
 		t.Fatal(err)
@@ -195,6 +199,7 @@ func TestBlobRefusesFIFOWithoutBlocking(t *testing.T) {
 }
 
 func TestBlobRefusesSymlinkSwappedOut(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	layerDir := filepath.Join(base, "layer")
 	writeTree(t, base, map[string]string{"secret": "s", "layer/f": "x"})
@@ -210,6 +215,7 @@ func TestBlobRefusesSymlinkSwappedOut(t *testing.T) {
 }
 
 func TestConfigBlobs(t *testing.T) {
+	t.Parallel()
 	// Without a config file, the config is `{}` in memory, with the declared
 	// media type or as the empty descriptor.
 	for _, tc := range []struct {

@@ -27,6 +27,7 @@ func within(t *testing.T, d time.Duration, f func()) {
 // openRegular never blocks and checks the open descriptor, so a file
 // swapped for a FIFO after validation cannot hang the export.
 func TestOpenRegular(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"ok": "12345", "sub/x": "x"})
 	must := func(err error) {
@@ -134,6 +135,7 @@ func mustDo(t *testing.T, err error) {
 // Each limit is enforced when the declarations are loaded, with an error
 // that names the buildpack, the layer and the file.
 func TestLoadLimits(t *testing.T) {
+	t.Parallel()
 	const head = "[[artifact]]\ntype = \"a/b\"\n"
 	many := func(n int, prefix string) string {
 		var b strings.Builder

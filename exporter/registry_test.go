@@ -61,6 +61,7 @@ func unavailable(w http.ResponseWriter, _ *http.Request) {
 // A transient failure of the ping that starts the transaction is retried,
 // not an export failure.
 func TestDialRetriesPing(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		fault func(http.ResponseWriter, *http.Request)
@@ -82,6 +83,7 @@ func TestDialRetriesPing(t *testing.T) {
 
 // A blob upload whose answer stalls past the timeout is retried.
 func TestUploadRetriesStall(t *testing.T) {
+	t.Parallel()
 	f, repo := startFaulty(t, func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
 	}, func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) })
@@ -109,6 +111,7 @@ func (timeoutErr) Temporary() bool      { return false }
 func (timeoutErr) Is(target error) bool { return target == context.DeadlineExceeded }
 
 func TestUploadRetryable(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want bool
