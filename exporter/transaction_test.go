@@ -338,7 +338,10 @@ func TestCommitFailures(t *testing.T) {
 			before := pushOld(t, app+":latest")
 			n := 0
 			refused := map[string]int{} // path -> refusals
+			var mu sync.Mutex           // the registry serves requests concurrently
 			rec.fail = func(r *http.Request) int {
+				mu.Lock()
+				defer mu.Unlock()
 				n++
 				code := tc.fail(r, n)
 				if code != 0 {
