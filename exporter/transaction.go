@@ -208,11 +208,10 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 			return nil, err
 		}
 	}
-	writers, err := t.dial(ctx)
+	writers, groups, err := t.dial(ctx)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-	groups := group(writers)
 
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
@@ -247,34 +246,29 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	return res, err
 }
 
-// dial authenticates once per registry and returns a writer per repository
-// of the plan, in plan order.
-func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, error) {
-	var repos []name.Repository
-	for _, rp := range t.plan.repos {
-		repos = append(repos, rp.repo)
-	}
-	clients := map[string]*registry{}
+// dial returns a writer per repository of the plan, in plan order, and the
+// writers grouped by registry; it authenticates once per registry, with push
+// scope on each of its repositories.
+func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup, error) {
 	var writers []*repoWriter
 	for _, rp := range t.plan.repos {
-		key := rp.repo.RegistryStr()
-		c, ok := clients[key]
-		if !ok {
-			var same []name.Repository
-			for _, r := range repos {
-				if r.RegistryStr() == key {
-					same = append(same, r)
-				}
-			}
-			var err error
-			if c, err = dial(ctx, rp.repo.Registry, same, t.keychain, contains(t.insecure, key), t.jobs, t.timeout); err != nil {
-				return nil, err
-			}
-			clients[key] = c
-		}
-		writers = append(writers, &repoWriter{repoPlan: rp, client: c})
+		writers = append(writers, &repoWriter{repoPlan: rp})
 	}
-	return writers, nil
+	groups := group(writers)
+	for _, g := range groups {
+		var repos []name.Repository
+		for _, w := range g.writers {
+			repos = append(repos, w.repo)
+		}
+		c, err := dial(ctx, repos[0].Registry, repos, t.keychain, contains(t.insecure, g.name), t.jobs, t.timeout)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, w := range g.writers {
+			w.client = c
+		}
+	}
+	return writers, groups, nil
 }
 
 // warnDigestCache warns when the digest cache's file was ignored.
