@@ -267,7 +267,8 @@ func findFunc(f *ast.File, fn string) *ast.FuncDecl {
 	return nil
 }
 
-// lineDiff is a minimal longest-common-subsequence diff of a and b.
+// lineDiff is a minimal longest-common-subsequence diff of a and b, with
+// two lines of context around each change.
 func lineDiff(a, b []string) string {
 	n, m := len(a), len(b)
 	lcs := make([][]int, n+1)
@@ -283,20 +284,37 @@ func lineDiff(a, b []string) string {
 			}
 		}
 	}
-	var out strings.Builder
+	var lines []string // each prefixed with ' ', '-' or '+'
 	i, j := 0, 0
 	for i < n || j < m {
 		switch {
 		case i < n && j < m && a[i] == b[j]:
-			fmt.Fprintf(&out, " %s\n", a[i])
+			lines = append(lines, " "+a[i])
 			i, j = i+1, j+1
 		case j < m && (i == n || lcs[i][j+1] >= lcs[i+1][j]):
-			fmt.Fprintf(&out, "+%s\n", b[j])
+			lines = append(lines, "+"+b[j])
 			j++
 		default:
-			fmt.Fprintf(&out, "-%s\n", a[i])
+			lines = append(lines, "-"+a[i])
 			i++
 		}
+	}
+	const context = 2
+	var out strings.Builder
+	last := -1
+	for k, l := range lines {
+		near := false
+		for d := max(0, k-context); d <= min(len(lines)-1, k+context); d++ {
+			near = near || lines[d][0] != ' '
+		}
+		if !near {
+			continue
+		}
+		if last >= 0 && k > last+1 {
+			out.WriteString("...\n")
+		}
+		out.WriteString(l + "\n")
+		last = k
 	}
 	return out.String()
 }
