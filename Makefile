@@ -18,6 +18,7 @@ ORAS_VERSION      := $(call mod_version,tools/oras,oras.land/oras)
 HELM_VERSION      := $(call mod_version,tools/helm,helm.sh/helm/v3)
 CRANE_VERSION     := $(call mod_version,tools/crane,github.com/google/go-containerregistry)
 OLAREG_VERSION    := $(call mod_version,tools/olareg,github.com/olareg/olareg)
+DISTRIBUTION_VERSION := $(call mod_version,tools/distribution,github.com/distribution/distribution/v3)
 PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
 STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
@@ -30,7 +31,7 @@ APT_COMMANDS := docker-registry skopeo
 
 OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
-TOOLS     := oras helm crane olareg
+TOOLS     := oras helm crane olareg distribution
 
 # Our binary is the exporter and the creator (which runs the stock phases
 # before export); every other phase is upstream's lifecycle binary.
@@ -99,6 +100,9 @@ TOOL_crane_PKG     := github.com/google/go-containerregistry/cmd/crane
 TOOL_crane_LDFLAGS := -X github.com/google/go-containerregistry/cmd/crane/cmd.Version=v$(CRANE_VERSION)
 TOOL_olareg_PKG     := github.com/olareg/olareg/cmd/olareg
 TOOL_olareg_LDFLAGS := -X github.com/olareg/olareg/internal/version.vcsTag=v$(OLAREG_VERSION)
+# CNCF distribution v3 (the `registry:3` people self-host), built from its module.
+TOOL_distribution_PKG     := github.com/distribution/distribution/v3/cmd/registry
+TOOL_distribution_LDFLAGS := -X github.com/distribution/distribution/v3/version.version=v$(DISTRIBUTION_VERSION)
 # pack's main package is its module root; its go.mod (copied into
 # tools/pack, replace line included) is why `go install pack@v` is refused.
 TOOL_staticcheck_PKG     := honnef.co/go/tools/cmd/staticcheck
@@ -184,6 +188,7 @@ versions:
 	@echo "helm      $(HELM_VERSION)"
 	@echo "crane     $(CRANE_VERSION)"
 	@echo "olareg    $(OLAREG_VERSION)"
+	@echo "distribution $(DISTRIBUTION_VERSION)"
 	@echo "pack      $(PACK_VERSION)"
 	@echo "staticcheck $(STATICCHECK_VERSION)"
 	@echo "syft      $(SYFT_VERSION) (SBOMs)"

@@ -27,8 +27,9 @@ import (
 // reads it back with every client tool the suites rely on.
 func TestHarnessRegistries(t *testing.T) {
 	starts := map[string]func(testing.TB) *harness.Registry{
-		"distribution": harness.StartDistribution,
-		"olareg":       harness.StartOlareg,
+		"distribution":  harness.StartDistribution,
+		"distribution3": harness.StartDistribution3,
+		"olareg":        harness.StartOlareg,
 	}
 	for regName, start := range starts {
 		t.Run(regName, func(t *testing.T) {

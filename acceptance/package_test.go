@@ -10,7 +10,9 @@ import (
 	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,6 +71,20 @@ func TestPackage(t *testing.T) {
 		if code != 0 {
 			t.Fatalf("hack/package exited %d\n%s\n%s", code, stdout, stderr)
 		}
+		// Every file it writes is printed with its sha256.
+		must(t, filepath.WalkDir(out, func(p string, d fs.DirEntry, err error) error {
+			if err != nil || !d.Type().IsRegular() {
+				return err
+			}
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			if line := fmt.Sprintf("> Wrote %s (sha256:%x)\n", p, sha256.Sum256(b)); !strings.Contains(stdout, line) {
+				t.Errorf("hack/package did not print %q", strings.TrimSpace(line))
+			}
+			return nil
+		}))
 		m := regexp.MustCompile(`(?m)^lifecycle image index digest: (sha256:[0-9a-f]{64})$`).FindStringSubmatch(stdout)
 		if m == nil {
 			t.Fatalf("no index digest printed:\n%s", stdout)

@@ -222,6 +222,7 @@ func (a *Artifact) annotations(created time.Time) map[string]string {
 	out[AnnotationBuildpackID] = a.Buildpack.ID
 	out[AnnotationBuildpackVersion] = a.Buildpack.Version
 	out[AnnotationLayer] = a.Layer
+	out[AnnotationTag] = a.Tag
 	return out
 }
 

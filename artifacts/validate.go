@@ -19,6 +19,10 @@ const (
 	AnnotationBuildpackID      = AnnotationPrefix + "buildpack.id"
 	AnnotationBuildpackVersion = AnnotationPrefix + "buildpack.version"
 	AnnotationLayer            = AnnotationPrefix + "layer"
+	// AnnotationTag is the tag the buildpack declared (before the platform's
+	// tag template), so that an export can find the artifacts of a previous
+	// image by buildpack, layer and tag.
+	AnnotationTag = AnnotationPrefix + "tag"
 	// AnnotationImageID records the app image's ID when the artifact has no
 	// subject: a daemon export, whose image has no registry digest.
 	AnnotationImageID = AnnotationPrefix + "image.id"

@@ -71,6 +71,7 @@ type env struct {
 	// and a workaround when ours cannot run as pack runs it (see setup).
 	lifecycleImages  []lifecycleImage
 	lifecycleVersion string
+	tarball          string          // our release tarball, for builders
 	app              string          // samples/app
 	packNames        map[string]bool // volumes and images pack named; see cleanupDocker
 	daemonImageIDs   map[string]bool // IDs of the daemon builds
@@ -189,6 +190,8 @@ func TestPack(t *testing.T) {
 		e.checkPublished(t, repo, out, second)
 	})
 
+	t.Run("no credential reaches a buildpack", e.checkNoCredentialReachesBuildpacks)
+
 	t.Run("untrusted builder without --lifecycle-image fails loudly", func(t *testing.T) {
 		// pack names the lifecycle image after lifecycle.toml's version:
 		// docker.io/buildpacksio/lifecycle:0.21.17+artifacts, which is not a
@@ -250,6 +253,7 @@ func setup(t *testing.T) *env {
 	if _, err := os.Stat(tarball); err != nil {
 		t.Fatalf("the lifecycle tarball (`make package` writes it): %v", err)
 	}
+	e.tarball = tarball
 
 	reg := harness.StartDistribution(t)
 	e.proxy = harness.NewCountingProxy(t, reg.Host)

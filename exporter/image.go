@@ -40,8 +40,10 @@ func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 	if err != nil {
 		return err
 	}
-	r.plan, err = NewPlan(r.names, arts, r.tmpl, s.insecure)
-	return err
+	if r.plan, err = NewPlan(r.names, arts, r.tmpl, s.insecure); err != nil {
+		return err
+	}
+	return r.plan.CheckReservedTags(s.reserved, s.insecure)
 }
 
 func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 )
@@ -23,10 +24,13 @@ type Transaction struct {
 	logger   log.Logger
 	jobs     int
 	timeout  time.Duration
-	imageID  string
-	created  *time.Time
-	cache    *artifacts.DigestCache
-	stream   streamPolicy
+	// overwriteForeign skips the tag ownership check.
+	overwriteForeign bool
+	reserved         map[string]string
+	imageID          string
+	created          *time.Time
+	cache            *artifacts.DigestCache
+	stream           streamPolicy
 }
 
 // Option configures a Transaction.
@@ -69,6 +73,26 @@ func WithJobs(n int) Option {
 			return fmt.Errorf("jobs must be at least 1, got %d", n)
 		}
 		t.jobs = n
+		return nil
+	}
+}
+
+// WithOverwriteForeignTags lets the transaction move artifact tags that
+// hold something no buildpack published; by default such a tag refuses the
+// export before any write (Plan.CheckTagOwnership).
+func WithOverwriteForeignTags(overwrite bool) Option {
+	return func(t *Transaction) error {
+		t.overwriteForeign = overwrite
+		return nil
+	}
+}
+
+// WithReservedTags names images the export reads or writes besides the app
+// image (description to name, an empty name ignored): a registry target's
+// plan refuses an artifact tag that one of them has (Plan.CheckReservedTags).
+func WithReservedTags(names map[string]string) Option {
+	return func(t *Transaction) error {
+		t.reserved = names
 		return nil
 	}
 }
@@ -212,7 +236,12 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-
+	if err := t.checkOwnership(ctx, writers); err != nil {
+		if errors.Is(err, artifacts.ErrInvalid) {
+			return nil, err // a tag that is not ours: nothing was written
+		}
+		return nil, &CommitError{Stage: StageBlobs, Err: err}
+	}
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
@@ -269,6 +298,29 @@ func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup,
 		}
 	}
 	return writers, groups, nil
+}
+
+// checkOwnership refuses, before any write, an artifact tag that holds
+// something no buildpack published (docs/spec.md, "Tag ownership"), unless
+// the platform allowed overwriting such tags. The reads go through each
+// repository's client and are retried as any request; a foreign tag is not.
+func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter) error {
+	if t.overwriteForeign || len(t.plan.artifacts) == 0 {
+		return nil
+	}
+	clients := map[string]*registry{}
+	for _, w := range writers {
+		clients[w.repo.RegistryStr()] = w.client
+	}
+	return defaultRetry.try(ctx, func() (time.Duration, error) {
+		err := t.plan.CheckTagOwnership(ctx, func(repo name.Repository) []remote.Option {
+			return []remote.Option{remote.WithTransport(clients[repo.RegistryStr()].client.Transport)}
+		})
+		if errors.Is(err, artifacts.ErrInvalid) {
+			return 0, permanent(err)
+		}
+		return 0, err
+	})
 }
 
 // warnDigestCache warns when the digest cache's file was ignored.

@@ -3,6 +3,7 @@ package platform
 import (
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -31,11 +32,18 @@ const DefaultRegistryTimeout = 60 * time.Second
 // daemon export skips the artifacts with a warning.
 const EnvDaemonRepository = "CNB_ARTIFACTS_DAEMON_REPOSITORY"
 
+// EnvOverwriteForeignTags names the input that lets an export move an
+// artifact tag that holds something no buildpack published (an image, an
+// index, another tool's artifact). Off by default: such a tag refuses the
+// export before any write.
+const EnvOverwriteForeignTags = "CNB_ARTIFACTS_OVERWRITE_FOREIGN_TAGS"
+
 // ArtifactInputs are the inputs this distribution adds to lifecycle's.
 type ArtifactInputs struct {
-	TagTemplate      TagTemplate
-	RegistryTimeout  time.Duration
-	DaemonRepository string
+	TagTemplate          TagTemplate
+	RegistryTimeout      time.Duration
+	DaemonRepository     string
+	OverwriteForeignTags bool
 }
 
 // ResolveArtifactInputs reads ArtifactInputs from the environment.
@@ -59,7 +67,16 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 		}
 		timeout = d
 	}
-	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository)}, nil
+	var overwrite bool
+	if raw := getenv(EnvOverwriteForeignTags); raw != "" {
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return ArtifactInputs{}, fmt.Errorf("%s: %q is not true or false", EnvOverwriteForeignTags, raw)
+		}
+		overwrite = b
+	}
+	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository),
+		OverwriteForeignTags: overwrite}, nil
 }
 
 // TagTemplate derives an artifact's published tag. It always contains {tag}

@@ -306,6 +306,7 @@ func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, err
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(e.extra.RegistryTimeout),
 		exporter.WithDigestCache(digests),
+		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
 	}
 	tmpl := e.extra.TagTemplate
 	switch {
@@ -318,8 +319,15 @@ func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, err
 		}
 		return exporter.NewDaemonTarget(e.extra.DaemonRepository, tag.TagStr(), tmpl, opts...), nil
 	default:
-		// The names exactly as the phase will pass them to SaveAs.
+		// The names exactly as the phase will pass them to SaveAs. The
+		// export reads or writes these too: an artifact must not take
+		// their tags.
 		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
-		return exporter.NewRegistryTarget(names, tmpl, opts...), nil
+		reserved := exporter.WithReservedTags(map[string]string{
+			"the cache image":    e.CacheImageRef,
+			"the previous image": e.analyzed.PreviousImageRef(),
+			"the run image":      e.RunImageRef,
+		})
+		return exporter.NewRegistryTarget(names, tmpl, append(opts, reserved)...), nil
 	}
 }

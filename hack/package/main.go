@@ -14,8 +14,10 @@
 package main
 
 import (
+	"crypto/sha256"
 	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,6 +89,9 @@ func run(descriptorPath, outDir, image, layoutDir, caCerts string, platforms []p
 			return fmt.Errorf("tarball %s: %w", name, err)
 		}
 		fmt.Printf("> Wrote %s (sha256:%s)\n", name, sum)
+		if err := printSums(name + ".sha256"); err != nil {
+			return err
+		}
 		tarballs = append(tarballs, tarballFile{platformDir: p, path: name})
 	}
 
@@ -119,6 +124,9 @@ func run(descriptorPath, outDir, image, layoutDir, caCerts string, platforms []p
 			return fmt.Errorf("writing OCI layout: %w", err)
 		}
 		fmt.Printf("> Wrote lifecycle image as an OCI layout in %s (ref.name %q)\n", layoutDir, desc.Lifecycle.Version)
+		if err := printLayoutSums(layoutDir); err != nil {
+			return err
+		}
 		fmt.Printf("lifecycle image: %s@%s\n", layoutDir, digest)
 	}
 	fmt.Printf("lifecycle image index digest: %s\n", digest)
@@ -132,4 +140,32 @@ func tarballName(version, osName, arch string) string {
 		arch = "x86-64"
 	}
 	return fmt.Sprintf("lifecycle-v%s.%s.%s.tgz", version, osName, arch)
+}
+
+// printSums prints "> Wrote <path> (sha256:<hex>)" for each file.
+func printSums(paths ...string) error {
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Printf("> Wrote %s (sha256:%x)\n", p, sha256.Sum256(b))
+	}
+	return nil
+}
+
+// printLayoutSums prints the sha256 of every file of the OCI layout, in
+// lexical order.
+func printLayoutSums(dir string) error {
+	var paths []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			paths = append(paths, p)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	return printSums(paths...)
 }

@@ -1,0 +1,144 @@
+package exporter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// Tags that are not ours are never moved (docs/spec.md, "Tag ownership"):
+// before any write, every artifact tag is resolved in every repository of
+// the plan. A tag may move when it is absent, or when it holds an artifact
+// manifest that carries the exporter's io.buildpacks.artifact.* annotations;
+// anything else (an image, an index, someone else's artifact) refuses the
+// export before any write.
+
+// ForeignTagError reports an artifact tag that holds something the exporter
+// did not publish. It is an invalid declaration (artifacts.ErrInvalid, exit
+// 63), in the format of every declaration error.
+type ForeignTagError struct {
+	Tag       name.Tag
+	MediaType types.MediaType
+	Digest    v1.Hash
+	Artifact  artifacts.Declaration
+}
+
+func (e *ForeignTagError) Error() string {
+	d := e.Artifact
+	return (&artifacts.DeclarationError{
+		Buildpack: d.Buildpack, Layer: d.Layer, File: d.Source, Tag: d.Tag, Index: d.Index,
+		Err: fmt.Errorf("published tag %s holds %s %s, which no buildpack published; it is not overwritten",
+			e.Tag.Name(), e.MediaType, e.Digest),
+		Fix: fmt.Sprintf("change the tag, have the platform set %s (for example %q), or, to overwrite it, %s=true",
+			platform.EnvArtifactTagTemplate, "{image-tag}-{tag}", platform.EnvOverwriteForeignTags),
+	}).Error()
+}
+
+// Is makes every ForeignTagError an artifacts.ErrInvalid.
+func (e *ForeignTagError) Is(target error) bool { return target == artifacts.ErrInvalid }
+
+// CheckTagOwnership resolves every artifact tag of the plan: one tag listing
+// per repository, then a read of the manifest of each artifact tag that
+// exists. It returns every tag that holds something other than an artifact
+// manifest of ours (errors.Join of *ForeignTagError), or the registry's error.
+// It writes nothing.
+// opts gives the options (transport, credentials) for a repository.
+func (p *Plan) CheckTagOwnership(ctx context.Context, opts func(name.Repository) []remote.Option) error {
+	var errs []error
+	for _, t := range p.repos {
+		opts := append(opts(t.repo), remote.WithContext(ctx))
+		existing, err := listTags(t.repo, opts...)
+		if err != nil {
+			return fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
+		}
+		for i, tag := range t.artifactTags {
+			if !slices.Contains(existing, tag.TagStr()) {
+				continue
+			}
+			desc, err := remote.Get(tag, opts...)
+			if isNotFound(err) {
+				continue // deleted since the listing
+			}
+			if err != nil {
+				return fmt.Errorf("reading %s: %w", tag.Name(), err)
+			}
+			if !isOurArtifact(desc.MediaType, desc.Manifest) {
+				errs = append(errs, &ForeignTagError{Tag: tag, MediaType: desc.MediaType, Digest: desc.Digest, Artifact: p.artifacts[i].Declaration})
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// listTags lists repo's tags; a repository that does not exist has none.
+func listTags(repo name.Repository, opts ...remote.Option) ([]string, error) {
+	tags, err := remote.List(repo, opts...)
+	if isNotFound(err) {
+		return nil, nil
+	}
+	return tags, err
+}
+
+func isNotFound(err error) bool {
+	var terr *transport.Error
+	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+}
+
+// isOurArtifact reports whether a manifest is an OCI image manifest that
+// carries the annotations the exporter puts on every artifact.
+func isOurArtifact(mt types.MediaType, raw []byte) bool {
+	if mt != types.OCIManifestSchema1 {
+		return false
+	}
+	var m struct {
+		Annotations map[string]string `json:"annotations"`
+	}
+	if json.Unmarshal(raw, &m) != nil {
+		return false
+	}
+	return m.Annotations[artifacts.AnnotationBuildpackID] != "" && m.Annotations[artifacts.AnnotationLayer] != ""
+}
+
+// CheckReservedTags refuses an artifact tag equal to the tag of another
+// image of the export in the same repository: the cache image, the previous
+// image or the run image, which the export reads or writes too. names maps
+// a description ("the cache image") to an image reference; empty ones are
+// skipped.
+func (p *Plan) CheckReservedTags(names map[string]string, insecure []string) error {
+	var errs []error
+	for _, what := range slices.Sorted(maps.Keys(names)) {
+		ref := names[what]
+		if ref == "" {
+			continue
+		}
+		tag, err := name.NewTag(ref, nameOptions(ref, insecure)...)
+		if err != nil {
+			continue // a digest reference holds no tag
+		}
+		for _, t := range p.repos {
+			if t.repo.Name() != tag.Context().Name() {
+				continue
+			}
+			for i, at := range t.artifactTags {
+				if at.TagStr() == tag.TagStr() {
+					errs = append(errs, &CollisionError{Tag: at.TagStr(), Artifact: p.artifacts[i].Declaration,
+						With: fmt.Sprintf("%s %s", what, tag.Name()), Fix: templateFix})
+				}
+			}
+		}
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,135 @@
+package exporter_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+const emptyConfig = `{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}`
+
+// Before any write, every artifact tag is resolved: absent, or one of our
+// artifacts, it may move; anything else refuses the export, naming the
+// repository, the tag, what it holds and the buildpack.
+func TestCheckTagOwnership(t *testing.T) {
+	t.Parallel()
+	ours := rawManifest{[]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x","config":` + emptyConfig + `,"layers":[],"annotations":{"` +
+		artifacts.AnnotationBuildpackID + `":"examples/wasm","` + artifacts.AnnotationLayer + `":"wasm"}}`), types.OCIManifestSchema1}
+	foreignArtifact := rawManifest{[]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x","config":` + emptyConfig + `,"layers":[]}`), types.OCIManifestSchema1}
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx := mutate.AppendManifests(empty.Index, mutate.IndexAddendum{Add: img})
+
+	for _, tc := range []struct {
+		name  string
+		setup func(t *testing.T, repo string) // repo: host/app
+		want  []string                        // substrings of the error; none: allowed
+	}{
+		{name: "repository absent"},
+		{name: "tags absent", setup: func(t *testing.T, repo string) { put(t, repo+":latest", img) }},
+		{name: "our artifacts", setup: func(t *testing.T, repo string) {
+			put(t, repo+":wasm", ours)
+			put(t, repo+":junit", ours)
+		}},
+		{name: "an image", setup: func(t *testing.T, repo string) { put(t, repo+":junit", img) },
+			want: []string{`buildpack "examples/reports@0.1.0", layer "reports"`, `artifact 1 (tag "junit")`, "/app:junit holds application/vnd.docker.distribution.manifest.v2+json sha256:", platform.EnvOverwriteForeignTags}},
+		{name: "an index", setup: func(t *testing.T, repo string) {
+			if err := remote.WriteIndex(mustRef(t, repo+":sarif"), idx); err != nil {
+				t.Fatal(err)
+			}
+		},
+			want: []string{`tag "sarif"`, "/app:sarif holds application/vnd.oci.image.index.v1+json"}},
+		{name: "another tool's artifact", setup: func(t *testing.T, repo string) { put(t, repo+":wasm", foreignArtifact) },
+			want: []string{`tag "wasm"`, "/app:wasm holds application/vnd.oci.image.manifest.v1+json"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
+			t.Cleanup(srv.Close)
+			repo := strings.TrimPrefix(srv.URL, "http://") + "/app"
+			if tc.setup != nil {
+				tc.setup(t, repo)
+			}
+			tmpl, _ := platform.ParseTagTemplate("{tag}")
+			plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = plan.CheckTagOwnership(context.Background(), func(name.Repository) []remote.Option { return nil })
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("refused: %v", err)
+				}
+				return
+			}
+			var fe *exporter.ForeignTagError
+			if !errors.As(err, &fe) || !errors.Is(err, artifacts.ErrInvalid) {
+				t.Fatalf("err %v, want a ForeignTagError that is artifacts.ErrInvalid", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q\nlacks %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func put(t *testing.T, ref string, m remote.Taggable) {
+	t.Helper()
+	tag, err := name.NewTag(ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Put(tag, m); err != nil {
+		t.Fatalf("put %s: %v", ref, err)
+	}
+}
+
+// An artifact tag equal to the tag of the cache, previous or run image in
+// the same repository is refused like a collision.
+func TestCheckReservedTags(t *testing.T) {
+	t.Parallel()
+	tmpl, _ := platform.ParseTagTemplate("{tag}")
+	plan, err := exporter.NewPlan([]string{"r.example/app:latest"}, fixture(t), tmpl, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		names map[string]string
+		want  string
+	}{
+		{map[string]string{"the cache image": "r.example/app:wasm"}, `published tag "wasm" collides with the cache image r.example/app:wasm`},
+		{map[string]string{"the run image": "r.example/app:junit"}, `published tag "junit" collides with the run image r.example/app:junit`},
+		{map[string]string{"the previous image": "r.example/other:wasm", "the cache image": "r.example/app:cache", "the run image": "r.example/app@sha256:" + strings.Repeat("a", 64)}, ""},
+	} {
+		err := plan.CheckReservedTags(tc.names, nil)
+		if tc.want == "" {
+			if err != nil {
+				t.Errorf("%v: %v", tc.names, err)
+			}
+			continue
+		}
+		if !errors.Is(err, artifacts.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v: err %v, want %q", tc.names, err, tc.want)
+		}
+	}
+}
