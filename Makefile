@@ -122,6 +122,8 @@ tools/bin/%: $(TOOLS_BIN)/% ;
 # --- tests ------------------------------------------------------------------
 
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
+# The whole acceptance suite takes about 10 minutes on 2 cores.
+ACCEPTANCE_TIMEOUT := 40m
 FUZZTIME ?= 20s
 
 .PHONY: test unit lint acceptance e2e apt-e2e fuzz
@@ -141,7 +143,7 @@ lint: $(TOOLS_BIN)/staticcheck
 # fails the target.
 acceptance: build tools
 	rm -f out/faults-summary.txt
-	$(TEST_ENV) $(GO) test -tags acceptance -count=1 ./acceptance/...
+	$(TEST_ENV) $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) ./acceptance/...
 	cat out/faults-summary.txt
 
 fuzz:

@@ -27,6 +27,9 @@ var emptyJSON = []byte("{}")
 // files are hashed when a digest or size is first needed.
 type Artifact struct {
 	Declaration
+	// CarriedFrom is, for an artifact published again from an earlier
+	// image's (FromManifest), the digest of that earlier manifest.
+	CarriedFrom v1.Hash
 
 	config Blob
 	layers []Blob

@@ -77,3 +77,15 @@ func readAllLimited(f *os.File, limit int64) ([]byte, error) {
 	}
 	return data, nil
 }
+
+// ReadFile reads name (slash-separated) through root as openRegular opens
+// it: a regular file of at most limit bytes, without blocking. For files of
+// the layers directory other than declarations, such as a <layer>.toml.
+func ReadFile(root *os.Root, name string, limit int64) ([]byte, error) {
+	f, _, err := openRegular(root, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readAllLimited(f, limit)
+}

@@ -17,6 +17,7 @@ type Plan struct {
 	names     []name.Tag // parallel to raw; the first is the primary
 	repos     []*repoPlan
 	artifacts []*artifacts.Artifact
+	template  platform.TagTemplate
 }
 
 // repoPlan is one repository the export writes to.
@@ -59,7 +60,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 	if len(imageNames) == 0 {
 		return nil, fmt.Errorf("no image name")
 	}
-	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...)}
+	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...), template: tmpl}
 	byRepo := map[string]*repoPlan{}
 	for _, n := range imageNames {
 		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
@@ -99,7 +100,7 @@ func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl p
 	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Plan{artifacts: arts, repos: []*repoPlan{t}}, nil
+	return &Plan{artifacts: arts, repos: []*repoPlan{t}, template: tmpl}, nil
 }
 
 // planArtifacts derives each artifact's tag in t and checks it against the

@@ -27,10 +27,12 @@ type Transaction struct {
 	// overwriteForeign skips the tag ownership check.
 	overwriteForeign bool
 	reserved         map[string]string
-	imageID          string
-	created          *time.Time
-	cache            *artifacts.DigestCache
-	stream           streamPolicy
+	// previous is the previous image, whose stale artifacts are warned of.
+	previous *name.Digest
+	imageID  string
+	created  *time.Time
+	cache    *artifacts.DigestCache
+	stream   streamPolicy
 }
 
 // Option configures a Transaction.
@@ -73,6 +75,18 @@ func WithJobs(n int) Option {
 			return fmt.Errorf("jobs must be at least 1, got %d", n)
 		}
 		t.jobs = n
+		return nil
+	}
+}
+
+// WithPreviousImage names the previous image (by digest, as analyzed.toml
+// records it): the artifacts published for it that this export does not
+// publish again are named in a warning. Any other reference is ignored.
+func WithPreviousImage(ref string) Option {
+	return func(t *Transaction) error {
+		if d, err := name.NewDigest(ref, nameOptions(ref, t.insecure)...); err == nil {
+			t.previous = &d
+		}
 		return nil
 	}
 }
@@ -242,6 +256,7 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		}
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
+	t.warnStale(ctx, writers)
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
@@ -298,6 +313,61 @@ func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup,
 		}
 	}
 	return writers, groups, nil
+}
+
+// warnStale logs one warning per artifact of the previous image that this
+// export does not publish again and whose tag still names it. It never
+// fails the export: a registry that cannot say is logged at debug level.
+func (t *Transaction) warnStale(ctx context.Context, writers []*repoWriter) {
+	if t.previous == nil {
+		return
+	}
+	var r *registry
+	for _, w := range writers {
+		if w.repo.RegistryStr() == t.previous.Context().RegistryStr() {
+			r = w.client
+		}
+	}
+	if r == nil {
+		return // the previous image is in another registry than this export
+	}
+	opts := []remote.Option{remote.WithTransport(r.client.Transport), remote.WithContext(ctx)}
+	prev, err := DiscoverArtifacts(ctx, *t.previous, opts...)
+	if err != nil {
+		t.logger.Debugf("Not checking for stale artifacts: %v", err)
+		return
+	}
+	for _, pa := range t.plan.Stale(prev) {
+		tag, ok := t.staleTag(pa, opts...)
+		if !ok {
+			continue
+		}
+		t.logger.Warnf("Artifact '%s:%s' (tag '%s') was not published for this image: tag %s still names the previous image's artifact %s",
+			pa.Buildpack, pa.Layer, pa.Tag, tag.Name(), pa.Descriptor.Digest)
+	}
+}
+
+// staleTag returns the tag in the previous image's repository that still
+// names pa, if the plan publishes to that repository (its template applied
+// as for this export) or pa's declared tag does.
+func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name.Tag, bool) {
+	if pa.Tag == "" {
+		return name.Tag{}, false
+	}
+	repo := t.previous.Context()
+	candidates := []string{pa.Tag}
+	for _, tg := range t.plan.repos {
+		if tg.repo.Name() == repo.Name() && len(tg.imageTags) > 0 {
+			candidates = append([]string{t.plan.template.Expand(pa.Tag, tg.imageTags[0].TagStr())}, candidates...)
+		}
+	}
+	for _, c := range candidates {
+		tag := repo.Tag(c)
+		if d, err := remote.Head(tag, opts...); err == nil && d.Digest == pa.Descriptor.Digest {
+			return tag, true
+		}
+	}
+	return name.Tag{}, false
 }
 
 // checkOwnership refuses, before any write, an artifact tag that holds

@@ -307,6 +307,7 @@ func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, err
 		exporter.WithTimeout(e.extra.RegistryTimeout),
 		exporter.WithDigestCache(digests),
 		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
+		exporter.WithPreviousImage(e.analyzed.PreviousImageRef()),
 	}
 	tmpl := e.extra.TagTemplate
 	switch {

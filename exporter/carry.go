@@ -1,0 +1,180 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/BurntSushi/toml"
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+)
+
+// ReusedLayer is a launch layer that this build keeps from the previous
+// image without writing it: its <layer>.toml says launch = true and there is
+// no layer directory, so lifecycle's exporter reuses the previous image's
+// layer, and no artifacts.toml can declare its artifacts.
+type ReusedLayer struct {
+	Buildpack artifacts.Buildpack
+	Layer     string
+}
+
+// maxLayerTOML bounds a <layer>.toml read to find reused layers.
+const maxLayerTOML = 1 << 20
+
+// ReusedLayers lists the reused launch layers of the group's buildpacks, in
+// group order and lexical layer order. Files that are not small regular
+// files are passed over (the buildpack owns them).
+func ReusedLayers(layersDir string, group []artifacts.Buildpack) ([]ReusedLayer, error) {
+	var out []ReusedLayer
+	for _, bp := range group {
+		dir := filepath.Join(layersDir, artifacts.EscapeID(bp.ID))
+		root, err := os.OpenRoot(dir)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)
+		}
+		entries, err := fs.ReadDir(root.FS(), ".")
+		if err != nil {
+			root.Close()
+			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)
+		}
+		for _, e := range entries {
+			layer, ok := strings.CutSuffix(e.Name(), ".toml")
+			if !ok || layer == "" || layer == "launch" || layer == "build" || layer == "store" || !e.Type().IsRegular() {
+				continue
+			}
+			if _, err := root.Lstat(layer); !errors.Is(err, fs.ErrNotExist) {
+				continue // the buildpack wrote the layer: it declares its own artifacts
+			}
+			raw, err := artifacts.ReadFile(root, e.Name(), maxLayerTOML)
+			if err != nil {
+				continue
+			}
+			var md struct {
+				Types struct{ Launch bool } `toml:"types"`
+			}
+			if _, err := toml.Decode(string(raw), &md); err == nil && md.Types.Launch {
+				out = append(out, ReusedLayer{Buildpack: bp, Layer: layer})
+			}
+		}
+		root.Close()
+	}
+	return out, nil
+}
+
+// CarryProblem is a reused layer whose previous artifacts could not be
+// carried: the export goes on, and says so.
+type CarryProblem struct {
+	Layer ReusedLayer
+	Err   error
+}
+
+func (p CarryProblem) Error() string {
+	return fmt.Sprintf("buildpack %q, layer %q: the artifacts of the previous image could not be carried: %v", p.Layer.Buildpack.String(), p.Layer.Layer, p.Err)
+}
+
+// Carry returns the previous image's artifacts of the reused layers,
+// rebuilt (artifacts.FromManifest) to be published again for the new image:
+// same config and layer blobs, which the previous image's repository has
+// (the pusher finds them there, or mounts them), same tag, new subject. A
+// declared artifact of the same buildpack and layer wins; a carried tag that
+// another buildpack declares is a *CollisionError. Previous artifacts of
+// other layers are left to Plan.Stale. Reused layers whose artifacts cannot
+// be found are CarryProblems. It writes nothing.
+func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, declared []*artifacts.Artifact, opts ...remote.Option) ([]*artifacts.Artifact, []CarryProblem, error) {
+	if len(reused) == 0 {
+		return nil, nil, nil
+	}
+	opts = append(opts, remote.WithContext(ctx))
+	prev, err := DiscoverArtifacts(ctx, previous, opts...)
+	if err == nil {
+		// A subject need not exist to have referrers: make sure the
+		// previous image is there, or its artifacts cannot be trusted found.
+		_, err = remote.Head(previous, opts...)
+	}
+	if err != nil {
+		var probs []CarryProblem
+		for _, l := range reused {
+			probs = append(probs, CarryProblem{Layer: l, Err: err})
+		}
+		return nil, probs, nil
+	}
+	type key struct{ bp, layer string }
+	isReused := map[key]bool{}
+	for _, l := range reused {
+		isReused[key{l.Buildpack.ID, l.Layer}] = true
+	}
+	declaredLayer := map[key]bool{}
+	declaredTag := map[string]*artifacts.Artifact{}
+	for _, a := range declared {
+		declaredLayer[key{a.Buildpack.ID, a.Layer}] = true
+		declaredTag[a.Tag] = a
+	}
+	var (
+		out   []*artifacts.Artifact
+		probs []CarryProblem
+		errs  []error
+	)
+	for _, pa := range prev {
+		k := key{pa.Buildpack, pa.Layer}
+		if !isReused[k] || declaredLayer[k] {
+			continue
+		}
+		layer := ReusedLayer{Buildpack: artifacts.Buildpack{ID: pa.Buildpack, Version: pa.BuildpackVersion}, Layer: pa.Layer}
+		desc, err := remote.Get(previous.Context().Digest(pa.Descriptor.Digest.String()), opts...)
+		if err != nil {
+			probs = append(probs, CarryProblem{Layer: layer, Err: err})
+			continue
+		}
+		a, err := artifacts.FromManifest(desc.Manifest, func(d v1.Descriptor) (artifacts.Blob, error) {
+			ref := previous.Context().Digest(d.Digest.String())
+			return &remote.MountableLayer{Layer: remoteBlob{desc: d, ref: ref, opts: opts}, Reference: ref}, nil
+		})
+		if err != nil {
+			probs = append(probs, CarryProblem{Layer: layer, Err: err})
+			continue
+		}
+		if other, ok := declaredTag[a.Tag]; ok {
+			errs = append(errs, &CollisionError{Tag: a.Tag, Artifact: other.Declaration,
+				With: fmt.Sprintf("the artifact of buildpack %q, layer %q, carried from the previous image (the layer is reused)", pa.Buildpack, pa.Layer),
+				Fix:  "change one of the tags"})
+			continue
+		}
+		out = append(out, a)
+	}
+	return out, probs, errors.Join(errs...)
+}
+
+// remoteBlob is a blob of the previous image's repository known by its
+// descriptor. The pusher finds it in the target repository, or mounts it
+// (remote.MountableLayer); it is read only to copy it to another registry.
+type remoteBlob struct {
+	desc v1.Descriptor
+	ref  name.Digest
+	opts []remote.Option
+}
+
+func (b remoteBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
+func (b remoteBlob) DiffID() (v1.Hash, error)            { return b.desc.Digest, nil }
+func (b remoteBlob) Size() (int64, error)                { return b.desc.Size, nil }
+func (b remoteBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
+func (b remoteBlob) Compressed() (io.ReadCloser, error) {
+	l, err := remote.Layer(b.ref, b.opts...)
+	if err != nil {
+		return nil, err
+	}
+	return l.Compressed()
+}
+func (b remoteBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
