@@ -4,6 +4,8 @@ package acceptance_test
 
 import (
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -59,7 +61,9 @@ func TestExportDaemon(t *testing.T) {
 		bad := fixture.Buildpack{ID: "acme/bad", Version: "1", Layers: []fixture.Layer{{Name: "out", Launch: true,
 			Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"x\"\nfile = \"missing\"\ntype = \"application/vnd.example\"\n")}}}}
 		w := fixture.New(t, run, fixture.Plain(), bad)
-		const other = "cnb-artifacts-test/not-saved:latest"
+		// A name of this run alone: other checkouts run this test against
+		// the same daemon at the same time.
+		other := fmt.Sprintf("cnb-artifacts-test/not-saved-%d:latest", os.Getpid())
 		out, code := export(t, w, false, "0.13", []string{"CNB_USE_DAEMON=true"}, other)
 		if code != platform.CodeInvalidArtifacts || !strings.Contains(out, "acme_bad/out/artifacts.toml") {
 			t.Fatalf("exit %d\n%s", code, out)
