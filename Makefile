@@ -22,6 +22,7 @@ DISTRIBUTION_VERSION := $(call mod_version,tools/distribution,github.com/distrib
 PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
 STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
+GREMLINS_VERSION  := $(call mod_version,tools/gremlins,github.com/go-gremlins/gremlins)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
 APT_PACKAGES := docker-registry skopeo
@@ -33,10 +34,11 @@ OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
 TOOLS     := oras helm crane olareg distribution
 
-# Our binary is the exporter and the creator (which runs the stock phases
-# before export); every other phase is upstream's lifecycle binary.
-STOCK_PHASES := detector analyzer restorer builder extender rebaser
-OUR_PHASES   := exporter creator
+# Our binary is the exporter, the creator (which runs the stock phases
+# before export) and the rebaser (upstream's rebase, then the artifacts);
+# every other phase is upstream's lifecycle binary.
+STOCK_PHASES := detector analyzer restorer builder extender
+OUR_PHASES   := exporter creator rebaser
 
 # --- build ------------------------------------------------------------------
 
@@ -109,6 +111,9 @@ TOOL_staticcheck_PKG     := honnef.co/go/tools/cmd/staticcheck
 TOOL_staticcheck_LDFLAGS :=
 TOOL_pack_PKG     := github.com/buildpacks/pack
 TOOL_pack_LDFLAGS := -X github.com/buildpacks/pack/pkg/client.Version=$(PACK_VERSION)
+# go-gremlins, the mutation tester of `make mutation` (not part of `make test`).
+TOOL_gremlins_PKG     := github.com/go-gremlins/gremlins/cmd/gremlins
+TOOL_gremlins_LDFLAGS := -X main.version=v$(GREMLINS_VERSION)
 
 $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 	@echo "> Building $* from tools/$*"
@@ -122,16 +127,24 @@ tools/bin/%: $(TOOLS_BIN)/% ;
 # --- tests ------------------------------------------------------------------
 
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
-# The whole acceptance suite takes about 10 minutes on 2 cores.
-ACCEPTANCE_TIMEOUT := 40m
 FUZZTIME ?= 20s
 
-.PHONY: test unit lint acceptance e2e apt-e2e fuzz
-# Every test there is: unit, acceptance and the pack + Docker e2e suite.
-test: unit acceptance e2e
+.PHONY: test unit lint acceptance e2e apt-busybox apt-e2e fuzz
+# Every test there is: unit, acceptance, the pack + Docker e2e suite and
+# the kpack and Tekton runs.
+test: unit acceptance e2e e2e-kpack e2e-tekton
 
-unit: lint
-	$(GO) test ./...
+# Every go test run has a deadline, so a hung test fails with its goroutine
+# dump instead of running until CI kills it.
+UNIT_TIMEOUT       := 10m
+ACCEPTANCE_TIMEOUT := 40m
+
+# The unit tests run after lint, twice: plainly, then under the race
+# detector. The samples test runs the scripts under busybox sh, so
+# busybox-static is installed first (it fails when busybox is missing).
+unit: lint apt-busybox
+	$(GO) test -timeout $(UNIT_TIMEOUT) ./...
+	$(GO) test -race -timeout $(UNIT_TIMEOUT) ./...
 
 # go vet and staticcheck v$(STATICCHECK_VERSION) (tools/staticcheck) over every package.
 lint: $(TOOLS_BIN)/staticcheck
@@ -163,14 +176,64 @@ e2e: build package tools apt-e2e $(TOOLS_BIN)/pack
 	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) \
 		$(GO) test -tags e2e -count=1 -timeout $(E2E_TIMEOUT) $(E2E_FLAGS) ./e2e/...
 
+# e2e-kpack and e2e-tekton (build tags e2e,kpack and e2e,tekton): what
+# kpack v0.17.0 and the Tekton catalog task buildpacks-phases 0.3 would run
+# in a Kubernetes Pod, run container by container on the local Docker
+# Engine against a docker-registry on 127.0.0.1, with our lifecycle image
+# (out/lifecycle-image). flock keeps them from overlapping another Docker
+# run on this machine.
+E2E_PLATFORM_TIMEOUT := 15m
+E2E_LOCK ?= /tmp/e2e.lock
+KPACK_DIR := $(CURDIR)/out/kpack
+
+.PHONY: e2e-kpack e2e-tekton kpack-bin
+e2e-tekton: LIFECYCLE_IMAGE :=
+e2e-tekton: build package apt-tools apt-e2e $(TOOLS_BIN)/pack
+	$(TEST_ENV) flock $(E2E_LOCK) \
+		$(GO) test -tags e2e,tekton -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestTekton|TestDockerArgs' $(E2E_FLAGS) ./e2e/
+
+# kpack's code runs from e2e/kpack, its own module (kpack's dependencies
+# never reach the lifecycle binaries): out/kpack/kpack-e2e (builder
+# creation, the build Pod, the completion's termination message) and
+# kpack's build-init and completion binaries, which the test puts into
+# images as kpack's config names them.
+kpack-bin:
+	mkdir -p $(KPACK_DIR)
+	cd e2e/kpack && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/kpack-e2e . \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/build-init github.com/pivotal/kpack/cmd/build-init \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion
+
+e2e-kpack: LIFECYCLE_IMAGE :=
+e2e-kpack: build package kpack-bin apt-e2e $(TOOLS_BIN)/pack
+	$(TEST_ENV) LIFECYCLE_IMAGE_LAYOUT=$(LIFECYCLE_IMAGE_LAYOUT) KPACK_DIR=$(KPACK_DIR) flock $(E2E_LOCK) \
+		$(GO) test -tags e2e,kpack -count=1 -timeout $(E2E_PLATFORM_TIMEOUT) -run 'TestKpack|TestDockerArgs' $(E2E_FLAGS) ./e2e/
+
 # Installs Debian's busybox-static (a static /bin/busybox) when missing (needs root).
-apt-e2e:
+apt-e2e: apt-busybox
+apt-busybox:
 	@if [ "$$(dpkg-query -W -f='$${Status}' busybox-static 2>/dev/null)" != "install ok installed" ]; then \
 		echo "> Installing busybox-static"; \
 		[ "$$(id -u)" = 0 ] || { echo "apt-get needs root to install busybox-static" >&2; exit 1; }; \
 		apt-get update -qq; \
 		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends busybox-static; \
 	fi
+
+# --- mutation testing -------------------------------------------------------
+
+# `make mutation` runs go-gremlins over each package, one at a time, and
+# prints per package the mutants killed, lived and not covered, the test
+# efficacy and the mutator coverage (hack/mutation). It fails under 95 %
+# efficacy or 90 % mutator coverage, or when a mutant lives that
+# hack/mutation/equivalent.txt does not list. Logs and JSON reports go to
+# out/mutation/. About 30 minutes here; not part of `make test`.
+MUTATION_PACKAGES ?= artifacts exporter platform
+MUTATION_WORKERS  ?= 1
+MUTATION_TIMEOUT_COEFFICIENT ?= 20
+
+.PHONY: mutation
+mutation: $(TOOLS_BIN)/gremlins
+	$(GO) run ./hack/mutation -gremlins $(TOOLS_BIN)/gremlins -out $(CURDIR)/out/mutation \
+		-workers $(MUTATION_WORKERS) -timeout-coefficient $(MUTATION_TIMEOUT_COEFFICIENT) $(MUTATION_PACKAGES)
 
 # --- benchmark --------------------------------------------------------------
 
@@ -194,6 +257,7 @@ versions:
 	@echo "pack      $(PACK_VERSION)"
 	@echo "staticcheck $(STATICCHECK_VERSION)"
 	@echo "syft      $(SYFT_VERSION) (SBOMs)"
+	@echo "gremlins  $(GREMLINS_VERSION)"
 
 clean:
 	rm -rf out $(TOOLS_BIN)

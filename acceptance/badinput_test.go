@@ -18,7 +18,8 @@ import (
 )
 
 // Bad input gets a clear error naming the buildpack, the layer and the file,
-// exit code 63, and nothing is pushed: no blob, no manifest, no tag.
+// exit code 63, and nothing is pushed: no blob, no manifest, no tag. Each
+// case's want is what only its error says (the fixed parts of its message).
 func TestExportRejectsBadInput(t *testing.T) {
 	reg := harness.StartDistribution(t)
 	run := fixture.PushRunImage(t, reg.Host+"/run")
@@ -29,22 +30,22 @@ func TestExportRejectsBadInput(t *testing.T) {
 		setup func(t *testing.T, layer string)
 		want  string
 	}{
-		{name: "malformed toml", toml: "[[artifact]\ntag = \"a\"\n", want: "artifacts.toml"},
-		{name: "missing tag", toml: "[[artifact]]\nfile = \"a.txt\"\n" + typ, want: "tag"},
-		{name: "missing file", toml: "[[artifact]]\ntag = \"a\"\n" + typ, want: "file"},
-		{name: "absolute path", toml: "[[artifact]]\ntag = \"a\"\nfile = \"/etc/passwd\"\n" + typ, want: "/etc/passwd"},
-		{name: "dot dot", toml: "[[artifact]]\ntag = \"a\"\nfile = \"../secret\"\n" + typ, want: "../secret"},
-		{name: "symlink out of the layer", toml: "[[artifact]]\ntag = \"a\"\nfile = \"link\"\n" + typ, want: "link",
+		{name: "malformed toml", toml: "[[artifact]\ntag = \"a\"\n", want: "artifacts.toml\": malformed TOML: line 2"},
+		{name: "missing tag", toml: "[[artifact]]\nfile = \"a.txt\"\n" + typ, want: "artifact 1: missing required field: tag"},
+		{name: "missing file", toml: "[[artifact]]\ntag = \"a\"\n" + typ, want: "missing required field: file"},
+		{name: "absolute path", toml: "[[artifact]]\ntag = \"a\"\nfile = \"/etc/passwd\"\n" + typ, want: `file "/etc/passwd": invalid path`},
+		{name: "dot dot", toml: "[[artifact]]\ntag = \"a\"\nfile = \"../secret\"\n" + typ, want: `file "../secret": path leaves the layer directory`},
+		{name: "symlink out of the layer", toml: "[[artifact]]\ntag = \"a\"\nfile = \"link\"\n" + typ, want: `file "link": path leaves the layer directory`,
 			setup: func(t *testing.T, layer string) { must(t, os.Symlink("/etc/passwd", filepath.Join(layer, "link"))) }},
-		{name: "fifo", toml: "[[artifact]]\ntag = \"a\"\nfile = \"pipe\"\n" + typ, want: "pipe",
+		{name: "fifo", toml: "[[artifact]]\ntag = \"a\"\nfile = \"pipe\"\n" + typ, want: `file "pipe": not a regular file`,
 			setup: func(t *testing.T, layer string) { must(t, syscall.Mkfifo(filepath.Join(layer, "pipe"), 0o644)) }},
-		{name: "directory", toml: "[[artifact]]\ntag = \"a\"\nfile = \"dir\"\n" + typ, want: "dir",
+		{name: "directory", toml: "[[artifact]]\ntag = \"a\"\nfile = \"dir\"\n" + typ, want: `file "dir": not a regular file`,
 			setup: func(t *testing.T, layer string) { must(t, os.Mkdir(filepath.Join(layer, "dir"), 0o755)) }},
-		{name: "file does not exist", toml: "[[artifact]]\ntag = \"a\"\nfile = \"nope.txt\"\n" + typ, want: "nope.txt"},
-		{name: "invalid tag", toml: "[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\n" + typ, want: "-bad"},
-		{name: "fallback tag", toml: "[[artifact]]\ntag = \"sha256-" + strings.Repeat("ab", 32) + "\"\nfile = \"a.txt\"\n" + typ, want: "sha256-"},
-		{name: "invalid media type", toml: "[[artifact]]\ntag = \"a\"\nfile = \"a.txt\"\ntype = \"not a type\"\n", want: "not a type"},
-		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: "app image tag"},
+		{name: "file does not exist", toml: "[[artifact]]\ntag = \"a\"\nfile = \"nope.txt\"\n" + typ, want: `file "nope.txt": file does not exist`},
+		{name: "invalid tag", toml: "[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\n" + typ, want: `invalid tag "-bad"`},
+		{name: "fallback tag", toml: "[[artifact]]\ntag = \"sha256-" + strings.Repeat("ab", 32) + "\"\nfile = \"a.txt\"\n" + typ, want: "referrers fallback tag"},
+		{name: "invalid media type", toml: "[[artifact]]\ntag = \"a\"\nfile = \"a.txt\"\ntype = \"not a type\"\n", want: `invalid media type "not a type"`},
+		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: `artifact tag "latest" collides with app image tag`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bp := fixture.Buildpack{ID: "acme/bad", Version: "2.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
@@ -91,7 +92,8 @@ func TestExportReportsAllErrors(t *testing.T) {
 	if code != platform.CodeInvalidArtifacts {
 		t.Fatalf("exit %d\n%s", code, out)
 	}
-	for _, s := range []string{"acme_one/l1/artifacts.toml", "acme_two/l2/artifacts.toml", "acme_two/l3/artifacts.toml", "missing.txt"} {
+	for _, s := range []string{"acme_one/l1/artifacts.toml", "acme_two/l2/artifacts.toml", "acme_two/l3/artifacts.toml",
+		`file "missing.txt": file does not exist`, "duplicate tag"} {
 		if !strings.Contains(out, s) {
 			t.Fatalf("error does not name %q:\n%s", s, out)
 		}

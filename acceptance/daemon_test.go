@@ -3,9 +3,9 @@
 package acceptance_test
 
 import (
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -25,7 +25,7 @@ import (
 func TestExportDaemon(t *testing.T) {
 	docker(t, "info")
 	reg := harness.StartDistribution(t)
-	const run, app = "cnb-artifacts-test/run:latest", "cnb-artifacts-test/app:latest"
+	run, app := dockerName(t, "run"), dockerName(t, "app")
 	fixture.LoadRunImage(t, run, app)
 	samples := fixture.Samples()
 
@@ -61,16 +61,19 @@ func TestExportDaemon(t *testing.T) {
 		bad := fixture.Buildpack{ID: "acme/bad", Version: "1", Layers: []fixture.Layer{{Name: "out", Launch: true,
 			Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"x\"\nfile = \"missing\"\ntype = \"application/vnd.example\"\n")}}}}
 		w := fixture.New(t, run, fixture.Plain(), bad)
-		// A name of this run alone: other checkouts run this test against
-		// the same daemon at the same time.
-		other := fmt.Sprintf("cnb-artifacts-test/not-saved-%d:latest", os.Getpid())
+		other := dockerName(t, "not-saved")
 		out, code := export(t, w, false, "0.13", []string{"CNB_USE_DAEMON=true"}, other)
 		if code != platform.CodeInvalidArtifacts || !strings.Contains(out, "acme_bad/out/artifacts.toml") {
 			t.Fatalf("exit %d\n%s", code, out)
 		}
-		if err := exec.Command("docker", "image", "inspect", other).Run(); err == nil {
+		inspect, err := exec.Command("docker", "image", "inspect", other).CombinedOutput()
+		if err == nil {
 			_ = exec.Command("docker", "rmi", "-f", other).Run()
 			t.Fatal("the image was saved to the daemon")
+		}
+		// Only the daemon's own answer counts as "not saved", not any error.
+		if !strings.Contains(string(inspect), "No such image") {
+			t.Fatalf("docker image inspect %s: %v\n%s", other, err, inspect)
 		}
 	})
 
@@ -102,6 +105,23 @@ func TestExportDaemon(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dockerName is a Docker image name of this test only: the test's name, what
+// it is and a random suffix, so that tests and runs never share an image.
+func dockerName(t *testing.T, what string) string {
+	t.Helper()
+	b := make([]byte, 4)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	slug := strings.Map(func(r rune) rune {
+		if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '-'
+	}, strings.ToLower(t.Name()))
+	return fmt.Sprintf("cnb-artifacts-test/%s-%s-%x:latest", slug, what, b)
 }
 
 func docker(t *testing.T, args ...string) string {

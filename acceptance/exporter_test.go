@@ -63,16 +63,21 @@ func head(t *testing.T, ref string) v1.Hash {
 
 // With no artifacts.toml our exporter gives the image the stock exporter's
 // digest and writes a byte-identical report.toml, for every platform API.
+// Each exporter pushes to its own repository, so each registry check sees
+// what that exporter pushed; the reports are compared with the repository
+// names swapped.
 func TestExportParityWithStock(t *testing.T) {
 	reg := harness.StartDistribution(t)
 	run := fixture.PushRunImage(t, reg.Host+"/run")
 	for _, api := range []string{"0.7", "0.8", "0.9", "0.10", "0.11", "0.12", "0.13", "0.14", "0.15"} {
 		t.Run("platform "+api, func(t *testing.T) {
 			w := fixture.New(t, run, fixture.Plain())
-			img := reg.Host + "/parity:" + strings.ReplaceAll(api, ".", "-")
-			var reports [][]byte
-			for _, stock := range []bool{true, false} {
-				out, code := export(t, w, stock, api, nil, img, img+"-extra")
+			tag := strings.ReplaceAll(api, ".", "-")
+			var reports [2][]byte
+			var imgs [2]string
+			for i, stock := range []bool{true, false} {
+				imgs[i] = reg.Host + "/parity-" + map[bool]string{true: "stock", false: "ours"}[stock] + ":" + tag
+				out, code := export(t, w, stock, api, nil, imgs[i], imgs[i]+"-extra")
 				if code != 0 {
 					t.Fatalf("stock=%v exit %d\n%s", stock, code, out)
 				}
@@ -80,18 +85,24 @@ func TestExportParityWithStock(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				reports = append(reports, b)
-				os.Remove(w.Report)
+				reports[i] = b
+				must(t, os.Remove(w.Report))
+				var rep files.Report
+				if _, err := toml.Decode(string(b), &rep); err != nil {
+					t.Fatal(err)
+				}
+				for _, ref := range []string{imgs[i], imgs[i] + "-extra"} {
+					if d := head(t, ref); d.String() != rep.Image.Digest {
+						t.Fatalf("stock=%v: registry has %s at %s, report says %s", stock, d, ref, rep.Image.Digest)
+					}
+				}
 			}
-			if !bytes.Equal(reports[0], reports[1]) {
-				t.Fatalf("report.toml differs\n--- stock\n%s\n--- ours\n%s", reports[0], reports[1])
+			stockAsOurs := bytes.ReplaceAll(reports[0], []byte("/parity-stock:"), []byte("/parity-ours:"))
+			if !bytes.Equal(stockAsOurs, reports[1]) {
+				t.Fatalf("report.toml differs (repository names swapped)\n--- stock\n%s\n--- ours\n%s", reports[0], reports[1])
 			}
-			var rep files.Report
-			if _, err := toml.Decode(string(reports[1]), &rep); err != nil {
-				t.Fatal(err)
-			}
-			if d := head(t, img); d.String() != rep.Image.Digest {
-				t.Fatalf("registry has %s, report says %s", d, rep.Image.Digest)
+			if a, b := head(t, imgs[0]), head(t, imgs[1]); a != b {
+				t.Fatalf("stock pushed %s, ours %s", a, b)
 			}
 		})
 	}

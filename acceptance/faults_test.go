@@ -350,7 +350,7 @@ func TestExportUnderFaults(t *testing.T) {
 
 	runNo := 0
 	// exportRun exports new content with the fault armed and judges it.
-	exportRun := func(n int, kind faultproxy.Kind) (outcome, bool, time.Duration) {
+	exportRun := func(n int, kind faultproxy.Kind) (outcome, int, bool, time.Duration) {
 		t.Helper()
 		runNo++
 		w := fixture.New(t, run, nonceBuildpacks(fmt.Sprintf("run-%d", runNo))...)
@@ -381,19 +381,19 @@ func TestExportUnderFaults(t *testing.T) {
 			t.Errorf("fault %s at request %d: exit %d, inconsistent:\n  %s\nrequests:\n  %s\noutput:\n%s",
 				kind, n, code, strings.Join(bad, "\n  "), strings.Join(reqs, "\n  "), out)
 		}
-		return o, injected, took
+		return o, code, injected, took
 	}
 
 	// A first export fills the registry; the third, with new content like
 	// every fault run, is the one whose requests are counted.
-	if o, _, _ := exportRun(0, faultproxy.None); o != succeeded {
+	if o, _, _, _ := exportRun(0, faultproxy.None); o != succeeded {
 		t.Fatalf("clean export: %s", o)
 	}
 	first := proxy.Count()
 	var took time.Duration
 	for range 2 { // the second export with new content still makes a few more requests
 		var o outcome
-		if o, _, took = exportRun(0, faultproxy.None); o != succeeded {
+		if o, _, _, took = exportRun(0, faultproxy.None); o != succeeded {
 			t.Fatalf("clean export: %s", o)
 		}
 	}
@@ -416,6 +416,18 @@ func TestExportUnderFaults(t *testing.T) {
 		}
 	}
 	const outageStride = 6
+	// The exporter reads the run image first (lifecycle's own code, which
+	// exits 1 when it cannot: spec 9); an outage from any later request
+	// must end with 64 or 65.
+	lastRunRead := 0
+	for _, r := range proxy.Requests() {
+		if strings.HasPrefix(r.Path, "/v2/run/") {
+			lastRunRead = r.N
+		}
+	}
+	if lastRunRead == 0 || lastRunRead >= firstManifest {
+		t.Fatalf("the clean export read the run image at requests up to %d, its first manifest write is %d", lastRunRead, firstManifest)
+	}
 
 	// The stall kind, the slowest, runs last, on every N if the time left
 	// of faultBudget allows, else on every stride-th N.
@@ -437,7 +449,8 @@ func TestExportUnderFaults(t *testing.T) {
 				kind == faultproxy.Outage && n < firstManifest && (n-1)%outageStride != 0 {
 				continue
 			}
-			o, injected, _ := exportRun(n, kind)
+			o, code, injected, _ := exportRun(n, kind)
+			checkFaultRun(t, kind, n, o, code, injected, kind == faultproxy.Outage && n <= lastRunRead)
 			c.runs++
 			if injected {
 				c.injected++
@@ -460,6 +473,9 @@ func TestExportUnderFaults(t *testing.T) {
 			kind, c.runs, c.injected, c.ok, c.retriedOK, c.clean, c.tagStep, c.inconsistent)
 		t.Log(line)
 		lines = append(lines, line)
+		if bad := c.check(kind); bad != "" {
+			t.Errorf("faults[%s]: %s", kind, bad)
+		}
 	}
 	var all tally
 	for _, c := range totals {
@@ -478,6 +494,50 @@ func TestExportUnderFaults(t *testing.T) {
 	if all.inconsistent > 0 {
 		t.Fatalf("%d inconsistent states", all.inconsistent)
 	}
+}
+
+// checkFaultRun judges one fault run strictly. A one-off fault (every kind
+// but Outage) must be injected, then retried, and the export must succeed.
+// An outage must be injected and end with 64 (nothing moved) or 65 (the tag
+// step failed); only one that begins while lifecycle reads the run image
+// (runRead) ends with lifecycle's own 1 (spec 9), and nothing else.
+func checkFaultRun(t *testing.T, kind faultproxy.Kind, n int, o outcome, code int, injected, runRead bool) {
+	t.Helper()
+	if !injected {
+		t.Errorf("fault %s at request %d was never injected: the export made fewer requests than the clean one", kind, n)
+	}
+	switch {
+	case runRead:
+		if code != codeStockFailed {
+			t.Errorf("outage from request %d, in the run image's reads: exit %d (%s), want %d", n, code, o, codeStockFailed)
+		}
+	case kind == faultproxy.Outage:
+		if code != platform.CodeRegistryFailed && code != platform.CodeTagsIncomplete {
+			t.Errorf("outage from request %d: exit %d (%s), want %d or %d", n, code, o, platform.CodeRegistryFailed, platform.CodeTagsIncomplete)
+		}
+	case o != succeeded:
+		t.Errorf("one-off fault %s at request %d: exit %d (%s), want 0: the fault must be retried and the export succeed", kind, n, code, o)
+	}
+}
+
+// check says what is wrong with the totals of kind's runs, or "".
+func (c tally) check(kind faultproxy.Kind) string {
+	if c.runs == 0 {
+		return "no run"
+	}
+	if c.injected != c.runs || c.inconsistent != 0 {
+		return fmt.Sprintf("injected %d and inconsistent %d in %d runs, want %d and 0", c.injected, c.inconsistent, c.runs, c.runs)
+	}
+	if kind == faultproxy.Outage {
+		if c.ok != 0 || c.clean+c.tagStep != c.runs || c.clean == 0 || c.tagStep == 0 {
+			return fmt.Sprintf("ok=%d clean=%d tag-step=%d in %d runs, want no success and both failure kinds", c.ok, c.clean, c.tagStep, c.runs)
+		}
+		return ""
+	}
+	if c.ok != c.runs || c.retriedOK != c.runs {
+		return fmt.Sprintf("ok=%d retried-ok=%d in %d runs, want every run retried and successful", c.ok, c.retriedOK, c.runs)
+	}
+	return ""
 }
 
 func faultedRequest(p *faultproxy.Proxy) string {

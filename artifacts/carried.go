@@ -43,7 +43,7 @@ func FromManifest(raw []byte, blob func(v1.Descriptor) (Blob, error)) (*Artifact
 		Index:        -1,
 		Annotations:  authorAnnotations(m.Annotations),
 	}
-	a := &Artifact{CarriedFrom: digest}
+	a := &Artifact{CarriedFrom: digest.String()}
 	if m.Config.MediaType == MediaTypeEmpty {
 		a.config = static.NewLayer(emptyJSON, MediaTypeEmpty)
 	} else {

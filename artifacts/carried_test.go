@@ -51,7 +51,7 @@ func TestFromManifest(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.CarriedFrom != first.Descriptor.Digest || c.Tag != a.Tag || c.Buildpack != a.Buildpack || c.Layer != a.Layer {
+			if c.CarriedFrom != first.Descriptor.Digest.String() || c.Tag != a.Tag || c.Buildpack != a.Buildpack || c.Layer != a.Layer {
 				t.Fatalf("carried %+v from %s", c.Declaration, c.CarriedFrom)
 			}
 			again, err := c.Manifest(neu, created)

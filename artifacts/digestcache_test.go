@@ -149,12 +149,12 @@ func TestDigestCacheMissesChangedFiles(t *testing.T) {
 			if err := os.Chtimes(w.file, old, old); err != nil {
 				t.Fatal(err)
 			}
-			// ctime granularity is a clock tick: let it move.
-			time.Sleep(20 * time.Millisecond)
 			if d, _ := w.export(t); d != sha(t, "version 1") {
 				t.Fatalf("first export: %s", d)
 			}
-			time.Sleep(20 * time.Millisecond)
+			// ctime granularity is a clock tick: the change must land in a
+			// later one than the ctime the cache recorded.
+			waitCtimePast(t, w.file)
 			change(t, w)
 			d, opens := w.export(t)
 			if opens != 1 || d != sha(t, "version 2") {
@@ -262,5 +262,38 @@ func TestBlobFileErrorsMatchErrFile(t *testing.T) {
 	}
 	if _, err := ls[0].Digest(); !errors.Is(err, ErrFile) {
 		t.Fatalf("Digest of a removed file: %v, want ErrFile", err)
+	}
+}
+
+// waitCtimePast polls, by touching a probe file next to path, until the
+// file system's clock has passed path's ctime, so that any change of path
+// from now on gives it a new ctime.
+func waitCtimePast(t *testing.T, path string) {
+	t.Helper()
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, ok := fileStatus(fi)
+	if !ok {
+		t.Fatalf("no ctime for %s", path)
+	}
+	probe := filepath.Join(t.TempDir(), "probe")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if err := os.WriteFile(probe, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		pi, err := os.Stat(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ps, _ := fileStatus(pi); ps.Ctime > st.Ctime {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the ctime clock did not move past %d in 5s", st.Ctime)
+		}
+		time.Sleep(time.Millisecond) // poll interval
 	}
 }

@@ -16,6 +16,8 @@ func FuzzParse(f *testing.F) {
 	}
 	f.Add([]byte("[[artifact]]\ntag='t'\ntype='a/b'\nfile='f'\n[[artifact.files]]\npath='link'\ntitle='x/y'\n[artifact.annotations]\nk='v'\n"))
 	f.Add([]byte("artifact = [{tag='a', type='a/b', file='f', labels=[{ConfigMediaType='a/b'}]}]\n"))
+	f.Add([]byte("[[artifact]\ntag = 'a'\n")) // malformed
+	f.Add([]byte("[[artifact]]\ntag='t'\ntype='a/b'\nfile='missing'\n"))
 	f.Add([]byte("[[artifact]]\ntag='sha256-44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a'\nfile='../f'\n"))
 
 	layerDir := filepath.Join(f.TempDir(), "layer")
@@ -37,10 +39,16 @@ func FuzzParse(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		decls, errs := parse(data, loc)
 		for _, d := range decls {
-			errs = append(errs, checkFiles(root, d)...)
+			for _, e := range checkFiles(root, d) { // wrapped as Load does
+				if e.Error() == "" {
+					t.Errorf("file check error without a message: %#v", e)
+				}
+				errs = append(errs, loc.errorf(d.Index, d.Tag, e))
+			}
 		}
 		for _, err := range errs {
-			if !errors.Is(err, ErrInvalid) && err.Error() == "" {
+			// Every error is a declaration error with a message.
+			if !errors.Is(err, ErrInvalid) || err.Error() == "" {
 				t.Errorf("bad error %#v", err)
 			}
 		}

@@ -140,6 +140,9 @@ func readDeclFile(root *os.Root) ([]byte, error) {
 		if _, lerr := root.Lstat(FileName); lerr != nil {
 			return nil, fs.ErrNotExist
 		}
+		// A symbolic link to nothing: a declaration that cannot be read,
+		// reported rather than taken for no declaration.
+		return nil, fmt.Errorf("%s: %w: a symbolic link to a file that does not exist", FileName, ErrInvalidPath)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", FileName, err)

@@ -80,6 +80,7 @@ func TestLoad(t *testing.T) {
 		// wantErrs are substrings that must each appear in the error; every
 		// error must also name the buildpack, layer and file of errFile.
 		wantErrs []string
+		wantNot  []string // substrings that must not appear in the error
 		wantIs   []error
 	}{
 		{
@@ -203,7 +204,7 @@ file = "raw.bin"
 		{
 			name:     "malformed TOML names the line",
 			files:    map[string]string{wasmTOML: "[[artifact]]\ntag = \"wasm\"\nfile = \n"},
-			wantErrs: []string{"malformed TOML", "line 3"},
+			wantErrs: []string{`artifacts.toml": malformed TOML`, "line 3"}, // no "artifact N"
 			wantIs:   []error{ErrSyntax},
 		},
 		{
@@ -213,9 +214,25 @@ file = "raw.bin"
 			wantIs:   []error{ErrSyntax},
 		},
 		{
+			name:     "only an unknown key",
+			files:    map[string]string{wasmTOML: "top = 1\n"},
+			wantErrs: []string{`artifacts.toml": unknown key "top"`},
+			wantNot:  []string{"no [[artifact]] declared"},
+			wantIs:   []error{ErrUnknownKey},
+		},
+		{
+			name: "unknown keys at the top and in an artifact",
+			files: map[string]string{
+				wasmTOML:               "top = 1\nother = 2\n[[artifact]]\ntag = 't'\ntype = 'a/b'\nfile = 'f'\nfiel = 'g'\n",
+				"examples_wasm/wasm/f": "",
+			},
+			wantErrs: []string{`artifacts.toml": unknown key "top"`, `artifacts.toml": unknown key "other"`, `artifact 1 (tag "t"): unknown key "artifact.fiel"`},
+			wantIs:   []error{ErrUnknownKey},
+		},
+		{
 			name:     "empty file",
 			files:    map[string]string{wasmTOML: "# nothing\n"},
-			wantErrs: []string{"no [[artifact]] declared"},
+			wantErrs: []string{`artifacts.toml": missing required field: no [[artifact]] declared`},
 			wantIs:   []error{ErrMissingField},
 		},
 		{
@@ -285,8 +302,14 @@ file = "raw.bin"
 				wasmTOML:                       "symlink:../elsewhere.toml",
 				"examples_wasm/elsewhere.toml": "[[artifact]]\n",
 			},
-			wantErrs: []string{"artifacts.toml: path leaves the layer directory"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: path leaves the layer directory`},
 			wantIs:   []error{ErrPathEscapes},
+		},
+		{
+			name:     "artifacts.toml a dangling symlink",
+			files:    map[string]string{wasmTOML: "symlink:gone.toml"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: invalid path: a symbolic link to a file that does not exist`},
+			wantIs:   []error{ErrInvalidPath},
 		},
 		{
 			name: "FIFO",
@@ -330,13 +353,13 @@ file = "raw.bin"
 		{
 			name:     "artifacts.toml too large",
 			files:    map[string]string{wasmTOML: "#" + strings.Repeat("x", maxDeclFileSize)},
-			wantErrs: []string{"artifacts.toml: over the limit: 1048577 bytes, more than 1048576"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: over the limit: 1048577 bytes, more than 1048576`},
 			wantIs:   []error{ErrLimit},
 		},
 		{
 			name:     "artifacts.toml a directory",
 			files:    map[string]string{wasmTOML: "dir:"},
-			wantErrs: []string{"artifacts.toml: not a regular file: a directory"},
+			wantErrs: []string{`artifacts.toml": artifacts.toml: not a regular file: a directory`}, // no "artifact N"
 			wantIs:   []error{ErrNotRegular},
 		},
 		{
@@ -410,7 +433,8 @@ x = 1
 				`unknown key "artifact.files.mediatype"`,
 				`unknown key "artifact.extra"`,
 			},
-			wantIs: []error{ErrUnknownKey},
+			wantNot: []string{"artifact.extra.x"}, // only the unknown table is named
+			wantIs:  []error{ErrUnknownKey},
 		},
 		{
 			name: "two labels tables",
@@ -499,6 +523,11 @@ file = "f"
 				for _, want := range tt.wantErrs {
 					if !strings.Contains(msg, want) {
 						t.Errorf("error does not contain %q:\n%s", want, msg)
+					}
+				}
+				for _, not := range tt.wantNot {
+					if strings.Contains(msg, not) {
+						t.Errorf("error contains %q:\n%s", not, msg)
 					}
 				}
 				checkDeclarationErrors(t, err)

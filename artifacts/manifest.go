@@ -28,8 +28,9 @@ var emptyJSON = []byte("{}")
 type Artifact struct {
 	Declaration
 	// CarriedFrom is, for an artifact published again from an earlier
-	// image's (FromManifest), the digest of that earlier manifest.
-	CarriedFrom v1.Hash
+	// image's (FromManifest), that earlier manifest: its digest, or, once
+	// the caller knows its repository, "repository@sha256:…".
+	CarriedFrom string
 
 	config Blob
 	layers []Blob

@@ -17,7 +17,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +32,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/internal/stack"
@@ -115,9 +118,16 @@ func TestPack(t *testing.T) {
 	}
 
 	t.Run("daemon build skips the artifacts with a warning", func(t *testing.T) {
-		// A name in our registry's namespace, so cleanup finds it; nothing is
-		// pushed there.
-		img := e.registry + "/" + appNamespace + "/app-daemon:latest"
+		// Names in our registry's namespace, so cleanup finds them; nothing
+		// is pushed there. Each mode has its own.
+		daemonRepo := func(mode string) string {
+			return e.registry + "/" + appNamespace + "/app-daemon-" + strings.Map(func(r rune) rune {
+				if 'a' <= r && r <= 'z' || '0' <= r && r <= '9' {
+					return r
+				}
+				return '-'
+			}, strings.ToLower(mode))
+		}
 		modes := []struct {
 			name  string
 			flags []string
@@ -130,6 +140,7 @@ func TestPack(t *testing.T) {
 		}
 		for _, mode := range modes {
 			t.Run(mode.name, func(t *testing.T) {
+				img := daemonRepo(mode.name) + ":latest"
 				out, rep := e.build(t, 0, img, mode.flags...)
 				if n := strings.Count(out, daemonSkipWarning); n != 1 {
 					t.Errorf("want the warning %q once in pack's output, got %d times:\n%s", daemonSkipWarning, n, out)
@@ -151,7 +162,7 @@ func TestPack(t *testing.T) {
 						t.Errorf("artifact %s: skipped %q refs %v; want skipped %q and no refs", a.Tag, a.Skipped, a.Refs, daemonSkipReason)
 					}
 				}
-				if tags, err := remote.List(mustRepo(t, e.registry+"/"+appNamespace+"/app-daemon")); err == nil && len(tags) > 0 {
+				if tags := listTags(t, daemonRepo(mode.name)); len(tags) > 0 {
 					t.Errorf("a daemon build pushed to the registry: tags %v", tags)
 				}
 			})
@@ -212,7 +223,7 @@ func TestPack(t *testing.T) {
 		if strings.Contains(out, "===> ") {
 			t.Errorf("a phase ran although the lifecycle image is invalid:\n%s", out)
 		}
-		if tags, err := remote.List(mustRepo(t, repo)); err == nil && len(tags) > 0 {
+		if tags := listTags(t, repo); len(tags) > 0 {
 			t.Errorf("the failed build pushed tags %v", tags)
 		}
 	})
@@ -505,6 +516,22 @@ func mustRepo(t testing.TB, s string) name.Repository {
 	r, err := name.NewRepository(s)
 	must(t, err)
 	return r
+}
+
+// listTags lists repo's tags: none when the registry does not know the
+// repository (404 NAME_UNKNOWN). Any other error fails the test, so that an
+// unreachable registry is never taken for "nothing pushed".
+func listTags(t testing.TB, repo string) []string {
+	t.Helper()
+	tags, err := remote.List(mustRepo(t, repo))
+	var terr *transport.Error
+	if errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	if err != nil {
+		t.Fatalf("list the tags of %s: %v", repo, err)
+	}
+	return tags
 }
 
 func docker(t testing.TB, args ...string) string {

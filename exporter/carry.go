@@ -9,8 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/BurntSushi/toml"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,6 +20,13 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 )
+
+// ReadOptions are the options to read the previous image's repository: the
+// keychain's credentials and the transaction's transport (TLS verification
+// off for an insecure registry, the stall deadline).
+func ReadOptions(kc authn.Keychain, insecure bool, timeout time.Duration) []remote.Option {
+	return []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(baseTransport(insecure, timeout))}
+}
 
 // ReusedLayer is a launch layer that this build keeps from the previous
 // image without writing it: its <layer>.toml says launch = true and there is
@@ -133,15 +142,7 @@ func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, decl
 			continue
 		}
 		layer := ReusedLayer{Buildpack: artifacts.Buildpack{ID: pa.Buildpack, Version: pa.BuildpackVersion}, Layer: pa.Layer}
-		desc, err := remote.Get(previous.Context().Digest(pa.Descriptor.Digest.String()), opts...)
-		if err != nil {
-			probs = append(probs, CarryProblem{Layer: layer, Err: err})
-			continue
-		}
-		a, err := artifacts.FromManifest(desc.Manifest, func(d v1.Descriptor) (artifacts.Blob, error) {
-			ref := previous.Context().Digest(d.Digest.String())
-			return &remote.MountableLayer{Layer: remoteBlob{desc: d, ref: ref, opts: opts}, Reference: ref}, nil
-		})
+		a, err := rebuild(previous.Context(), pa, opts...)
 		if err != nil {
 			probs = append(probs, CarryProblem{Layer: layer, Err: err})
 			continue
@@ -155,6 +156,48 @@ func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, decl
 		out = append(out, a)
 	}
 	return out, probs, errors.Join(errs...)
+}
+
+// rebuild reads a previous artifact's manifest from repo and rebuilds it to
+// publish for a new subject, its blobs those of repo.
+func rebuild(repo name.Repository, pa PreviousArtifact, opts ...remote.Option) (*artifacts.Artifact, error) {
+	desc, err := remote.Get(repo.Digest(pa.Descriptor.Digest.String()), opts...)
+	if err != nil {
+		return nil, err
+	}
+	a, err := artifacts.FromManifest(desc.Manifest, func(d v1.Descriptor) (artifacts.Blob, error) {
+		ref := repo.Digest(d.Digest.String())
+		return &remote.MountableLayer{Layer: remoteBlob{desc: d, ref: ref, opts: opts}, Reference: ref}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	a.CarriedFrom = repo.Digest(pa.Descriptor.Digest.String()).Name()
+	return a, nil
+}
+
+// ArtifactsOf returns every artifact the exporter published for the image
+// from, rebuilt to be published again for another image (reattach, after a
+// rebase): same blobs, tags and annotations, a new subject. An artifact
+// that cannot be read fails it: a re-attachment drops nothing silently.
+func ArtifactsOf(ctx context.Context, from name.Digest, opts ...remote.Option) ([]*artifacts.Artifact, error) {
+	opts = append(opts, remote.WithContext(ctx))
+	if _, err := remote.Head(from, opts...); err != nil {
+		return nil, fmt.Errorf("reading %s: %w", from.Name(), err)
+	}
+	prev, err := DiscoverArtifacts(ctx, from, opts...)
+	if err != nil {
+		return nil, err
+	}
+	var out []*artifacts.Artifact
+	for _, pa := range prev {
+		a, err := rebuild(from.Context(), pa, opts...)
+		if err != nil {
+			return nil, fmt.Errorf("artifact %s of buildpack %q, layer %q: %w", pa.Descriptor.Digest, pa.Buildpack, pa.Layer, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
 }
 
 // remoteBlob is a blob of the previous image's repository known by its

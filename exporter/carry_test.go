@@ -116,6 +116,9 @@ func TestCarry(t *testing.T) {
 			var tags []string
 			for _, c := range carried {
 				tags = append(tags, c.Tag)
+				if !strings.HasPrefix(c.CarriedFrom, repo+"@sha256:") {
+					t.Errorf("carried from %q", c.CarriedFrom)
+				}
 				newSubject := &v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: v1.Hash{Algorithm: "sha256", Hex: strings.Repeat("e", 64)}, Size: 9}
 				m, err := c.Manifest(newSubject, time.Unix(0, 0))
 				must(t, err)

@@ -58,14 +58,11 @@ func (l *layoutTarget) Wrap(_ context.Context, img imgutil.Image) (imgutil.Image
 	if l.plan == nil {
 		return img, nil
 	}
-	s, err := settings(l.opts)
-	if err != nil {
+	var err error
+	if l.saved, err = WrapLayout(img, l.plan, l.opts...); err != nil {
 		return nil, err
 	}
-	if l.saved, err = WrapLayout(img, l.plan, s); err != nil {
-		return nil, err
-	}
-	s.logAdding(l.arts)
+	l.saved.tx.logAdding(l.arts)
 	return l.saved, nil
 }
 
@@ -96,8 +93,13 @@ type LayoutImage struct {
 	err    error
 }
 
-// WrapLayout decorates img, which must be imgutil's layout kind.
-func WrapLayout(img imgutil.Image, plan *Plan, tx *Transaction) (*LayoutImage, error) {
+// WrapLayout decorates img, which must be imgutil's layout kind; opts give
+// the logger and the digest cache.
+func WrapLayout(img imgutil.Image, plan *Plan, opts ...Option) (*LayoutImage, error) {
+	tx, err := New(plan, opts...)
+	if err != nil {
+		return nil, err
+	}
 	if img.Kind() != "layout" {
 		return nil, fmt.Errorf("not a layout image: %q", img.Kind())
 	}

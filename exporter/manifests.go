@@ -37,13 +37,10 @@ func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, 
 		if len(ps) == 0 {
 			continue
 		}
-		hdr, err := put(ctx, ps[0])
-		if err != nil {
+		if _, err := put(ctx, ps[0]); err != nil {
 			return err
 		}
-		if err := w.learnReferrers(ctx, hdr, s.desc.Digest); err != nil {
-			return err
-		}
+		w.learnReferrers(ctx, s.desc.Digest, t.logger)
 		if w.referrers == referrersAPI {
 			for _, p := range ps[1:] {
 				if _, err := put(ctx, p); err != nil {

@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -224,10 +226,16 @@ func (r *registry) putManifest(ctx context.Context, repo name.Repository, ref st
 	return hdr, nil
 }
 
+// errFallbackIsSubject reports a fallback tag that a registry resolves to
+// the subject manifest itself instead of answering 404 (GitLab).
+var errFallbackIsSubject = errors.New("the registry resolves the referrers fallback tag to the subject manifest itself")
+
 // getIndex reads the OCI image index tagged tag; it returns nil, nil when the
-// tag does not exist.
-func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag string) (*v1.IndexManifest, error) {
+// tag does not exist. A tag that the registry resolves to subject itself is
+// absent too, with errFallbackIsSubject for a warning.
+func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag string, subject v1.Hash) (*v1.IndexManifest, error) {
 	var idx *v1.IndexManifest
+	var isSubject bool
 	err := r.retry.do(ctx, func() (*http.Response, error) {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "manifests/"+tag), nil)
 		if err != nil {
@@ -246,6 +254,10 @@ func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag strin
 		if err != nil {
 			return err
 		}
+		if h, _, err := v1.SHA256(bytes.NewReader(b)); err == nil && h == subject {
+			isSubject = true
+			return nil
+		}
 		var m v1.IndexManifest
 		if err := json.Unmarshal(b, &m); err != nil {
 			return fmt.Errorf("decode index: %w", err)
@@ -259,33 +271,41 @@ func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag strin
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: read %s:%s: %w", r.reg.RegistryStr(), repo.RepositoryStr(), tag, err)
 	}
+	if isSubject {
+		return nil, errFallbackIsSubject
+	}
 	return idx, nil
 }
 
-// supportsReferrers asks the referrers API of repo about subject; a registry
-// that answers 200 with an index serves it (distribution-spec 1.1), one that
-// answers 404 does not.
-func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (bool, error) {
-	var ok bool
-	err := r.retry.do(ctx, func() (*http.Response, error) {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "referrers/"+subject.String()), nil)
-		if err != nil {
-			return nil, err
-		}
-		req.Header.Set("Accept", string(types.OCIImageIndex))
-		return r.client.Do(req)
-	}, func(resp *http.Response) error {
-		switch resp.StatusCode {
-		case http.StatusOK:
-			ok = true
-			return nil
-		case http.StatusNotFound, http.StatusBadRequest, http.StatusMethodNotAllowed:
-			return nil
-		}
-		return transport.CheckError(resp, http.StatusOK)
-	})
+// supportsReferrers asks the referrers API of repo about subject, once, and
+// says whether the registry serves it, and why it decided so. Only a 200
+// answer that is an OCI image index counts as the API (distribution-spec
+// 1.1); anything else (404, 400, 406, a redirect to a login page, HTML, an
+// error, no answer within the timeout) means the referrers tag schema's
+// fallback index. It never fails: a registry that cannot say gets the
+// fallback index, which clients read when the API does not answer.
+func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (bool, string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "referrers/"+subject.String()), nil)
 	if err != nil {
-		return false, fmt.Errorf("registry %s: probe referrers API: %w", r.reg.RegistryStr(), err)
+		return false, err.Error()
 	}
-	return ok, nil
+	req.Header.Set("Accept", string(types.OCIImageIndex))
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return false, "no answer: " + err.Error()
+	}
+	defer resp.Body.Close()
+	ct := resp.Header.Get("Content-Type")
+	if resp.StatusCode != http.StatusOK {
+		return false, fmt.Sprintf("answered %d", resp.StatusCode)
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
+	if err != nil {
+		return false, "reading the answer: " + err.Error()
+	}
+	var m v1.IndexManifest
+	if !strings.HasPrefix(ct, string(types.OCIImageIndex)) || json.Unmarshal(b, &m) != nil || m.MediaType != types.OCIImageIndex {
+		return false, fmt.Sprintf("answered 200 with %q, not an OCI image index", ct)
+	}
+	return true, "answered 200 with an OCI image index"
 }

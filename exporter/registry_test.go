@@ -18,6 +18,7 @@ import (
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"github.com/google/go-containerregistry/pkg/v1/static"
 )
 
 // faulty serves a registry and answers the first request that matches with
@@ -58,6 +59,18 @@ func unavailable(w http.ResponseWriter, _ *http.Request) {
 	_, _ = io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`)
 }
 
+// stall reads the request and answers nothing until the client gives up:
+// its timeout closes the connection, which cancels the request's context
+// (the server notices once the body is read). Past a minute it gives up
+// itself, so a client without a timeout fails instead of hanging.
+func stall(_ http.ResponseWriter, r *http.Request) {
+	_, _ = io.Copy(io.Discard, r.Body)
+	select {
+	case <-r.Context().Done():
+	case <-time.After(time.Minute):
+	}
+}
+
 // A transient failure of the ping that starts the transaction is retried,
 // not an export failure.
 func TestDialRetriesPing(t *testing.T) {
@@ -67,7 +80,7 @@ func TestDialRetriesPing(t *testing.T) {
 		fault func(http.ResponseWriter, *http.Request)
 	}{
 		{"500", unavailable},
-		{"stall", func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) }},
+		{"stall", stall},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, repo := startFaulty(t, func(r *http.Request) bool { return r.URL.Path == "/v2/" }, tc.fault)
@@ -86,7 +99,7 @@ func TestUploadRetriesStall(t *testing.T) {
 	t.Parallel()
 	f, repo := startFaulty(t, func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
-	}, func(http.ResponseWriter, *http.Request) { time.Sleep(300 * time.Millisecond) })
+	}, stall)
 	reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond)
 	if err != nil {
 		t.Fatal(err)
@@ -129,5 +142,41 @@ func TestUploadRetryable(t *testing.T) {
 		if got := uploadRetryable(tc.err); got != tc.want {
 			t.Errorf("uploadRetryable(%v) = %v, want %v", tc.err, got, tc.want)
 		}
+	}
+}
+
+// A blob of up to smallBlob bytes goes up in one POST with its digest; a
+// bigger one through the pusher's session (POST, PATCH, PUT).
+func TestUploadSmallBlobBoundary(t *testing.T) {
+	for _, tc := range []struct {
+		size    int
+		oneShot bool
+	}{
+		{smallBlob, true},
+		{smallBlob + 1, false},
+	} {
+		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
+			var patches, digestPosts atomic.Int32
+			_, repo := startFaulty(t, func(r *http.Request) bool {
+				if r.Method == http.MethodPatch {
+					patches.Add(1)
+				}
+				if r.Method == http.MethodPost && r.URL.Query().Get("digest") != "" {
+					digestPosts.Add(1)
+				}
+				return false
+			}, nil)
+			reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 10*time.Second)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l := static.NewLayer(make([]byte, tc.size), "application/octet-stream")
+			if err := reg.uploadBlob(context.Background(), repo, l); err != nil {
+				t.Fatal(err)
+			}
+			if oneShot := digestPosts.Load() == 1 && patches.Load() == 0; oneShot != tc.oneShot {
+				t.Fatalf("%d bytes: %d POSTs with the digest, %d PATCHes; want a single-request upload: %v", tc.size, digestPosts.Load(), patches.Load(), tc.oneShot)
+			}
+		})
 	}
 }

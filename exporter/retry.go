@@ -23,6 +23,9 @@ type retryPolicy struct {
 	first    time.Duration
 	max      time.Duration // longest single wait
 	budget   time.Duration // total time spent waiting
+	// sleep waits d or until ctx is done; nil is a real timer. Tests
+	// record the waits through it.
+	sleep func(ctx context.Context, d time.Duration) error
 }
 
 var defaultRetry = retryPolicy{attempts: 5, first: 200 * time.Millisecond, max: 5 * time.Second, budget: 30 * time.Second}
@@ -75,13 +78,26 @@ func (p retryPolicy) try(ctx context.Context, op func() (time.Duration, error)) 
 		if waited+d > p.budget {
 			return err
 		}
-		select {
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		case <-time.After(d):
+		if serr := p.wait(ctx, d); serr != nil {
+			return errors.Join(err, serr)
 		}
 		waited += d
 		wait *= 2
+	}
+}
+
+// wait waits d, or until ctx is done.
+func (p retryPolicy) wait(ctx context.Context, d time.Duration) error {
+	if p.sleep != nil {
+		return p.sleep(ctx, d)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }
 

@@ -96,3 +96,25 @@ func TestStreamPolicyKeepsStaticBlobs(t *testing.T) {
 		t.Fatal("the policy wrapped a static blob")
 	}
 }
+
+// minSize is the first size that is streamed: a file of exactly that size
+// is, one byte smaller is hashed first.
+func TestStreamThreshold(t *testing.T) {
+	t.Parallel()
+	const content = "twelve bytes"
+	for _, tc := range []struct {
+		min      int64
+		streamed bool
+	}{
+		{int64(len(content)), true},
+		{int64(len(content)) + 1, false},
+		{int64(len(content)) - 1, true},
+	} {
+		a := streamFixture(t, content)
+		ls, _ := a.Layers()
+		_, err := streamPolicy{minSize: tc.min}.layer(ls[0]).Digest()
+		if streamed := errors.Is(err, stream.ErrNotComputed); streamed != tc.streamed {
+			t.Errorf("minSize %d, file of %d bytes: Digest error %v, want streamed=%v", tc.min, len(content), err, tc.streamed)
+		}
+	}
+}

@@ -2,8 +2,10 @@ package exporter
 
 import (
 	"context"
+	"errors"
 	"slices"
 
+	"github.com/buildpacks/lifecycle/log"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -31,7 +33,7 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 		if w.referrers == referrersFallback {
 			ft := fallbackTagFor(s.desc.Digest)
 			fallbacks = append(fallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
-				return w.updateFallback(ctx, ft, ps)
+				return w.updateFallback(ctx, ft, s.desc.Digest, ps, t.logger)
 			}})
 		}
 	}
@@ -56,8 +58,12 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 
 // updateFallback adds the artifacts to the referrers fallback index tagged
 // ft, keeping what it lists (docs/spec.md section 6).
-func (w *repoWriter) updateFallback(ctx context.Context, ft string, ps []Published) error {
-	existing, err := w.client.getIndex(ctx, w.repo, ft)
+func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, ps []Published, logger log.Logger) error {
+	existing, err := w.client.getIndex(ctx, w.repo, ft, subject)
+	if errors.Is(err, errFallbackIsSubject) {
+		logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", w.repo.RegistryStr(), w.repo.Tag(ft).Name())
+		existing, err = nil, nil
+	}
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/buildpacks/imgutil"
+	"github.com/buildpacks/lifecycle/log"
 	"github.com/buildpacks/lifecycle/platform/files"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
@@ -50,9 +51,17 @@ func settings(opts []Option) (*Transaction, error) {
 }
 
 // logAdding announces the artifacts a target will publish.
-func (t *Transaction) logAdding(arts []*artifacts.Artifact) {
+func (t *Transaction) logAdding(arts []*artifacts.Artifact) { LogAdding(t.logger, arts) }
+
+// LogAdding announces, before the export, the artifacts it will publish:
+// declared ("Adding") or carried from a previous image ("Carrying").
+func LogAdding(logger log.Logger, arts []*artifacts.Artifact) {
 	for _, a := range arts {
-		t.logger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
+		if a.CarriedFrom != "" {
+			logger.Infof("Carrying artifact '%s' (tag '%s', %s) of the reused layer from the previous image (%s)", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
+			continue
+		}
+		logger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
 	}
 }
 

@@ -30,7 +30,7 @@ import (
 )
 
 // request is one request the registry saw.
-type request struct{ method, path string }
+type request struct{ method, path, query string }
 
 // recorder wraps a registry handler, records every request and can fail
 // chosen ones.
@@ -42,17 +42,38 @@ type recorder struct {
 
 	// Manifest writes in flight at once, and the most seen.
 	inFlight, maxInFlight int
+	// hold, when set, holds each manifest write until another one arrives
+	// or hold has passed, so that writes sent together overlap here however
+	// the goroutines are scheduled. arrived is closed when one arrives.
+	hold    time.Duration
+	arrived chan struct{}
+}
+
+// setFail sets the failure function, safely against requests in flight.
+func (rec *recorder) setFail(fail func(r *http.Request) int) {
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	rec.fail = fail
 }
 
 func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rec.mu.Lock()
-	rec.seen = append(rec.seen, request{r.Method, r.URL.Path})
+	rec.seen = append(rec.seen, request{r.Method, r.URL.Path, r.URL.RawQuery})
 	fail := rec.fail
 	manifestWrite := r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/")
+	var next <-chan struct{}
 	if manifestWrite {
 		rec.inFlight++
 		rec.maxInFlight = max(rec.maxInFlight, rec.inFlight)
+		if rec.hold > 0 {
+			if rec.arrived != nil {
+				close(rec.arrived) // release the writes held so far
+			}
+			rec.arrived = make(chan struct{})
+			next = rec.arrived
+		}
 	}
+	hold := rec.hold
 	rec.mu.Unlock()
 	if manifestWrite {
 		defer func() {
@@ -60,7 +81,14 @@ func (rec *recorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			rec.inFlight--
 			rec.mu.Unlock()
 		}()
-		time.Sleep(2 * time.Millisecond) // long enough for writes to overlap
+		if next != nil {
+			timer := time.NewTimer(hold)
+			select {
+			case <-next:
+			case <-timer.C:
+			}
+			timer.Stop()
+		}
 	}
 	if fail != nil {
 		if code := fail(r); code != 0 {
@@ -164,10 +192,12 @@ func commit(t *testing.T, names []string, arts []*artifacts.Artifact, img v1.Ima
 }
 
 func TestCommit(t *testing.T) {
-	t.Parallel()
 	for _, referrers := range []bool{true, false} {
 		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
 			rec, host := newRegistry(t, referrers)
+			rec.mu.Lock()
+			rec.hold = 100 * time.Millisecond // writes sent together overlap
+			rec.mu.Unlock()
 			img, err := random.Image(1024, 2)
 			if err != nil {
 				t.Fatal(err)
@@ -247,6 +277,7 @@ func TestCommit(t *testing.T) {
 			if referrers && most > 1 {
 				t.Fatalf("%d manifest writes overlapped on a registry that indexes referrers", most)
 			}
+			t.Logf("at most %d manifest writes at once", most)
 		})
 	}
 }
@@ -285,7 +316,6 @@ func checkOrder(t *testing.T, reqs []request, primary string) {
 }
 
 func TestCommitFailures(t *testing.T) {
-	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		fail      func(r *http.Request, n int) int // n counts matching requests
@@ -302,6 +332,7 @@ func TestCommitFailures(t *testing.T) {
 				return 0
 			},
 			wantStage: exporter.StageBlobs,
+			wantErr:   "upload blob sha256:", // names the blob by its digest
 		},
 		{
 			name: "artifact manifest refused (MANIFEST_INVALID, as GitLab does)",
@@ -336,10 +367,10 @@ func TestCommitFailures(t *testing.T) {
 			img, _ := random.Image(512, 1)
 			app := host + "/app"
 			before := pushOld(t, app+":latest")
+			var mu sync.Mutex // the registry serves requests concurrently
 			n := 0
 			refused := map[string]int{} // path -> refusals
-			var mu sync.Mutex           // the registry serves requests concurrently
-			rec.fail = func(r *http.Request) int {
+			rec.setFail(func(r *http.Request) int {
 				mu.Lock()
 				defer mu.Unlock()
 				n++
@@ -348,7 +379,7 @@ func TestCommitFailures(t *testing.T) {
 					refused[r.URL.Path]++
 				}
 				return code
-			}
+			})
 
 			res, err := commit(t, []string{app + ":latest"}, fixture(t), img)
 			var ce *exporter.CommitError
@@ -373,12 +404,17 @@ func TestCommitFailures(t *testing.T) {
 			}
 			// A permanent refusal is not retried. (Blob upload sessions all
 			// POST to one path, so only manifest and tag paths are counted.)
+			rec.setFail(nil)
+			mu.Lock()
+			defer mu.Unlock()
+			if len(refused) == 0 {
+				t.Fatal("no request was refused")
+			}
 			for path, k := range refused {
 				if strings.Contains(path, "/manifests/") && k > 1 {
 					t.Fatalf("%s refused %d times: a permanent error was retried", path, k)
 				}
 			}
-			rec.fail = nil
 			if d := headDigest(t, app+":latest"); d != before {
 				t.Fatalf("primary tag moved to %s on a failed export", d)
 			}
@@ -388,11 +424,10 @@ func TestCommitFailures(t *testing.T) {
 }
 
 func TestCommitRetriesTransientErrors(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, false)
 	var mu sync.Mutex
 	failed := map[string]int{}
-	rec.fail = func(r *http.Request) int {
+	rec.setFail(func(r *http.Request) int {
 		if r.Method != http.MethodPut || !strings.Contains(r.URL.Path, "/manifests/") {
 			return 0
 		}
@@ -403,7 +438,7 @@ func TestCommitRetriesTransientErrors(t *testing.T) {
 			return http.StatusServiceUnavailable
 		}
 		return 0
-	}
+	})
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
 	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
@@ -417,7 +452,6 @@ func TestCommitRetriesTransientErrors(t *testing.T) {
 
 // A rerun of the same export writes the same manifests and uploads no blob.
 func TestCommitIsIdempotent(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, false)
 	img, _ := random.Image(512, 2)
 	arts := fixture(t)
@@ -457,7 +491,6 @@ func TestCommitIsIdempotent(t *testing.T) {
 // shares blobs across repositories, so the mounts themselves are checked
 // against a real registry in the acceptance tests.)
 func TestCommitSeveralRepositories(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, true)
 	img, _ := random.Image(512, 1)
 	names := []string{host + "/a:latest", host + "/b:v1"}
@@ -478,6 +511,10 @@ func TestCommitSeveralRepositories(t *testing.T) {
 	for _, r := range rec.requests() {
 		if (r.method == http.MethodPatch || r.method == http.MethodPut) && strings.HasPrefix(r.path, "/v2/b/blobs/") {
 			t.Fatalf("blob uploaded again to the second repository: %s %s", r.method, r.path)
+		}
+		// Every blob goes to the second repository as a mount from the first.
+		if r.method == http.MethodPost && strings.HasPrefix(r.path, "/v2/b/blobs/") && !strings.Contains(r.query, "mount=") {
+			t.Fatalf("blob posted to the second repository without a mount: %s %s?%s", r.method, r.path, r.query)
 		}
 	}
 }
@@ -545,7 +582,6 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 // A daemon export publishes the artifacts alone to the repository the
 // platform named: no subject, the image ID annotated, no image tag written.
 func TestCommitWithoutImage(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, false)
 	arts := fixture(t)
 	plan, err := exporter.NewRepositoryPlan(host+"/artifacts", "latest", arts, platform.TagTemplate{}, nil)
@@ -588,12 +624,11 @@ func TestCommitWithoutImage(t *testing.T) {
 // ask the registry for a blob whose digest it does not know yet, and the
 // manifests it then writes name what was uploaded.
 func TestCommitStreamsArtifactFiles(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, true)
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
 	layers := t.TempDir()
-	const bigSize = 64 << 20 // streamed from the exporter's defaultStreamMinSize on
+	const bigSize = 64 << 20 // streamed from artifacts' streamMinSize on
 	writeLayer(t, layers, "examples/big", "big", `
 [[artifact]]
 tag = "big"
@@ -661,7 +696,6 @@ file = "small.bin"
 // A file that cannot be read during the upload fails the export as a file
 // error, not a registry one, and moves no tag.
 func TestCommitFileErrorIsNotARegistryError(t *testing.T) {
-	t.Parallel()
 	_, host := newRegistry(t, false)
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
@@ -689,11 +723,10 @@ func (zeros) Read(p []byte) (int, error) {
 // distinct blob once, and a transient failure of the upload is retried with
 // a new session.
 func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
-	t.Parallel()
 	rec, host := newRegistry(t, true)
 	var mu sync.Mutex
 	failed := false
-	rec.fail = func(r *http.Request) int {
+	rec.setFail(func(r *http.Request) int {
 		mu.Lock()
 		defer mu.Unlock()
 		if !failed && strings.Contains(r.URL.Path, "/blobs/uploads/") {
@@ -701,7 +734,7 @@ func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
 			return http.StatusServiceUnavailable
 		}
 		return 0
-	}
+	})
 	img, _ := random.Image(512, 1)
 	arts := fixture(t)
 	if _, err := commit(t, []string{host + "/app:latest"}, arts, img); err != nil {
@@ -726,7 +759,6 @@ func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
 // A fallback tag that holds something other than an OCI index is not
 // overwritten: the export fails in the tag step before the app's tags move.
 func TestCommitKeepsForeignFallbackTag(t *testing.T) {
-	t.Parallel()
 	_, host := newRegistry(t, false)
 	img, _ := random.Image(512, 1)
 	d, _ := img.Digest()
@@ -743,5 +775,35 @@ func TestCommitKeepsForeignFallbackTag(t *testing.T) {
 	}
 	if got := headDigest(t, app+":latest"); got != before {
 		t.Fatalf("primary tag moved")
+	}
+}
+
+// Without an image (the daemon's artifacts repository), a refused manifest
+// still fails the commit before any tag moves.
+func TestCommitWithoutImageManifestRefused(t *testing.T) {
+	rec, host := newRegistry(t, false)
+	rec.setFail(func(r *http.Request) int {
+		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
+	plan, err := exporter.NewRepositoryPlan(host+"/artifacts", "latest", fixture(t), platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := exporter.New(plan, exporter.WithImageID("sha256:abcd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = tx.Commit(context.Background(), nil)
+	var ce *exporter.CommitError
+	if !errors.As(err, &ce) || ce.Stage != exporter.StageManifests {
+		t.Fatalf("err = %v, want a failure in the manifests stage", err)
+	}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodPut && strings.Contains(r.path, "/manifests/") && !strings.Contains(r.path, "/manifests/sha256:") {
+			t.Fatalf("a tag moved: %s %s", r.method, r.path)
+		}
 	}
 }

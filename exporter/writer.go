@@ -4,6 +4,8 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/buildpacks/lifecycle/log"
+
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -53,23 +55,19 @@ func (w *repoWriter) uploadBlob(ctx context.Context, l v1.Layer) error {
 	return w.client.uploadBlob(ctx, w.repo, l)
 }
 
-// learnReferrers decides, from the first artifact manifest's response, whether
-// the registry indexes referrers: an OCI-Subject header, or else (as oras-go
-// does) the referrers API's own answer.
-func (w *repoWriter) learnReferrers(ctx context.Context, hdr http.Header, subject v1.Hash) error {
-	if hdr.Get("OCI-Subject") != "" {
-		w.referrers = referrersAPI
-		return nil
-	}
-	ok, err := w.client.supportsReferrers(ctx, w.repo, subject)
-	if err != nil {
-		return err
-	}
+// learnReferrers decides, after the first artifact manifest, whether the
+// registry indexes referrers: the referrers API's own answer (as oras-go
+// asks it). An OCI-Subject header alone is not trusted: clients read the
+// API, and some registries send the header without serving it, or serve it
+// without the header (docs/spec.md 6). It never fails.
+func (w *repoWriter) learnReferrers(ctx context.Context, subject v1.Hash, logger log.Logger) {
+	indexed, why := w.client.supportsReferrers(ctx, w.repo, subject)
 	w.referrers = referrersFallback
-	if ok {
+	if indexed {
 		w.referrers = referrersAPI
 	}
-	return nil
+	logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", w.repo.RegistryStr(), w.repo.RepositoryStr(), "the referrers API "+why,
+		map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[indexed])
 }
 
 // registryGroup is the writers of one registry, in plan order; the first

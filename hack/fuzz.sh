@@ -7,7 +7,7 @@ set -euo pipefail
 GO=${GO:-go}
 FUZZTIME=${FUZZTIME:-20s}
 
-targets=$("$GO" test -list '^Fuzz' ./... | awk '
+targets=$("$GO" test -timeout 5m -list '^Fuzz' ./... | awk '
 	/^Fuzz/ { names[n++] = $1; next }
 	/^ok/   { for (i = 0; i < n; i++) print $2, names[i]; n = 0 }
 ')
@@ -19,5 +19,5 @@ fi
 
 while read -r pkg name; do
 	echo "> fuzzing $pkg $name for $FUZZTIME"
-	"$GO" test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
+	"$GO" test -timeout "${FUZZ_TIMEOUT:-10m}" -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" "$pkg"
 done <<<"$targets"

@@ -23,6 +23,15 @@ func TestTagTemplate(t *testing.T) {
 		{template: "{name}-{tag}", err: "unknown placeholder"},
 		{template: "a/{tag}", err: "cannot appear"},
 		{template: "{tag}:x", err: "cannot appear"},
+		// Every literal character allowed, and each one just outside a range.
+		{template: "az-AZ_09.{tag}", tag: "x", want: "az-AZ_09.x"},
+		{template: "`{tag}", err: "cannot appear"},
+		{template: "{tag}|", err: "cannot appear"},
+		{template: "@{tag}", err: "cannot appear"},
+		{template: "[{tag}", err: "cannot appear"},
+		{template: "/{tag}", err: "cannot appear"},
+		{template: "{tag}:", err: "cannot appear"},
+		{template: "}{tag}", err: "unbalanced"},
 	} {
 		t.Run(tc.template, func(t *testing.T) {
 			env := map[string]string{platform.EnvArtifactTagTemplate: tc.template}
@@ -39,7 +48,25 @@ func TestTagTemplate(t *testing.T) {
 			if got := in.TagTemplate.Expand(tc.tag, tc.imageTag); got != tc.want {
 				t.Fatalf("Expand = %q, want %q", got, tc.want)
 			}
+			want := tc.template
+			if want == "" {
+				want = platform.DefaultTagTemplate
+			}
+			if got := in.TagTemplate.String(); got != want {
+				t.Fatalf("String = %q, want %q", got, want)
+			}
 		})
+	}
+}
+
+// The zero template is the default one.
+func TestTagTemplateZero(t *testing.T) {
+	var zero platform.TagTemplate
+	if got := zero.String(); got != platform.DefaultTagTemplate {
+		t.Fatalf("String = %q", got)
+	}
+	if got := zero.Expand("wasm", "latest"); got != "wasm" {
+		t.Fatalf("Expand = %q", got)
 	}
 }
 
@@ -65,7 +92,7 @@ func TestRegistryTimeout(t *testing.T) {
 		want time.Duration
 		err  bool
 	}{
-		{raw: "", want: platform.DefaultRegistryTimeout},
+		{raw: "", want: time.Minute}, // spec 10's default
 		{raw: "2s", want: 2 * time.Second},
 		{raw: "1m30s", want: 90 * time.Second},
 		{raw: "0s", err: true},

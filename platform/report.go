@@ -37,6 +37,10 @@ type ArtifactReport struct {
 	Refs []string `toml:"refs"`
 	// Skipped says why the artifact was not published (daemon target).
 	Skipped string `toml:"skipped,omitempty"`
+	// CarriedFrom is set for an artifact of a layer reused from the
+	// previous image: the previous artifact, "repository@sha256:…", which
+	// was published again for this image.
+	CarriedFrom string `toml:"carried-from,omitempty"`
 }
 
 // Marshal encodes the report the way lifecycle encodes files.Report.

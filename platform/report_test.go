@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -147,21 +148,88 @@ func TestReportConsumers(t *testing.T) {
 	})
 }
 
+// WriteReport replaces the file by a rename: the old file is never written
+// to (a reader holding it open still reads it whole), the new one is a new
+// inode with the whole report, mode 0644, and no temporary file is left.
 func TestWriteReportReplacesAtomically(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.toml")
-	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := platform.WriteReport(path, sampleReport()); err != nil {
+	old, err := os.Open(path)
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer old.Close()
+	oldInfo, err := old.Stat()
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	r := sampleReport()
+	if err := platform.WriteReport(path, r); err != nil {
+		t.Fatal(err)
+	}
+	want, err := r.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := os.ReadFile(path); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("report.toml = %q (%v), want %q", got, err, want)
+	}
+	if got, err := io.ReadAll(old); err != nil || string(got) != "old" {
+		t.Fatalf("the old file was written to: it reads %q (%v), want %q", got, err, "old")
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if os.SameFile(fi, oldInfo) {
+		t.Fatal("report.toml was rewritten in place, not replaced by a rename")
+	}
+	if fi.Mode().Perm() != 0o644 {
+		t.Fatalf("mode = %v, want 0644", fi.Mode())
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("temporary files left behind: %v (%v)", entries, err)
+	}
+}
+
+// A report that cannot be put in place is an error, and leaves no
+// temporary file.
+func TestWriteReportFails(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "report.toml")
+	// A non-empty directory cannot be renamed over.
+	if err := os.MkdirAll(filepath.Join(path, "x"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	err := platform.WriteReport(path, sampleReport())
+	if err == nil || !strings.HasPrefix(err.Error(), "write report: ") {
+		t.Fatalf("err = %v, want a write report error", err)
 	}
 	entries, _ := os.ReadDir(dir)
 	if len(entries) != 1 {
 		t.Fatalf("temporary files left behind: %v", entries)
 	}
-	fi, _ := os.Stat(path)
-	if fi.Mode().Perm() != 0o644 {
-		t.Fatalf("mode = %v", fi.Mode())
+	// A directory that cannot be created.
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := platform.WriteReport(filepath.Join(dir, "file", "report.toml"), sampleReport()); err == nil {
+		t.Fatal("wrote a report under a regular file")
+	}
+}
+
+// The report's directory is created when missing.
+func TestWriteReportCreatesDirectory(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "a", "b", "report.toml")
+	if err := platform.WriteReport(path, sampleReport()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -18,7 +18,10 @@ const VersionSuffix = "+artifacts"
 // truth), without the leading "v". It is "0.0.0" when build information is
 // unavailable, as lifecycle's own default is.
 func UpstreamVersion() string {
-	info, ok := debug.ReadBuildInfo()
+	return upstreamVersion(debug.ReadBuildInfo())
+}
+
+func upstreamVersion(info *debug.BuildInfo, ok bool) string {
 	if !ok {
 		return "0.0.0"
 	}

@@ -76,6 +76,7 @@ type Proxy struct {
 	kind     Kind
 	injected bool
 	log      []Request
+	quirks   Quirks
 }
 
 // Start starts a proxy to backend ("127.0.0.1:PORT", plain HTTP) on the
@@ -136,11 +137,15 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fault, p.injected = p.kind, true
 	}
 	p.log = append(p.log, Request{N: p.n, Method: r.Method, Path: r.URL.Path, Fault: fault})
+	quirks := p.quirks
 	p.mu.Unlock()
 
 	switch fault {
 	case None:
-		p.next.ServeHTTP(w, r)
+		w, done := p.serveQuirk(w, r, quirks)
+		if !done {
+			p.next.ServeHTTP(w, r)
+		}
 	case Status500, Outage:
 		ociError(w, http.StatusInternalServerError, "UNAVAILABLE", "injected fault: service unavailable")
 	case Status429:

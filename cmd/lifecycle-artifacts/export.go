@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 
 	"github.com/buildpacks/lifecycle/auth"
 	"github.com/buildpacks/lifecycle/buildpack"
@@ -232,6 +233,12 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return err
 	}
 
+	carried, err := e.carryArtifacts(ctx, group, arts)
+	if err != nil {
+		return exitCode(err, e.Platform)
+	}
+	arts = append(arts, carried...)
+
 	// Plan before any image work, so a collision fails before a write.
 	target, err := e.target(digests)
 	if err != nil {
@@ -294,6 +301,45 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		}
 	}
 	return nil
+}
+
+// carryArtifacts returns the previous image's artifacts of the launch
+// layers this build reuses without writing them, to publish again for the
+// new image (docs/spec.md 15.2). A layer whose artifacts cannot be carried
+// gets a warning; the export goes on.
+func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, declared []*artifacts.Artifact) ([]*artifacts.Artifact, error) {
+	var bps []artifacts.Buildpack
+	for _, bp := range group.Group {
+		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
+	}
+	reused, err := exporter.ReusedLayers(e.LayersDir, bps)
+	if err != nil || len(reused) == 0 {
+		return nil, err
+	}
+	warn := func(why string) {
+		for _, l := range reused {
+			cmd.DefaultLogger.Warnf("Buildpack '%s', layer '%s' is reused from the previous image, but its artifacts are not carried: %s", l.Buildpack.ID, l.Layer, why)
+		}
+	}
+	prev := e.analyzed.PreviousImageRef()
+	switch {
+	case prev == "":
+		return nil, nil // no previous image: nothing is reused
+	case e.UseDaemon || e.UseLayout:
+		warn("the previous image is not in a registry")
+		return nil, nil
+	}
+	d, err := name.NewDigest(prev, name.WeakValidation)
+	if err != nil {
+		warn(fmt.Sprintf("the previous image %q is not named by digest", prev))
+		return nil, nil
+	}
+	opts := exporter.ReadOptions(e.keychain, slices.Contains(e.InsecureRegistries, d.RegistryStr()), e.extra.RegistryTimeout)
+	carried, probs, err := exporter.Carry(ctx, d, reused, declared, opts...)
+	for _, p := range probs {
+		cmd.DefaultLogger.Warnf("%v", p)
+	}
+	return carried, err
 }
 
 // target is where this export puts the app image and its artifacts, chosen

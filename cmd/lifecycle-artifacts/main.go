@@ -37,6 +37,8 @@ func main() {
 		cli.Run(newExportCmd(platformAPI()), phase, false)
 	case "creator":
 		cli.Run(newCreateCmd(platformAPI()), phase, false)
+	case "rebaser":
+		cli.Run(newRebaseCmd(platformAPI()), phase, false)
 	default:
 		if len(os.Args) < 2 {
 			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "parse arguments"))
@@ -51,8 +53,12 @@ func main() {
 			cli.Run(newExportCmd(platformAPI()), sub, true)
 		case "create":
 			cli.Run(newCreateCmd(platformAPI()), sub, true)
+		case "rebase":
+			cli.Run(newRebaseCmd(platformAPI()), sub, true)
+		case "reattach":
+			cmd.Exit(reattach(os.Args[2:]))
 		default:
-			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create, validate"))
+			cmd.Exit(cmd.FailCode(cmd.CodeForInvalidArgs, "recognize phase:", sub, "\nValid phases: export, create, rebase, validate, reattach"))
 		}
 	}
 }

@@ -59,6 +59,7 @@ func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 			Type:             p.Artifact.ArtifactType,
 			ManifestSize:     p.Manifest.Descriptor.Size,
 			Refs:             p.Refs,
+			CarriedFrom:      p.Artifact.CarriedFrom,
 		})
 	}
 	return out

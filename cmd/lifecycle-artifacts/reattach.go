@@ -1,0 +1,125 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/buildpacks/lifecycle/auth"
+	"github.com/buildpacks/lifecycle/cmd"
+	lplatform "github.com/buildpacks/lifecycle/platform"
+	"github.com/buildpacks/lifecycle/platform/files"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/partial"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// reattach publishes the artifacts of one image again for another: after
+// `pack rebase` or a kpack rebase (both run lifecycle's rebase in their own
+// process, so no rebaser of ours runs), the rebased image has a new digest
+// and no referrers. It goes through the export transaction (docs/spec.md
+// 15.3): artifact manifests with the new image as subject, their tags, then
+// the image's own tags, which already name it.
+//
+//	lifecycle-artifacts reattach -from <image>@sha256:<old> [-report FILE] <image> [<image> ...]
+func reattach(args []string) error {
+	fs := flag.NewFlagSet("reattach", flag.ContinueOnError)
+	from := fs.String("from", "", "the image whose artifacts to re-attach, by digest (<repository>@sha256:…)")
+	reportPath := fs.String("report", "", "where to write report.toml (none by default)")
+	logLevel := fs.String("log-level", cmd.EnvOrDefault(lplatform.EnvLogLevel, lplatform.DefaultLogLevel), "logging level")
+	var insecure stringList
+	fs.Var(&insecure, "insecure-registry", "a registry reached without TLS verification (repeatable; also CNB_INSECURE_REGISTRIES)")
+	if err := fs.Parse(args); err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	if err := cmd.DefaultLogger.SetLevel(*logLevel); err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	if *from == "" || fs.NArg() == 0 {
+		return cmd.FailErrCode(errors.New("usage: reattach -from <image>@sha256:<digest> <image> [<image> ...]"), cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	if env := os.Getenv(lplatform.EnvInsecureRegistries); env != "" {
+		insecure = append(insecure, strings.Split(env, ",")...)
+	}
+	old, err := name.NewDigest(*from, name.WeakValidation)
+	if err != nil {
+		return cmd.FailErrCode(fmt.Errorf("-from %q: %w (name the image by digest)", *from, err), cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	extra, err := platform.ResolveArtifactInputs(os.Getenv)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	keychain, err := auth.DefaultKeychain(append([]string{*from}, fs.Args()...)...)
+	if err != nil {
+		return cmd.FailErr(err, "resolve keychain")
+	}
+	p := lplatform.NewPlatformFor(cmd.EnvOrDefault(lplatform.EnvPlatformAPI, lplatform.DefaultPlatformAPI))
+	ctx := context.Background()
+
+	readOpts := func(ref name.Reference) []remote.Option {
+		return exporter.ReadOptions(keychain, slices.Contains(insecure, ref.Context().RegistryStr()), extra.RegistryTimeout)
+	}
+	newRef, err := name.ParseReference(fs.Arg(0), name.WeakValidation)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
+	}
+	img, err := remote.Image(newRef, append(readOpts(newRef), remote.WithContext(ctx))...)
+	if err != nil {
+		return exitCode(fmt.Errorf("reading %s: %w", newRef.Name(), err), p)
+	}
+	arts, err := exporter.ArtifactsOf(ctx, old, readOpts(old)...)
+	if err != nil {
+		return exitCode(err, p)
+	}
+	desc, err := partial.Descriptor(img)
+	if err != nil {
+		return exitCode(err, p)
+	}
+	if desc.Digest.String() == old.DigestStr() {
+		cmd.DefaultLogger.Infof("%s is %s: its artifacts are attached already", newRef.Name(), old.Name())
+	}
+	cmd.DefaultLogger.Infof("Re-attaching %d artifact(s) of %s to %s@%s", len(arts), old.Name(), newRef.Context().Name(), desc.Digest)
+	exporter.LogAdding(cmd.DefaultLogger, arts)
+
+	plan, err := exporter.NewPlan(fs.Args(), arts, extra.TagTemplate, insecure)
+	if err != nil {
+		return exitCode(err, p)
+	}
+	tx, err := exporter.New(plan,
+		exporter.WithKeychain(keychain),
+		exporter.WithInsecureRegistries(insecure),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(extra.RegistryTimeout),
+		exporter.WithOverwriteForeignTags(extra.OverwriteForeignTags),
+	)
+	if err != nil {
+		return exitCode(err, p)
+	}
+	res, err := tx.Commit(ctx, img)
+	if err != nil {
+		return exitCode(err, p)
+	}
+	logPublished(res)
+	if *reportPath == "" {
+		return nil
+	}
+	report := platform.Report{Image: files.ImageReport{Tags: fs.Args(), Digest: desc.Digest.String(), ManifestSize: desc.Size},
+		Artifacts: artifactReports(res)}
+	if err := platform.WriteReport(*reportPath, &report); err != nil {
+		return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "write report")
+	}
+	return nil
+}
+
+// stringList is a repeatable string flag.
+type stringList []string
+
+func (l *stringList) String() string     { return strings.Join(*l, ",") }
+func (l *stringList) Set(v string) error { *l = append(*l, v); return nil }

@@ -1,0 +1,248 @@
+// This file follows upstream's cmd/lifecycle/rebaser.go (lifecycle
+// v0.21.17): the rebaser's flags, inputs, privileges and the choice of run
+// image are upstream's; Exec differs only where the artifacts are carried
+// (docs/spec.md 15.3). Re-sync it when go.mod moves lifecycle.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/buildpacks/imgutil"
+	"github.com/buildpacks/imgutil/local"
+	"github.com/buildpacks/imgutil/remote"
+	"github.com/buildpacks/lifecycle/auth"
+	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/buildpacks/lifecycle/cmd/lifecycle/cli"
+	"github.com/buildpacks/lifecycle/image"
+	"github.com/buildpacks/lifecycle/phase"
+	lplatform "github.com/buildpacks/lifecycle/platform"
+	"github.com/buildpacks/lifecycle/platform/files"
+	"github.com/buildpacks/lifecycle/priv"
+	"github.com/google/go-containerregistry/pkg/authn"
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/moby/moby/client"
+
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// rebaseCmd is lifecycle's rebaser, whose rebased image keeps the original
+// image's artifacts: they are published again with the rebased image as
+// subject, in the export transaction (artifact manifests, their tags, then
+// the image's tags last). With no artifacts it is the stock rebaser.
+type rebaseCmd struct {
+	*lplatform.Platform
+	extra platform.ArtifactInputs
+
+	docker   client.APIClient
+	keychain authn.Keychain
+
+	appImage imgutil.Image
+}
+
+func newRebaseCmd(api string) *rebaseCmd {
+	return &rebaseCmd{Platform: lplatform.NewPlatformFor(api)}
+}
+
+// DefineFlags defines the stock rebaser's flags for the platform API.
+func (r *rebaseCmd) DefineFlags() {
+	if r.PlatformAPI.AtLeast("0.13") {
+		cli.FlagInsecureRegistries(&r.InsecureRegistries)
+	}
+	if r.PlatformAPI.AtLeast("0.12") {
+		cli.FlagForceRebase(&r.ForceRebase)
+	}
+	if r.PlatformAPI.AtLeast("0.11") {
+		cli.FlagPreviousImage(&r.PreviousImageRef)
+	}
+	cli.DeprecatedFlagRunImage(&r.DeprecatedRunImageRef)
+	cli.FlagGID(&r.GID)
+	cli.FlagLogLevel(&r.LogLevel)
+	cli.FlagNoColor(&r.NoColor)
+	cli.FlagReportPath(&r.ReportPath)
+	cli.FlagRunImage(&r.RunImageRef)
+	cli.FlagUID(&r.UID)
+	cli.FlagUseDaemon(&r.UseDaemon)
+}
+
+// Args takes the image names and resolves the inputs; it reads the app image
+// before privileges are dropped, as upstream does.
+func (r *rebaseCmd) Args(nargs int, args []string) error {
+	if nargs == 0 {
+		return cmd.FailErrCode(errors.New("at least one image argument is required"), cmd.CodeForInvalidArgs, "parse arguments")
+	}
+	r.OutputImageRef = args[0]
+	r.AdditionalTags = args[1:]
+	if err := lplatform.ResolveInputs(lplatform.Rebase, r.LifecycleInputs, cmd.DefaultLogger); err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	extra, err := platform.ResolveArtifactInputs(nil)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	r.extra = extra
+	if !r.UseDaemon {
+		if err := r.setAppImage(); err != nil {
+			return cmd.FailErrCode(errors.New(err.Error()), r.CodeFor(lplatform.RebaseError), "set app image")
+		}
+	}
+	return nil
+}
+
+// Privileges resolves credentials and the daemon client, then drops to the
+// CNB user, as upstream does.
+func (r *rebaseCmd) Privileges() error {
+	var err error
+	if r.keychain, err = auth.DefaultKeychain(r.RegistryImages()...); err != nil {
+		return cmd.FailErr(err, "resolve keychain")
+	}
+	if r.UseDaemon {
+		if r.docker, err = priv.DockerClient(); err != nil {
+			return cmd.FailErr(err, "initialize docker client")
+		}
+	}
+	if err := priv.RunAs(r.UID, r.GID); err != nil {
+		return cmd.FailErr(err, fmt.Sprintf("exec as user %d:%d", r.UID, r.GID))
+	}
+	return nil
+}
+
+// Exec rebases; in a registry, the original image's artifacts go with it.
+func (r *rebaseCmd) Exec() error {
+	var err error
+	if r.UseDaemon {
+		if err = r.setAppImage(); err != nil {
+			return cmd.FailErrCode(errors.New(err.Error()), r.CodeFor(lplatform.RebaseError), "set app image")
+		}
+	}
+	var newBaseImage imgutil.Image
+	if r.UseDaemon {
+		newBaseImage, err = local.NewImage(r.RunImageRef, r.docker, local.FromBaseImage(r.RunImageRef))
+	} else {
+		newBaseImage, err = phase.OpenRemoteImage(cmd.DefaultLogger, func() (imgutil.Image, error) {
+			opts := append(image.GetInsecureOptions(r.InsecureRegistries), remote.FromBaseImage(r.RunImageRef))
+			return remote.NewImage(r.RunImageRef, r.keychain, opts...)
+		})
+	}
+	if err != nil || !newBaseImage.Found() {
+		return cmd.FailErr(err, "access run image")
+	}
+
+	working, decorated, err := r.carryArtifacts(context.Background())
+	if err != nil {
+		return err
+	}
+	rebaser := &phase.Rebaser{Logger: cmd.DefaultLogger, PlatformAPI: r.PlatformAPI, Force: r.ForceRebase}
+	report, err := rebaser.Rebase(working, newBaseImage, r.OutputImageRef, r.AdditionalTags)
+	if err != nil {
+		if decorated != nil {
+			if _, txErr := decorated.Result(); txErr != nil {
+				return exitCode(txErr, r.Platform)
+			}
+		}
+		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
+	}
+	if decorated == nil {
+		if err = files.Handler.WriteRebaseReport(r.ReportPath, &report); err != nil {
+			return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "write rebase report")
+		}
+		return nil
+	}
+	res, _ := decorated.Result()
+	logPublished(res)
+	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: artifactReports(res)}); err != nil {
+		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "write rebase report")
+	}
+	return nil
+}
+
+// carryArtifacts finds the artifacts of the image being rebased and wraps
+// the working image so that saving it publishes them again for the rebased
+// image. With none (or a daemon image, which holds none) the working image
+// is returned as it is. An artifact that cannot be read fails the rebase
+// rather than being left behind.
+func (r *rebaseCmd) carryArtifacts(ctx context.Context) (imgutil.Image, *exporter.Image, error) {
+	if r.UseDaemon {
+		return r.appImage, nil, nil
+	}
+	id, err := r.appImage.Identifier()
+	if err != nil {
+		return nil, nil, cmd.FailErr(err, "get app image identifier")
+	}
+	from, err := name.NewDigest(id.String(), name.WeakValidation)
+	if err != nil {
+		return nil, nil, cmd.FailErr(err, "get app image digest")
+	}
+	opts := exporter.ReadOptions(r.keychain, slices.Contains(r.InsecureRegistries, from.RegistryStr()), r.extra.RegistryTimeout)
+	arts, err := exporter.ArtifactsOf(ctx, from, opts...)
+	if err != nil {
+		return nil, nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
+	}
+	if len(arts) == 0 {
+		return r.appImage, nil, nil
+	}
+	exporter.LogAdding(cmd.DefaultLogger, arts)
+	plan, err := exporter.NewPlan(append([]string{r.OutputImageRef}, r.AdditionalTags...), arts, r.extra.TagTemplate, r.InsecureRegistries)
+	if err != nil {
+		return nil, nil, exitCode(err, r.Platform)
+	}
+	tx, err := exporter.New(plan,
+		exporter.WithKeychain(r.keychain),
+		exporter.WithInsecureRegistries(r.InsecureRegistries),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(r.extra.RegistryTimeout),
+		exporter.WithOverwriteForeignTags(r.extra.OverwriteForeignTags),
+	)
+	if err != nil {
+		return nil, nil, exitCode(err, r.Platform)
+	}
+	wrapped, err := exporter.Wrap(ctx, r.appImage, tx)
+	if err != nil {
+		return nil, nil, cmd.FailErr(err, "plan artifacts")
+	}
+	return wrapped, wrapped, nil
+}
+
+// setAppImage reads the image to rebase and, without -run-image, picks the
+// run image from its metadata, as upstream does.
+func (r *rebaseCmd) setAppImage() error {
+	targetImageRef := r.OutputImageRef
+	if len(r.PreviousImageRef) > 0 {
+		targetImageRef = r.PreviousImageRef
+	}
+	ref, err := name.ParseReference(targetImageRef, name.WeakValidation)
+	if err != nil {
+		return err
+	}
+	registry := ref.Context().RegistryStr()
+	if r.UseDaemon {
+		r.appImage, err = local.NewImage(targetImageRef, r.docker, local.FromBaseImage(targetImageRef))
+	} else {
+		var keychain authn.Keychain
+		if keychain, err = auth.DefaultKeychain(targetImageRef); err != nil {
+			return err
+		}
+		opts := append([]imgutil.ImageOption{remote.FromBaseImage(targetImageRef)}, image.GetInsecureOptions(r.InsecureRegistries)...)
+		r.appImage, err = remote.NewImage(targetImageRef, keychain, opts...)
+	}
+	if err != nil || !r.appImage.Found() {
+		return cmd.FailErr(err, "access image to rebase")
+	}
+	var md files.LayersMetadata
+	if err := image.DecodeLabel(r.appImage, lplatform.LifecycleMetadataLabel, &md); err != nil {
+		return err
+	}
+	if r.RunImageRef == "" {
+		runImage, err := lplatform.GetRunImageFromMetadata(*r.LifecycleInputs, md)
+		if err != nil {
+			return cmd.FailErrCode(errors.New("-run-image is required when there is no run image metadata available"), cmd.CodeForInvalidArgs, "parse arguments")
+		}
+		if r.RunImageRef, err = lplatform.BestRunImageMirrorFor(registry, runImage, r.AccessChecker()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

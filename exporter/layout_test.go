@@ -1,0 +1,137 @@
+package exporter_test
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/buildpacks/imgutil/layout"
+	"github.com/buildpacks/imgutil/remote"
+	"github.com/google/go-containerregistry/pkg/authn"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
+
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// A layout export writes the app image and, around it, the artifacts: their
+// blobs, and index entries named by their tags with the app image as
+// subject. A second export replaces the entries of the same names.
+func TestLayoutExport(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "app")
+	arts := fixture(t)
+	var firstDigests []v1.Hash
+	for round := range 2 {
+		img, err := layout.NewImage(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if round == 1 { // new content: new app image, new artifact manifests
+			if err := img.SetLabel("round", "2"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		plan, err := exporter.NewPlan([]string{"example.com/app:latest"}, arts, platform.TagTemplate{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		li, err := exporter.WrapLayout(img, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := li.SaveAs(dir); err != nil {
+			t.Fatalf("SaveAs: %v", err)
+		}
+		res, err := li.Result()
+		if err != nil || res == nil {
+			t.Fatalf("Result = %v, %v", res, err)
+		}
+		if len(res.Artifacts) != len(arts) {
+			t.Fatalf("%d artifacts published, want %d", len(res.Artifacts), len(arts))
+		}
+		wantMoved := []string{dir, dir + ":wasm", dir + ":junit", dir + ":sarif"}
+		if len(res.Moved) != len(wantMoved) {
+			t.Fatalf("moved %v, want %v", res.Moved, wantMoved)
+		}
+		for k, m := range wantMoved {
+			if res.Moved[k] != m {
+				t.Fatalf("moved %v, want %v", res.Moved, wantMoved)
+			}
+		}
+
+		path, err := ggcrlayout.FromPath(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		idx, err := path.ImageIndex()
+		if err != nil {
+			t.Fatal(err)
+		}
+		im, err := idx.IndexManifest()
+		if err != nil {
+			t.Fatal(err)
+		}
+		byName := map[string][]v1.Descriptor{}
+		for _, d := range im.Manifests {
+			n := d.Annotations["org.opencontainers.image.ref.name"]
+			byName[n] = append(byName[n], d)
+		}
+		var digests []v1.Hash
+		for k, p := range res.Artifacts {
+			tag := arts[k].Tag
+			entries := byName[tag]
+			if len(entries) != 1 || entries[0].Digest != p.Manifest.Descriptor.Digest {
+				t.Fatalf("round %d: index entries named %q: %+v, want one for %s", round, tag, entries, p.Manifest.Descriptor.Digest)
+			}
+			if want := dir + ":" + tag + "@" + p.Manifest.Descriptor.Digest.String(); len(p.Refs) != 1 || p.Refs[0] != want {
+				t.Fatalf("refs %v, want %s", p.Refs, want)
+			}
+			img, err := path.Image(p.Manifest.Descriptor.Digest)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := img.Manifest()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Subject == nil || m.Subject.Digest != res.Subject.Digest || m.Subject.Size != res.Subject.Size || m.Subject.MediaType != res.Subject.MediaType {
+				t.Fatalf("subject %+v, want %+v", m.Subject, res.Subject)
+			}
+			for _, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
+				if _, err := path.Blob(l.Digest); err != nil {
+					t.Fatalf("artifact %s: blob %s: %v", tag, l.Digest, err)
+				}
+			}
+			digests = append(digests, p.Manifest.Descriptor.Digest)
+		}
+		// The app image is in the layout, by the subject's digest.
+		if _, err := path.Image(res.Subject.Digest); err != nil {
+			t.Fatalf("app image %s: %v", res.Subject.Digest, err)
+		}
+		if round == 0 {
+			firstDigests = digests
+		} else {
+			for k := range digests {
+				if digests[k] == firstDigests[k] {
+					t.Fatalf("artifact %d has the same manifest for a new app image", k)
+				}
+			}
+		}
+	}
+}
+
+// WrapLayout takes only imgutil's layout images.
+func TestWrapLayoutRefusesOtherImages(t *testing.T) {
+	plan, err := exporter.NewPlan([]string{"example.com/app:latest"}, nil, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := remote.NewImage("example.com/app:latest", authn.DefaultKeychain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := exporter.WrapLayout(img, plan); err == nil || !strings.Contains(err.Error(), `not a layout image: "remote"`) {
+		t.Fatalf("err = %v", err)
+	}
+}

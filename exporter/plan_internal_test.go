@@ -1,0 +1,59 @@
+package exporter
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// isInsecure matches the reference's registry against the insecure ones,
+// for tags, digests and bare repositories alike.
+func TestIsInsecure(t *testing.T) {
+	insecure := []string{"registry.example.com:5000", "plain.example"}
+	for _, tc := range []struct {
+		ref  string
+		want bool
+	}{
+		{"registry.example.com:5000/app:latest", true},
+		{"registry.example.com:5000/team/app", true},
+		{"registry.example.com:5000/app@sha256:" + strings.Repeat("a", 64), true},
+		{"plain.example/app:v1", true},
+		{"registry.example.com/app:latest", false},
+		{"registry.example.com:5001/app:latest", false},
+		{"app:latest", false}, // Docker Hub
+		{"Not A Reference", false},
+	} {
+		if got := isInsecure(tc.ref, insecure); got != tc.want {
+			t.Errorf("isInsecure(%q) = %v, want %v", tc.ref, got, tc.want)
+		}
+		opts := nameOptions(tc.ref, insecure)
+		if ref, err := name.ParseReference(tc.ref, opts...); err == nil {
+			if scheme := ref.Context().Scheme(); (scheme == "http") != tc.want {
+				t.Errorf("nameOptions(%q): scheme %s", tc.ref, scheme)
+			}
+		}
+	}
+}
+
+// A transaction's defaults: anonymous credentials, a discarding logger, 4
+// jobs and a 60 s timeout (spec 10).
+func TestNewDefaults(t *testing.T) {
+	plan, err := NewPlan([]string{"127.0.0.1:5000/app:latest"}, nil, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := New(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tx.jobs != 4 || tx.timeout != 60*time.Second || tx.keychain == nil || tx.logger == nil {
+		t.Fatalf("defaults: jobs %d, timeout %s, keychain %v, logger %v", tx.jobs, tx.timeout, tx.keychain, tx.logger)
+	}
+	if _, err := New(nil); err == nil {
+		t.Fatal("New(nil) succeeded")
+	}
+}

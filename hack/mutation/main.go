@@ -1,0 +1,189 @@
+// Command mutation runs go-gremlins over packages of this module, one at a
+// time, and prints per package the mutants killed, lived and not covered,
+// the test efficacy and the mutator coverage. It fails when a package is
+// under the thresholds, or when a mutant lives that equivalent.txt does not
+// list as equivalent.
+//
+// Counting: a mutant whose tests time out counts as killed (the tests did
+// not pass), a mutant that does not compile is left out. Efficacy is
+// killed / (killed + lived); mutator coverage is (killed + lived) / (killed +
+// lived + not covered).
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+type report struct {
+	Files []struct {
+		FileName  string `json:"file_name"`
+		Mutations []struct {
+			Type   string `json:"type"`
+			Status string `json:"status"`
+			Line   int    `json:"line"`
+			Column int    `json:"column"`
+		} `json:"mutations"`
+	} `json:"files"`
+}
+
+type score struct {
+	killed, timedOut, lived, notCovered, notViable int
+	equivalent                                     int
+	unexplained                                    []string // lived, not in equivalent.txt
+}
+
+func (s score) efficacy() float64 {
+	k := float64(s.killed + s.timedOut)
+	return 100 * k / max(k+float64(s.lived), 1)
+}
+
+func (s score) coverage() float64 {
+	c := float64(s.killed + s.timedOut + s.lived)
+	return 100 * c / max(c+float64(s.notCovered), 1)
+}
+
+func main() {
+	gremlins := flag.String("gremlins", "tools/bin/gremlins", "the gremlins binary")
+	out := flag.String("out", "out/mutation", "directory for each package's log and JSON report")
+	equivalent := flag.String("equivalent", "hack/mutation/equivalent.txt", "surviving mutants known to be equivalent")
+	workers := flag.Int("workers", 1, "gremlins workers per package")
+	coefficient := flag.Int("timeout-coefficient", 20, "gremlins timeout coefficient")
+	minEfficacy := flag.Float64("efficacy", 95, "minimum test efficacy, percent")
+	minCoverage := flag.Float64("coverage", 90, "minimum mutator coverage, percent")
+	reuse := flag.Bool("reuse", false, "summarise the JSON reports already in -out instead of running gremlins")
+	flag.Parse()
+	if err := run(*gremlins, *out, *equivalent, *workers, *coefficient, *minEfficacy, *minCoverage, *reuse, flag.Args()); err != nil {
+		fmt.Fprintln(os.Stderr, "mutation:", err)
+		os.Exit(1)
+	}
+}
+
+func run(gremlins, out, equivalentFile string, workers, coefficient int, minEfficacy, minCoverage float64, reuse bool, pkgs []string) error {
+	if len(pkgs) == 0 {
+		return errors.New("no packages given")
+	}
+	known, err := readEquivalent(equivalentFile)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	scores := map[string]score{}
+	for _, pkg := range pkgs {
+		jsonPath := filepath.Join(out, pkg+".json")
+		if !reuse {
+			if err := unleash(gremlins, pkg, jsonPath, filepath.Join(out, pkg+".log"), workers, coefficient); err != nil {
+				return err
+			}
+		}
+		s, err := summarise(pkg, jsonPath, known)
+		if err != nil {
+			return err
+		}
+		scores[pkg] = s
+	}
+	var failures []string
+	fmt.Printf("%-10s %7s %9s %6s %12s %10s %11s %9s %9s\n", "package", "killed", "timed-out", "lived", "equivalent", "not-cov", "not-viable", "efficacy", "coverage")
+	for _, pkg := range pkgs {
+		s := scores[pkg]
+		fmt.Printf("%-10s %7d %9d %6d %12d %10d %11d %8.2f%% %8.2f%%\n", pkg, s.killed, s.timedOut, s.lived, s.equivalent, s.notCovered, s.notViable, s.efficacy(), s.coverage())
+		if s.efficacy() < minEfficacy {
+			failures = append(failures, fmt.Sprintf("%s: efficacy %.2f%% < %.0f%%", pkg, s.efficacy(), minEfficacy))
+		}
+		if s.coverage() < minCoverage {
+			failures = append(failures, fmt.Sprintf("%s: mutator coverage %.2f%% < %.0f%%", pkg, s.coverage(), minCoverage))
+		}
+		for _, u := range s.unexplained {
+			failures = append(failures, "lived, not listed as equivalent: "+u)
+		}
+	}
+	if len(failures) > 0 {
+		return errors.New(strings.Join(failures, "\n  "))
+	}
+	return nil
+}
+
+func unleash(gremlins, pkg, jsonPath, logPath string, workers, coefficient int) error {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	fmt.Printf("> gremlins unleash ./%s (log: %s)\n", pkg, logPath)
+	cmd := exec.Command(gremlins, "unleash", "--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(coefficient), "-o", jsonPath, "./"+pkg)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("gremlins on %s: %w (see %s)", pkg, err, logPath)
+	}
+	return nil
+}
+
+func summarise(pkg, jsonPath string, known map[string]bool) (score, error) {
+	b, err := os.ReadFile(jsonPath)
+	if err != nil {
+		return score{}, err
+	}
+	var r report
+	if err := json.Unmarshal(b, &r); err != nil {
+		return score{}, fmt.Errorf("%s: %w", jsonPath, err)
+	}
+	var s score
+	for _, f := range r.Files {
+		for _, m := range f.Mutations {
+			switch m.Status {
+			case "KILLED":
+				s.killed++
+			case "TIMED OUT":
+				s.timedOut++
+			case "LIVED":
+				s.lived++
+				id := fmt.Sprintf("%s/%s:%d:%d %s", pkg, f.FileName, m.Line, m.Column, m.Type)
+				if known[id] {
+					s.equivalent++
+				} else {
+					s.unexplained = append(s.unexplained, id)
+				}
+			case "NOT COVERED":
+				s.notCovered++
+			case "NOT VIABLE":
+				s.notViable++
+			default:
+				return score{}, fmt.Errorf("%s: unknown status %q", jsonPath, m.Status)
+			}
+		}
+	}
+	return s, nil
+}
+
+// readEquivalent reads lines "pkg/file.go:line:col TYPE  reason"; # starts a
+// comment. Every entry must give a reason.
+func readEquivalent(path string) (map[string]bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	known := map[string]bool{}
+	sc := bufio.NewScanner(f)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		fields := strings.Fields(line)
+		if len(fields) < 3 {
+			return nil, fmt.Errorf("%s:%d: want \"pkg/file.go:line:col TYPE reason\"", path, n)
+		}
+		known[fields[0]+" "+fields[1]] = true
+	}
+	return known, sc.Err()
+}
