@@ -75,6 +75,7 @@ type env struct {
 	lifecycleImages  []lifecycleImage
 	lifecycleVersion string
 	tarball          string          // our release tarball, for builders
+	runImage         string          // the stack's run image, by digest
 	app              string          // samples/app
 	packNames        map[string]bool // volumes and images pack named; see cleanupDocker
 	daemonImageIDs   map[string]bool // IDs of the daemon builds
@@ -203,6 +204,8 @@ func TestPack(t *testing.T) {
 
 	t.Run("no credential reaches a buildpack", e.checkNoCredentialReachesBuildpacks)
 
+	t.Run("untrusted rebuild carries, pack rebase then reattach keeps the artifacts attached", e.checkRebuildRebaseReattach)
+
 	t.Run("untrusted builder without --lifecycle-image fails loudly", func(t *testing.T) {
 		// pack names the lifecycle image after lifecycle.toml's version:
 		// docker.io/buildpacksio/lifecycle:0.21.17+artifacts, which is not a
@@ -306,6 +309,7 @@ func setup(t *testing.T) *env {
 	}
 	t.Logf("build image %s, run image %s\nbuilder.toml:\n%s", res.BuildImage, res.RunImage, res.BuilderTOML)
 	e.builder = res.Builder
+	e.runImage = res.RunImage
 	return e
 }
 

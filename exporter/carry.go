@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,10 +24,17 @@ import (
 )
 
 // ReadOptions are the options to read the previous image's repository: the
-// keychain's credentials and the transaction's transport (TLS verification
-// off for an insecure registry, the stall deadline).
+// keychain's credentials, the transaction's transport (TLS verification off
+// for an insecure registry, the stall deadline) and its idea of a transient
+// failure (resets, timeouts, 408, 429, 5xx are retried).
 func ReadOptions(kc authn.Keychain, insecure bool, timeout time.Duration) []remote.Option {
-	return []remote.Option{remote.WithAuthFromKeychain(kc), remote.WithTransport(baseTransport(insecure, timeout))}
+	return []remote.Option{
+		remote.WithAuthFromKeychain(kc),
+		remote.WithTransport(baseTransport(insecure, timeout)),
+		remote.WithRetryPredicate(uploadRetryable),
+		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
+			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
+	}
 }
 
 // ReusedLayer is a launch layer that this build keeps from the previous
@@ -39,6 +48,26 @@ type ReusedLayer struct {
 
 // maxLayerTOML bounds a <layer>.toml read to find reused layers.
 const maxLayerTOML = 1 << 20
+
+// maxLayerEntries bounds the entries of a buildpack's layers directory read
+// to find reused layers; a directory with more is read that far.
+const maxLayerEntries = 10000
+
+// readDirBounded reads at most n entries of root's top directory, sorted by
+// name.
+func readDirBounded(root *os.Root, n int) ([]fs.DirEntry, error) {
+	d, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
 
 // ReusedLayers lists the reused launch layers of the group's buildpacks, in
 // group order and lexical layer order. Files that are not small regular
@@ -54,7 +83,7 @@ func ReusedLayers(layersDir string, group []artifacts.Buildpack) ([]ReusedLayer,
 		if err != nil {
 			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)
 		}
-		entries, err := fs.ReadDir(root.FS(), ".")
+		entries, err := readDirBounded(root, maxLayerEntries)
 		if err != nil {
 			root.Close()
 			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)

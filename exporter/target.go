@@ -58,7 +58,7 @@ func (t *Transaction) logAdding(arts []*artifacts.Artifact) { LogAdding(t.logger
 func LogAdding(logger log.Logger, arts []*artifacts.Artifact) {
 	for _, a := range arts {
 		if a.CarriedFrom != "" {
-			logger.Infof("Carrying artifact '%s' (tag '%s', %s) of the reused layer from the previous image (%s)", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
+			logger.Infof("Carrying artifact '%s' (tag '%s', %s) from %s", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
 			continue
 		}
 		logger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)

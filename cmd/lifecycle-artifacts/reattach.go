@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/buildpacks/lifecycle/api"
 	"github.com/buildpacks/lifecycle/auth"
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
@@ -60,7 +61,9 @@ func reattach(args []string) error {
 	if err != nil {
 		return cmd.FailErr(err, "resolve keychain")
 	}
-	p := lplatform.NewPlatformFor(cmd.EnvOrDefault(lplatform.EnvPlatformAPI, lplatform.DefaultPlatformAPI))
+	// reattach is not a phase: no platform API is needed. The exit codes are
+	// those of the newest one, which every supported API shares.
+	p := lplatform.NewPlatformFor(cmd.EnvOrDefault(lplatform.EnvPlatformAPI, api.Platform.Latest().String()))
 	ctx := context.Background()
 
 	readOpts := func(ref name.Reference) []remote.Option {

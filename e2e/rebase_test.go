@@ -1,0 +1,112 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// checkRebuildRebaseReattach: two untrusted `pack build --publish` (our
+// lifecycle image), the second reusing the Helm buildpack's launch layer,
+// whose artifact is carried; then `pack rebase` onto a patched run image,
+// which leaves the artifacts behind, and `lifecycle-artifacts reattach`,
+// which brings them to the rebased image. After each step every artifact
+// tag holds an artifact whose subject is the current app digest, oras
+// discover on that digest lists them, and helm pull works.
+func (e *env) checkRebuildRebaseReattach(t *testing.T) {
+	repo := e.registry + "/" + appNamespace + "/app-rebase"
+	flags := []string{"--publish", "--lifecycle-image", e.lifecycleImage}
+	e.build(t, 0, repo, flags...)
+	out, second := e.build(t, 0, repo, flags...)
+	if !strings.Contains(out, "Carrying artifact 'examples/helm:chart'") {
+		t.Fatalf("the untrusted rebuild did not carry the chart's artifact:\n%s", out)
+	}
+	for _, a := range second.Artifacts {
+		if (a.Tag == "0.1.0") != (a.CarriedFrom != "") {
+			t.Errorf("artifact %s: carried-from %q", a.Tag, a.CarriedFrom)
+		}
+	}
+	e.checkAttached(t, repo, second)
+
+	// pack rebase onto a patched run image: a new digest, the artifacts left
+	// on the old one.
+	old := second.Image.Digest
+	runImg, err := remote.Image(mustRef(t, e.runImage))
+	must(t, err)
+	patched, err := mutate.AppendLayers(runImg, static.NewLayer([]byte("patch"), types.DockerLayer))
+	must(t, err)
+	patchedRef := e.registry + "/run:patched"
+	must(t, remote.Write(mustRef(t, patchedRef), patched))
+	if out, code := e.runPack(t, "rebase", repo+":latest", "--publish", "--run-image", patchedRef, "--force"); code != 0 {
+		t.Fatalf("pack rebase: exit %d\n%s", code, out)
+	}
+	rebased, err := remote.Head(mustRef(t, repo+":latest"))
+	must(t, err)
+	if rebased.Digest.String() == old {
+		t.Fatalf("pack rebase kept the digest %s", old)
+	}
+
+	reportPath := filepath.Join(t.TempDir(), "report.toml")
+	cmd := exec.Command(filepath.Join(harness.LifecycleDir(t), "lifecycle-artifacts"), "reattach", "-from", repo+"@"+old, "-report", reportPath, repo+":latest")
+	cmd.Env = os.Environ()
+	if stdout, stderr, code := harness.Run(t, cmd); code != 0 {
+		t.Fatalf("reattach: exit %d\n%s%s", code, stdout, stderr)
+	}
+	rep := harness.MustReadReport(t, reportPath)
+	if rep.Image.Digest != rebased.Digest.String() {
+		t.Fatalf("reattach report: image %s, the rebased image is %s", rep.Image.Digest, rebased.Digest)
+	}
+	e.checkAttached(t, repo, rep)
+}
+
+// checkAttached checks that every artifact of rep is at its tag with the
+// image repo:latest holds now as subject, that oras discover lists them on
+// that digest, and that helm pulls the chart.
+func (e *env) checkAttached(t *testing.T, repo string, rep platform.Report) {
+	t.Helper()
+	app, err := remote.Head(mustRef(t, repo+":latest"))
+	must(t, err)
+	if len(rep.Artifacts) != len(wantArtifacts) {
+		t.Fatalf("report lists %d artifacts, want %d", len(rep.Artifacts), len(wantArtifacts))
+	}
+	var digests []string
+	for _, a := range rep.Artifacts {
+		got, err := remote.Get(mustRef(t, repo+":"+a.Tag))
+		if err != nil {
+			t.Fatalf("artifact %s: %v", a.Tag, err)
+		}
+		var m v1.Manifest
+		must(t, json.Unmarshal(got.Manifest, &m))
+		if m.Subject == nil || m.Subject.Digest != app.Digest {
+			t.Errorf("artifact %s: subject %v, want the current app image %s", a.Tag, m.Subject, app.Digest)
+		}
+		digests = append(digests, got.Digest.String())
+	}
+	stdout, stderr, code := harness.Run(t, exec.Command(e.oras, "discover", "--plain-http", "--format", "json", repo+"@"+app.Digest.String()))
+	if code != 0 {
+		t.Fatalf("oras discover: exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, d := range digests {
+		if !strings.Contains(stdout, d) {
+			t.Errorf("oras discover on %s does not list %s:\n%s", app.Digest, d, stdout)
+		}
+	}
+	dir := t.TempDir()
+	if stdout, stderr, code := harness.Run(t, exec.Command(e.helm, "pull", "oci://"+repo, "--version", "0.1.0", "--plain-http", "-d", dir)); code != 0 {
+		t.Errorf("helm pull: exit %d\n%s%s", code, stdout, stderr)
+	}
+}
