@@ -45,7 +45,7 @@ func TestExportRejectsBadInput(t *testing.T) {
 		{name: "invalid tag", toml: "[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\n" + typ, want: `invalid tag "-bad"`},
 		{name: "fallback tag", toml: "[[artifact]]\ntag = \"sha256-" + strings.Repeat("ab", 32) + "\"\nfile = \"a.txt\"\n" + typ, want: "referrers fallback tag"},
 		{name: "invalid media type", toml: "[[artifact]]\ntag = \"a\"\nfile = \"a.txt\"\ntype = \"not a type\"\n", want: `invalid media type "not a type"`},
-		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: `artifact tag "latest" collides with app image tag`},
+		{name: "tag of the app image", toml: "[[artifact]]\ntag = \"latest\"\nfile = \"a.txt\"\n" + typ, want: `published tag "latest" collides with app image tag`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			bp := fixture.Buildpack{ID: "acme/bad", Version: "2.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
