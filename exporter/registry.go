@@ -284,28 +284,30 @@ func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag strin
 // error, no answer within the timeout) means the referrers tag schema's
 // fallback index. It never fails: a registry that cannot say gets the
 // fallback index, which clients read when the API does not answer.
-func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (bool, string) {
+// absent is true only when the registry said so plainly (404): any other
+// answer leaves open that it indexes referrers anyway.
+func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (indexed, absent bool, why string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "referrers/"+subject.String()), nil)
 	if err != nil {
-		return false, err.Error()
+		return false, false, err.Error()
 	}
 	req.Header.Set("Accept", string(types.OCIImageIndex))
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return false, "no answer: " + err.Error()
+		return false, false, "no answer: " + err.Error()
 	}
 	defer resp.Body.Close()
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Sprintf("answered %d", resp.StatusCode)
+		return false, resp.StatusCode == http.StatusNotFound, fmt.Sprintf("answered %d", resp.StatusCode)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return false, "reading the answer: " + err.Error()
+		return false, false, "reading the answer: " + err.Error()
 	}
 	var m v1.IndexManifest
 	if !strings.HasPrefix(ct, string(types.OCIImageIndex)) || json.Unmarshal(b, &m) != nil || m.MediaType != types.OCIImageIndex {
-		return false, fmt.Sprintf("answered 200 with %q, not an OCI image index", ct)
+		return false, false, fmt.Sprintf("answered 200 with %q, not an OCI image index", ct)
 	}
-	return true, "answered 200 with an OCI image index"
+	return true, false, "answered 200 with an OCI image index"
 }

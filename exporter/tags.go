@@ -22,8 +22,11 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 	for _, w := range writers {
 		// Where the registry indexes referrers, a repository's artifact
 		// tags move one after the other, as its manifests were written.
-		serial := w.referrers == referrersAPI
+		serial := w.serial
 		for i, p := range ps {
+			if p.Skipped != "" {
+				continue
+			}
 			tag := w.artifactTags[i]
 			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: w.repo.Name(), do: func() error {
 				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
@@ -69,7 +72,9 @@ func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.H
 	}
 	var add []v1.Descriptor
 	for _, p := range ps {
-		add = append(add, p.Manifest.Descriptor)
+		if p.Skipped == "" {
+			add = append(add, p.Manifest.Descriptor)
+		}
 	}
 	b, err := mergeReferrers(existing, add)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // Transaction publishes one app image and its artifacts.
@@ -26,7 +27,9 @@ type Transaction struct {
 	timeout  time.Duration
 	// overwriteForeign skips the tag ownership check.
 	overwriteForeign bool
-	reserved         map[string]string
+	// bestEffort skips artifacts whose manifests a registry refuses.
+	bestEffort bool
+	reserved   map[string]string
 	// previous is the previous image, whose stale artifacts are warned of.
 	previous *name.Digest
 	imageID  string
@@ -87,6 +90,18 @@ func WithPreviousImage(ref string) Option {
 		if d, err := name.NewDigest(ref, nameOptions(ref, t.insecure)...); err == nil {
 			t.previous = &d
 		}
+		return nil
+	}
+}
+
+// WithBestEffort makes an artifact whose manifest a registry refuses for
+// good (a permanent 4xx: 400 MANIFEST_INVALID, 415, …) skipped, with a
+// warning quoting the registry, instead of failing the export; the app
+// image and the other artifacts are published. Transient failures still
+// fail it (CNB_ARTIFACTS_POLICY=best-effort).
+func WithBestEffort(bestEffort bool) Option {
+	return func(t *Transaction) error {
+		t.bestEffort = bestEffort
 		return nil
 	}
 }
@@ -228,6 +243,9 @@ type Published struct {
 	Manifest artifacts.Manifest
 	// Refs holds "repository:tag@digest", one per repository.
 	Refs []string
+	// Skipped says why the artifact was not published (WithBestEffort: a
+	// registry refused its manifest); Refs is then empty.
+	Skipped string
 }
 
 // Commit writes img (the finished app image) and every artifact of the plan,
@@ -283,8 +301,16 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		res.Artifacts = append(res.Artifacts, p)
 	}
 
-	if err := t.pushManifests(ctx, writers, s, res.Artifacts); err != nil {
+	refused := &refusals{}
+	if err := t.pushManifests(ctx, writers, s, res.Artifacts, refused); err != nil {
 		return nil, &CommitError{Stage: StageManifests, Err: err}
+	}
+	for i := range res.Artifacts {
+		if why, ok := refused.get(res.Artifacts[i].Manifest.Descriptor.Digest); ok {
+			p := &res.Artifacts[i]
+			p.Skipped, p.Refs = why, []string{}
+			t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Artifact.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
+		}
 	}
 	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts)
 	return res, err

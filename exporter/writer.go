@@ -45,6 +45,9 @@ type repoWriter struct {
 	*repoPlan
 	client    *registry
 	referrers referrers
+	// serial: artifact manifests and tags are written one at a time (see
+	// learnReferrers).
+	serial bool
 }
 
 func (w *repoWriter) putManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) (http.Header, error) {
@@ -61,11 +64,15 @@ func (w *repoWriter) uploadBlob(ctx context.Context, l v1.Layer) error {
 // API, and some registries send the header without serving it, or serve it
 // without the header (docs/spec.md 6). It never fails.
 func (w *repoWriter) learnReferrers(ctx context.Context, subject v1.Hash, logger log.Logger) {
-	indexed, why := w.client.supportsReferrers(ctx, w.repo, subject)
+	indexed, absent, why := w.client.supportsReferrers(ctx, w.repo, subject)
 	w.referrers = referrersFallback
 	if indexed {
 		w.referrers = referrersAPI
 	}
+	// A registry that may index referrers (it serves the API, or did not
+	// plainly say it does not) gets its artifact manifests and tags one at a
+	// time: some (olareg) lose a referrer when two such writes race.
+	w.serial = indexed || !absent
 	logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", w.repo.RegistryStr(), w.repo.RepositoryStr(), "the referrers API "+why,
 		map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[indexed])
 }

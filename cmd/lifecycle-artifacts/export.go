@@ -172,9 +172,11 @@ func (e *exportCmd) Exec() error {
 			cmd.DefaultLogger.Debugf("%v", err)
 		}
 	}()
-	arts, err := loadArtifacts(cmd.DefaultLogger, e.LayersDir, group, digests)
-	if err != nil {
-		return exitCode(err, e.Platform)
+	var arts []*artifacts.Artifact
+	if e.extra.Policy != platform.PolicyOff {
+		if arts, err = loadArtifacts(cmd.DefaultLogger, e.LayersDir, group, digests); err != nil {
+			return exitCode(err, e.Platform)
+		}
 	}
 	cacheStore, err := initCache(e.CacheImageRef, e.CacheDir, e.keychain, e.PlatformAPI.LessThan("0.13"), e.InsecureRegistries...)
 	if err != nil {
@@ -308,6 +310,9 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 // new image (docs/spec.md 15.2). A layer whose artifacts cannot be carried
 // gets a warning; the export goes on.
 func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, declared []*artifacts.Artifact) ([]*artifacts.Artifact, error) {
+	if e.extra.Policy == platform.PolicyOff {
+		return nil, nil
+	}
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
@@ -353,7 +358,10 @@ func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, err
 		exporter.WithTimeout(e.extra.RegistryTimeout),
 		exporter.WithDigestCache(digests),
 		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
-		exporter.WithPreviousImage(e.analyzed.PreviousImageRef()),
+		exporter.WithBestEffort(e.extra.Policy == platform.PolicyBestEffort),
+	}
+	if e.extra.Policy != platform.PolicyOff {
+		opts = append(opts, exporter.WithPreviousImage(e.analyzed.PreviousImageRef()))
 	}
 	tmpl := e.extra.TagTemplate
 	switch {

@@ -34,6 +34,10 @@ func logPublished(res *exporter.Result) {
 	}
 	cmd.DefaultLogger.Infof("*** Artifacts:")
 	for _, p := range res.Artifacts {
+		if p.Skipped != "" {
+			cmd.DefaultLogger.Infof("      skipped '%s:%s' (tag '%s'): %s", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Skipped)
+			continue
+		}
 		for _, ref := range p.Refs {
 			cmd.DefaultLogger.Infof("      %s (%s)", ref, p.Artifact.ArtifactType)
 		}
@@ -59,6 +63,7 @@ func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 			Type:             p.Artifact.ArtifactType,
 			ManifestSize:     p.Manifest.Descriptor.Size,
 			Refs:             p.Refs,
+			Skipped:          p.Skipped,
 			CarriedFrom:      p.Artifact.CarriedFrom,
 		})
 	}

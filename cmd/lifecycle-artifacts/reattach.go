@@ -101,6 +101,7 @@ func reattach(args []string) error {
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(extra.RegistryTimeout),
 		exporter.WithOverwriteForeignTags(extra.OverwriteForeignTags),
+		exporter.WithBestEffort(extra.Policy == platform.PolicyBestEffort),
 	)
 	if err != nil {
 		return exitCode(err, p)

@@ -195,6 +195,7 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (imgutil.Image, *exporte
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(r.extra.RegistryTimeout),
 		exporter.WithOverwriteForeignTags(r.extra.OverwriteForeignTags),
+		exporter.WithBestEffort(r.extra.Policy == platform.PolicyBestEffort),
 	)
 	if err != nil {
 		return nil, nil, exitCode(err, r.Platform)
