@@ -59,7 +59,7 @@ func (k *kpackEnv) rebaseAndReattach(t *testing.T, n int, last kpackBuild) {
 	r := k.podRun(p)
 	r.run(t, "rebase")
 	rebased, rep := k.completed(t, r)
-	t.Logf("kpack's rebase Pod took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("the stack update, kpack's builder and its rebase Pod took %s", time.Since(start).Round(time.Millisecond))
 
 	old := last.digest
 	if rebased == old {
