@@ -195,13 +195,14 @@ e2e-tekton: build package apt-tools apt-e2e $(TOOLS_BIN)/pack
 # kpack's code runs from e2e/kpack, its own module (kpack's dependencies
 # never reach the lifecycle binaries): out/kpack/kpack-e2e (builder
 # creation, the build Pod, the completion's termination message) and
-# kpack's build-init and completion binaries, which the test puts into
+# kpack's build-init, completion and rebase binaries, which the test puts into
 # images as kpack's config names them.
 kpack-bin:
 	mkdir -p $(KPACK_DIR)
 	cd e2e/kpack && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/kpack-e2e . \
 		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/build-init github.com/pivotal/kpack/cmd/build-init \
-		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/rebase github.com/pivotal/kpack/cmd/rebase
 
 e2e-kpack: LIFECYCLE_IMAGE :=
 e2e-kpack: build package kpack-bin apt-e2e $(TOOLS_BIN)/pack
