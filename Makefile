@@ -20,6 +20,7 @@ CRANE_VERSION     := $(call mod_version,tools/crane,github.com/google/go-contain
 OLAREG_VERSION    := $(call mod_version,tools/olareg,github.com/olareg/olareg)
 DISTRIBUTION_VERSION := $(call mod_version,tools/distribution,github.com/distribution/distribution/v3)
 PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
+STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
 GREMLINS_VERSION  := $(call mod_version,tools/gremlins,github.com/go-gremlins/gremlins)
 
@@ -106,6 +107,8 @@ TOOL_distribution_PKG     := github.com/distribution/distribution/v3/cmd/registr
 TOOL_distribution_LDFLAGS := -X github.com/distribution/distribution/v3/version.version=v$(DISTRIBUTION_VERSION)
 # pack's main package is its module root; its go.mod (copied into
 # tools/pack, replace line included) is why `go install pack@v` is refused.
+TOOL_staticcheck_PKG     := honnef.co/go/tools/cmd/staticcheck
+TOOL_staticcheck_LDFLAGS :=
 TOOL_pack_PKG     := github.com/buildpacks/pack
 TOOL_pack_LDFLAGS := -X github.com/buildpacks/pack/pkg/client.Version=$(PACK_VERSION)
 # go-gremlins, the mutation tester of `make mutation` (not part of `make test`).
@@ -126,7 +129,7 @@ tools/bin/%: $(TOOLS_BIN)/% ;
 TEST_ENV := LIFECYCLE_DIR=$(OUT_DIR) TOOLS_BIN=$(TOOLS_BIN)
 FUZZTIME ?= 20s
 
-.PHONY: test unit acceptance e2e apt-busybox apt-e2e fuzz
+.PHONY: test unit lint acceptance e2e apt-busybox apt-e2e fuzz
 # Every test there is: unit, acceptance, the pack + Docker e2e suite and
 # the kpack and Tekton runs.
 test: unit acceptance e2e e2e-kpack e2e-tekton
@@ -136,12 +139,17 @@ test: unit acceptance e2e e2e-kpack e2e-tekton
 UNIT_TIMEOUT       := 10m
 ACCEPTANCE_TIMEOUT := 40m
 
-# The unit tests run twice: plainly, then under the race detector. The
-# samples test runs the scripts under busybox sh, so busybox-static is
-# installed first (it fails when busybox is missing).
-unit: apt-busybox
+# The unit tests run after lint, twice: plainly, then under the race
+# detector. The samples test runs the scripts under busybox sh, so
+# busybox-static is installed first (it fails when busybox is missing).
+unit: lint apt-busybox
 	$(GO) test -timeout $(UNIT_TIMEOUT) ./...
 	$(GO) test -race -timeout $(UNIT_TIMEOUT) ./...
+
+# go vet and staticcheck v$(STATICCHECK_VERSION) (tools/staticcheck) over every package.
+lint: $(TOOLS_BIN)/staticcheck
+	$(GO) vet ./...
+	$(TOOLS_BIN)/staticcheck ./...
 
 # The fault-injection test writes its totals next to out/lifecycle; they are
 # printed here (go test hides a passing test's output), and a missing file
@@ -187,13 +195,14 @@ e2e-tekton: build package apt-tools apt-e2e $(TOOLS_BIN)/pack
 # kpack's code runs from e2e/kpack, its own module (kpack's dependencies
 # never reach the lifecycle binaries): out/kpack/kpack-e2e (builder
 # creation, the build Pod, the completion's termination message) and
-# kpack's build-init and completion binaries, which the test puts into
+# kpack's build-init, completion and rebase binaries, which the test puts into
 # images as kpack's config names them.
 kpack-bin:
 	mkdir -p $(KPACK_DIR)
 	cd e2e/kpack && CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/kpack-e2e . \
 		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/build-init github.com/pivotal/kpack/cmd/build-init \
-		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/completion github.com/pivotal/kpack/cmd/completion \
+		&& CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(KPACK_DIR)/rebase github.com/pivotal/kpack/cmd/rebase
 
 e2e-kpack: LIFECYCLE_IMAGE :=
 e2e-kpack: build package kpack-bin apt-e2e $(TOOLS_BIN)/pack
@@ -247,6 +256,7 @@ versions:
 	@echo "olareg    $(OLAREG_VERSION)"
 	@echo "distribution $(DISTRIBUTION_VERSION)"
 	@echo "pack      $(PACK_VERSION)"
+	@echo "staticcheck $(STATICCHECK_VERSION)"
 	@echo "syft      $(SYFT_VERSION) (SBOMs)"
 	@echo "gremlins  $(GREMLINS_VERSION)"
 

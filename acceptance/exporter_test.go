@@ -47,11 +47,7 @@ func export(t *testing.T, w *fixture.Workspace, stock bool, api string, env []st
 
 func readReport(t *testing.T, path string) platform.Report {
 	t.Helper()
-	var r platform.Report
-	if _, err := toml.DecodeFile(path, &r); err != nil {
-		t.Fatalf("read report: %v", err)
-	}
-	return r
+	return harness.MustReadReport(t, path)
 }
 
 func head(t *testing.T, ref string) v1.Hash {

@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -205,9 +204,7 @@ func (b backend) fallbackIndex(app string) ([]string, error) {
 }
 
 func readReportFile(path string) (platform.Report, error) {
-	var r platform.Report
-	_, err := toml.DecodeFile(path, &r)
-	return r, err
+	return harness.ReadReport(path)
 }
 
 // outcome is how one export ended, judged against the registry.

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/stream"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
@@ -45,7 +44,7 @@ func asFileError(err error) error {
 
 // fileBlob is a Blob backed by a file in a layer directory. The file is
 // opened through os.Root on every read. Its digest and size are known once
-// the file has been read through once (by Digest, or by a Streamed reader)
+// the file has been read through once (by Digest, or by a HashingReader)
 // or when the digest cache vouches for them; the file is never hashed twice.
 type fileBlob struct {
 	layerDir  string
@@ -56,7 +55,7 @@ type fileBlob struct {
 	// open opens the file; a field so that tests can count opens.
 	open func() (io.ReadCloser, error)
 	// cache is the digest cache of the layers directory, or nil.
-	cache *digestCache
+	cache *DigestCache
 
 	mu     sync.Mutex
 	known  bool // digest and size are set
@@ -171,7 +170,7 @@ func (b *fileBlob) compute() error {
 	return nil
 }
 
-// completed records the result of a Streamed reader that read the file
+// completed records the result of a HashingReader that read the file
 // through. An earlier result wins: the registry rejects a manifest whose blob
 // was not uploaded, so a file that changed between two reads fails the
 // export instead of being published under a wrong descriptor.
@@ -240,80 +239,45 @@ func (b *fileBlob) Compressed() (io.ReadCloser, error) {
 // Uncompressed implements v1.Layer; it equals Compressed.
 func (b *fileBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }
 
-// streamMinSize is the size from which a file whose digest is unknown is
-// streamed (hashed while uploaded) rather than hashed first. Hashing a
-// smaller file first costs little (a second read, from the page cache) and
-// lets the registry say it has the blob already: a rebuild that recreates
-// unchanged small files (pack and kpack start every build with a fresh
-// layers directory, so the digest cache cannot know them) uploads nothing.
-// A big file is read once, at the price of uploading it again when the
-// registry had it and the digest cache did not know it. A variable for
-// tests.
-var streamMinSize int64 = 64 << 20
-
-// Streamed returns b as a layer to upload in one pass. While b's digest is
-// unknown (the file was not read yet and the digest cache does not know it)
-// and the file has at least streamMinSize bytes, its Digest and Size return
-// stream.ErrNotComputed and its reader hashes the file as it is read, so
-// that go-containerregistry's pusher streams it to the registry and
-// finalises the upload with the digest computed on the way (the registry
-// verifies it). Otherwise, and after that read, it is b itself: the pusher
-// asks the registry whether it has the blob before uploading it. A blob that
-// is not a file is returned as is.
-func Streamed(b Blob) v1.Layer {
-	fb, ok := b.(*fileBlob)
-	if !ok {
-		return b
-	}
-	return &streamedBlob{fb}
+// FileBlob is a Blob read from a file of a layer directory. Besides v1.Layer it
+// lets an uploader decide how to read it (exporter's streaming policy):
+// hash it first, or hash it while it is uploaded, in one read.
+type FileBlob interface {
+	Blob
+	// Known returns the digest and size when the file has been read through
+	// or the digest cache vouches for it, without reading the file.
+	Known() (v1.Hash, int64, bool)
+	// FileSize is the file's size now, from its status.
+	FileSize() (int64, error)
+	// HashingReader opens the file and hashes what it reads; a read through
+	// to the end makes the digest and size known (an earlier result wins).
+	HashingReader() (io.ReadCloser, error)
 }
 
-type streamedBlob struct{ b *fileBlob }
+var _ FileBlob = (*fileBlob)(nil)
 
-// hashFirst reports whether the digest is known or should be computed before
-// the upload.
-func (s *streamedBlob) hashFirst() bool {
-	if _, _, ok := s.b.knownDigest(); ok {
-		return true
+// Known implements FileBlob.
+func (b *fileBlob) Known() (v1.Hash, int64, bool) { return b.knownDigest() }
+
+// FileSize implements FileBlob.
+func (b *fileBlob) FileSize() (int64, error) {
+	fi, err := b.stat()
+	if err != nil {
+		return 0, asFileError(err)
 	}
-	fi, err := s.b.stat()
-	return err != nil || fi.Size() < streamMinSize // errors surface from Digest
+	return fi.Size(), nil
 }
 
-func (s *streamedBlob) Digest() (v1.Hash, error) {
-	if s.hashFirst() {
-		return s.b.Digest()
-	}
-	return v1.Hash{}, stream.ErrNotComputed
-}
-
-func (s *streamedBlob) DiffID() (v1.Hash, error) { return s.Digest() }
-
-func (s *streamedBlob) Size() (int64, error) {
-	if s.hashFirst() {
-		return s.b.Size()
-	}
-	return 0, stream.ErrNotComputed
-}
-
-func (s *streamedBlob) MediaType() (types.MediaType, error) { return s.b.mediaType, nil }
-
-// Compressed reads the file; when its digest is not known yet, the reader
-// hashes what it reads and, at the end of the file, makes the digest known.
-func (s *streamedBlob) Compressed() (io.ReadCloser, error) {
-	if s.hashFirst() {
-		return s.b.Compressed()
-	}
-	rc, err := s.b.open()
+// HashingReader implements FileBlob.
+func (b *fileBlob) HashingReader() (io.ReadCloser, error) {
+	rc, err := b.open()
 	if err != nil {
 		return nil, err
 	}
 	r := newHashingReader(rc)
-	r.onEOF = s.b.completed
+	r.onEOF = b.completed
 	return r, nil
 }
-
-func (s *streamedBlob) Uncompressed() (io.ReadCloser, error) { return s.Compressed() }
 
 // hashingReader hashes and counts what it reads. It notes the file's status
 // when it is made, so that a complete read can be checked against the file's

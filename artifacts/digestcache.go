@@ -37,7 +37,7 @@ import (
 // the path or utimes call sets ctime to the current time, and no system call
 // sets it to anything else. Entries are stored only for a read that saw the
 // same status before and after it, and only when the file's last change is
-// older than racyCutoff at the time it was read, so that a write in the same
+// older than the racy cutoff (2 s) at the time it was read, so that a write in the same
 // timestamp tick as the read (the "racy" case of git's index and of go
 // build's file hash cache) cannot go unnoticed.
 //
@@ -58,10 +58,10 @@ const (
 	digestCacheVer  = 1
 )
 
-// racyCutoff is how much older than the read a file's last change must be
-// for its digest to be stored: 2 s covers the coarsest common timestamp
-// granularity (FAT) as go build's cache does. A variable for tests.
-var racyCutoff = 2 * time.Second
+// defaultRacyCutoff is how much older than the read a file's last change
+// must be for its digest to be stored: 2 s covers the coarsest common
+// timestamp granularity (FAT) as go build's cache does.
+const defaultRacyCutoff = 2 * time.Second
 
 type cacheEntry struct {
 	Dev    uint64  `json:"dev"`
@@ -77,11 +77,15 @@ type cacheFileJSON struct {
 	Entries map[string]cacheEntry `json:"entries"`
 }
 
-// digestCache is the cache of one layers directory. Saving keeps only the
-// entries used or stored since it was loaded, so it holds no more entries
-// than the last export declared files.
-type digestCache struct {
-	layersDir string
+// DigestCache is the digest cache of one layers directory. The caller opens
+// it (OpenDigestCache), gives it to Build for every declaration of that
+// layers directory, and saves it (Save) once the export has read the files.
+// Saving keeps only the entries used or stored since it was loaded, so it
+// holds no more entries than the last export declared files. It is safe for
+// concurrent use. A nil *DigestCache is a cache that knows nothing.
+type DigestCache struct {
+	layersDir  string
+	racyCutoff time.Duration
 
 	mu      sync.Mutex
 	loaded  bool
@@ -91,51 +95,43 @@ type digestCache struct {
 	dirty   bool
 }
 
-var (
-	cachesMu sync.Mutex
-	caches   = map[string]*digestCache{}
-)
+// DigestCacheOption configures a DigestCache.
+type DigestCacheOption func(*DigestCache)
 
-// cacheFor returns the digest cache of d's layers directory, or nil when d
-// was not made by Load (its layers directory is then unknown).
-func cacheFor(d Declaration) *digestCache {
-	if d.Source == "" || !filepath.IsAbs(d.LayerDir) {
-		return nil
-	}
-	rel := filepath.Dir(filepath.FromSlash(d.Source)) // <escaped bp>/<layer dir>
-	layersDir := filepath.Dir(filepath.Dir(d.LayerDir))
-	if filepath.Join(layersDir, rel) != d.LayerDir {
-		return nil
-	}
-	cachesMu.Lock()
-	defer cachesMu.Unlock()
-	c, ok := caches[layersDir]
-	if !ok {
-		c = &digestCache{layersDir: layersDir}
-		caches[layersDir] = c
+// WithRacyCutoff sets how much older than a read a file's last change must
+// be for its digest to be stored (default 2 s); tests set it negative to
+// cache files they have just written.
+func WithRacyCutoff(d time.Duration) DigestCacheOption {
+	return func(c *DigestCache) { c.racyCutoff = d }
+}
+
+// OpenDigestCache returns the digest cache of layersDir. The cache file is
+// read on first use; a missing or unusable file is an empty cache (Problem
+// says why it was ignored).
+func OpenDigestCache(layersDir string, opts ...DigestCacheOption) *DigestCache {
+	c := &DigestCache{layersDir: filepath.Clean(layersDir), racyCutoff: defaultRacyCutoff}
+	for _, o := range opts {
+		o(c)
 	}
 	return c
 }
 
-// useDigestCache gives every file blob of a the digest cache of its layers
-// directory.
-func (a *Artifact) useDigestCache() {
-	c := cacheFor(a.Declaration)
-	if c == nil {
-		return
+// covers reports whether layerDir is inside the cache's layers directory, so
+// that its files have a key.
+func (c *DigestCache) covers(layerDir string) bool {
+	if c == nil || !filepath.IsAbs(layerDir) {
+		return false
 	}
-	for _, b := range append([]Blob{a.config}, a.layers...) {
-		if fb, ok := b.(*fileBlob); ok {
-			fb.cache = c
-		}
-	}
+	r, err := filepath.Rel(c.layersDir, layerDir)
+	return err == nil && filepath.IsLocal(r)
 }
 
-func (c *digestCache) path() string {
+// Path is the cache file.
+func (c *DigestCache) Path() string {
 	return filepath.Join(c.layersDir, digestCacheDir, digestCacheFile)
 }
 
-func (c *digestCache) rel(dir string) string {
+func (c *DigestCache) rel(dir string) string {
 	r, err := filepath.Rel(c.layersDir, dir)
 	if err != nil {
 		return dir
@@ -150,7 +146,7 @@ func (c *digestCache) rel(dir string) string {
 // descriptor. A file that fails those checks or does not parse is ignored
 // (problem says why) and replaced on save; it never fails or hangs an
 // export. Entries that are not sha256 digests are dropped.
-func (c *digestCache) loadLocked() {
+func (c *DigestCache) loadLocked() {
 	if c.loaded {
 		return
 	}
@@ -177,8 +173,8 @@ func (c *digestCache) loadLocked() {
 	}
 }
 
-func (c *digestCache) read() ([]byte, error) {
-	f, _, err := openRegularNoFollow(c.path(), maxDigestCacheSize)
+func (c *DigestCache) read() ([]byte, error) {
+	f, _, err := openRegularNoFollow(c.Path(), maxDigestCacheSize)
 	if errors.Is(err, syscall.ELOOP) {
 		err = fmt.Errorf("%w: a symbolic link", ErrNotRegular)
 	}
@@ -190,7 +186,7 @@ func (c *digestCache) read() ([]byte, error) {
 }
 
 // lookup returns the cached digest of the file at key whose status is fi.
-func (c *digestCache) lookup(key string, fi os.FileInfo) (v1.Hash, bool) {
+func (c *DigestCache) lookup(key string, fi os.FileInfo) (v1.Hash, bool) {
 	st, ok := fileStatus(fi)
 	if !ok {
 		return v1.Hash{}, false
@@ -207,13 +203,13 @@ func (c *digestCache) lookup(key string, fi os.FileInfo) (v1.Hash, bool) {
 }
 
 // store records digest for the file at key whose status is fi, read from
-// start on, unless the file changed less than racyCutoff before start.
-func (c *digestCache) store(key string, fi os.FileInfo, digest v1.Hash, start time.Time) {
+// start on, unless the file changed less than the racy cutoff before start.
+func (c *DigestCache) store(key string, fi os.FileInfo, digest v1.Hash, start time.Time) {
 	st, ok := fileStatus(fi)
 	if !ok {
 		return
 	}
-	if start.UnixNano()-max(st.Mtime, st.Ctime) < racyCutoff.Nanoseconds() {
+	if start.UnixNano()-max(st.Mtime, st.Ctime) < c.racyCutoff.Nanoseconds() {
 		return
 	}
 	st.Digest = digest
@@ -227,9 +223,21 @@ func (c *digestCache) store(key string, fi os.FileInfo, digest v1.Hash, start ti
 	c.used[key] = true
 }
 
-// save writes the cache file atomically if it changed, keeping only the
-// entries used since it was loaded.
-func (c *digestCache) save() error {
+// Save writes the cache file atomically if it changed, keeping only the
+// entries used since it was loaded, so that the next export from the same
+// layers directory need not hash files that did not change. A failure costs
+// only speed; callers log it and go on.
+func (c *DigestCache) Save() error {
+	if c == nil {
+		return nil
+	}
+	if err := c.save(); err != nil {
+		return fmt.Errorf("saving the artifacts digest cache %s: %w", c.Path(), err)
+	}
+	return nil
+}
+
+func (c *DigestCache) save() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if !c.loaded {
@@ -251,7 +259,7 @@ func (c *digestCache) save() error {
 	if len(data) > maxDigestCacheSize {
 		return fmt.Errorf("%w: %d bytes, more than %d; not written", ErrLimit, len(data), maxDigestCacheSize)
 	}
-	dir := filepath.Dir(c.path())
+	dir := filepath.Dir(c.Path())
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
@@ -267,58 +275,26 @@ func (c *digestCache) save() error {
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), c.path()); err != nil {
+	if err := os.Rename(tmp.Name(), c.Path()); err != nil {
 		return err
 	}
 	c.dirty = false
 	return nil
 }
 
-// SaveDigests writes the digest cache of every layers directory the
-// artifacts come from, so that the next export from the same layers
-// directory need not hash files that did not change. A failure costs only
-// speed; callers should log it and go on.
-func SaveDigests(arts []*Artifact) error {
-	seen := map[*digestCache]bool{}
-	var errs []error
-	for _, a := range arts {
-		c := cacheFor(a.Declaration)
-		if c == nil || seen[c] {
-			continue
-		}
-		seen[c] = true
-		if err := c.save(); err != nil {
-			errs = append(errs, fmt.Errorf("saving the artifacts digest cache %s: %w", c.path(), err))
-		}
+// Problem says why the cache file was ignored, if it was (see loadLocked),
+// naming the file. Callers log it as a warning: the export goes on, hashing
+// the files again.
+func (c *DigestCache) Problem() error {
+	if c == nil {
+		return nil
 	}
-	if len(errs) == 1 {
-		return errs[0]
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.problem == nil {
+		return nil
 	}
-	if len(errs) > 1 {
-		return fmt.Errorf("%v", errs)
-	}
-	return nil
-}
-
-// DigestCacheProblems says, for each digest cache the artifacts used, why
-// its file was ignored, if it was (see loadLocked). Callers log them as
-// warnings: the export goes on, hashing the files again.
-func DigestCacheProblems(arts []*Artifact) []error {
-	seen := map[*digestCache]bool{}
-	var out []error
-	for _, a := range arts {
-		c := cacheFor(a.Declaration)
-		if c == nil || seen[c] {
-			continue
-		}
-		seen[c] = true
-		c.mu.Lock()
-		if c.problem != nil {
-			out = append(out, fmt.Errorf("%s: %w", c.path(), c.problem))
-		}
-		c.mu.Unlock()
-	}
-	return out
+	return fmt.Errorf("%s: %w", c.Path(), c.problem)
 }
 
 // sameFile reports whether a and b are the same file with the same status.

@@ -10,17 +10,17 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/stream"
 )
 
 // cacheWorkspace is a layers directory with one artifact of one file.
 type cacheWorkspace struct {
 	layers, layerDir, file string
+	opts                   []DigestCacheOption
 }
 
-func newCacheWorkspace(t *testing.T, content string) *cacheWorkspace {
+func newCacheWorkspace(t *testing.T, content string, opts ...DigestCacheOption) *cacheWorkspace {
 	t.Helper()
-	w := &cacheWorkspace{layers: t.TempDir()}
+	w := &cacheWorkspace{layers: t.TempDir(), opts: opts}
 	w.layerDir = filepath.Join(w.layers, "examples_wasm", "wasm")
 	w.file = filepath.Join(w.layerDir, "app.wasm")
 	writeTree(t, w.layers, map[string]string{
@@ -30,39 +30,41 @@ func newCacheWorkspace(t *testing.T, content string) *cacheWorkspace {
 	return w
 }
 
-// export loads the declarations as a new exporter process would (a fresh
-// in-memory cache), reads the file's digest, saves the cache and returns the
-// digest and how many times the file was opened.
-func (w *cacheWorkspace) export(t *testing.T) (v1.Hash, int64) {
+// open loads the declarations and opens the digest cache as a new exporter
+// process would, and builds the artifact with that cache.
+func (w *cacheWorkspace) open(t *testing.T) (*Artifact, *DigestCache) {
 	t.Helper()
-	cachesMu.Lock()
-	delete(caches, w.layers)
-	cachesMu.Unlock()
 	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := Build(decls[0])
+	c := OpenDigestCache(w.layers, w.opts...)
+	a, err := Build(decls[0], WithDigestCache(c))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return a, c
+}
+
+// export opens the workspace, reads the file's digest, saves the cache and
+// returns the digest and how many times the file was opened.
+func (w *cacheWorkspace) export(t *testing.T) (v1.Hash, int64) {
+	t.Helper()
+	a, c := w.open(t)
 	opens := countOpens(t, a)
 	ls, _ := a.Layers()
 	d, err := ls[0].Digest()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SaveDigests([]*Artifact{a}); err != nil {
+	if err := c.Save(); err != nil {
 		t.Fatal(err)
 	}
 	return d, opens.Load()
 }
 
-func noRacyCutoff(t *testing.T) {
-	old := racyCutoff
-	racyCutoff = -time.Hour
-	t.Cleanup(func() { racyCutoff = old })
-}
+// noRacyCutoff lets the cache store files written just now.
+var noRacyCutoff = WithRacyCutoff(-time.Hour)
 
 func sha(t *testing.T, s string) v1.Hash {
 	h, _, err := v1.SHA256(stringReader(s))
@@ -85,8 +87,8 @@ func (r *stringReaderT) Read(p []byte) (int, error) {
 }
 
 func TestDigestCacheHitSkipsReading(t *testing.T) {
-	noRacyCutoff(t)
-	w := newCacheWorkspace(t, "version 1")
+	t.Parallel()
+	w := newCacheWorkspace(t, "version 1", noRacyCutoff)
 	d1, opens := w.export(t)
 	if opens != 1 || d1 != sha(t, "version 1") {
 		t.Fatalf("first export: %s, %d opens", d1, opens)
@@ -106,7 +108,7 @@ func TestDigestCacheHitSkipsReading(t *testing.T) {
 }
 
 func TestDigestCacheMissesChangedFiles(t *testing.T) {
-	noRacyCutoff(t)
+	t.Parallel()
 	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
 	for name, change := range map[string]func(t *testing.T, w *cacheWorkspace){
 		// Same size, new mtime.
@@ -142,7 +144,8 @@ func TestDigestCacheMissesChangedFiles(t *testing.T) {
 		},
 	} {
 		t.Run(name, func(t *testing.T) {
-			w := newCacheWorkspace(t, "version 1")
+			t.Parallel()
+			w := newCacheWorkspace(t, "version 1", noRacyCutoff)
 			if err := os.Chtimes(w.file, old, old); err != nil {
 				t.Fatal(err)
 			}
@@ -164,6 +167,7 @@ func TestDigestCacheMissesChangedFiles(t *testing.T) {
 // A file changed less than racyCutoff before it is read is not cached: a
 // write in the same timestamp tick as the read would go unnoticed.
 func TestDigestCacheSkipsRacyFiles(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "fresh")
 	w.export(t)
 	if _, opens := w.export(t); opens != 1 {
@@ -172,8 +176,8 @@ func TestDigestCacheSkipsRacyFiles(t *testing.T) {
 }
 
 func TestDigestCacheIgnoresBadFile(t *testing.T) {
-	noRacyCutoff(t)
-	w := newCacheWorkspace(t, "content")
+	t.Parallel()
+	w := newCacheWorkspace(t, "content", noRacyCutoff)
 	w.export(t)
 	p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
 	for _, bad := range []string{"not json", `{"version":99,"entries":{}}`, `{"version":1,"entries":{"examples_wasm/wasm/app.wasm":{"digest":"sha256:abc"}}}`} {
@@ -192,46 +196,37 @@ func TestDigestCacheIgnoresBadFile(t *testing.T) {
 	}
 }
 
-// A streamed blob is read once: the upload's read makes the digest known.
-func TestStreamedHashesWhileReading(t *testing.T) {
-	old := streamMinSize
-	streamMinSize = 1
-	t.Cleanup(func() { streamMinSize = old })
+// A hashing read makes the digest known: the file is read once.
+func TestHashingReaderMakesDigestKnown(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "streamed content")
-	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := Build(decls[0])
+	a, _ := w.open(t)
 	opens := countOpens(t, a)
 	ls, _ := a.Layers()
-	s := Streamed(ls[0])
-	if _, err := s.Digest(); !errors.Is(err, stream.ErrNotComputed) {
-		t.Fatalf("Digest before reading: %v, want ErrNotComputed", err)
+	f := ls[0].(FileBlob)
+	if _, _, ok := f.Known(); ok {
+		t.Fatal("digest known before any read")
 	}
-	if _, err := s.Size(); !errors.Is(err, stream.ErrNotComputed) {
-		t.Fatalf("Size before reading: %v, want ErrNotComputed", err)
+	if n, err := f.FileSize(); err != nil || n != int64(len("streamed content")) {
+		t.Fatalf("FileSize = %d, %v", n, err)
 	}
 	// A read that stops early leaves the digest unknown.
-	rc, _ := s.Compressed()
+	rc, _ := f.HashingReader()
 	rc.Read(make([]byte, 3))
 	rc.Close()
-	if _, err := s.Digest(); !errors.Is(err, stream.ErrNotComputed) {
-		t.Fatalf("Digest after a partial read: %v", err)
+	if _, _, ok := f.Known(); ok {
+		t.Fatal("digest known after a partial read")
 	}
-	rc, _ = s.Compressed()
+	rc, _ = f.HashingReader()
 	body, err := io.ReadAll(rc)
 	rc.Close()
 	if err != nil || string(body) != "streamed content" {
 		t.Fatalf("read %q, %v", body, err)
 	}
 	n := opens.Load()
-	d, err := s.Digest()
-	if err != nil || d != sha(t, "streamed content") {
-		t.Fatalf("Digest after reading: %s, %v", d, err)
-	}
-	if size, _ := s.Size(); size != int64(len("streamed content")) {
-		t.Fatalf("Size = %d", size)
+	d, size, ok := f.Known()
+	if !ok || d != sha(t, "streamed content") || size != int64(len("streamed content")) {
+		t.Fatalf("Known after reading: %s, %d, %v", d, size, ok)
 	}
 	if _, err := a.Manifest(appImage, created); err != nil {
 		t.Fatal(err)
@@ -240,47 +235,33 @@ func TestStreamedHashesWhileReading(t *testing.T) {
 		t.Fatalf("the manifest read the file again")
 	}
 	// Once known, reads are size-checked reads of the file.
-	rc, _ = s.Compressed()
+	rc, _ = f.Compressed()
 	if _, ok := rc.(*sizeCheckReader); !ok {
 		t.Fatalf("reader %T, want a size-checked one", rc)
 	}
 	rc.Close()
-	// Non-file blobs are returned as they are.
-	c, _ := a.Config()
-	if Streamed(c) != v1.Layer(c) {
-		t.Fatal("Streamed wrapped a static blob")
+	// A config without a file is not a FileBlob.
+	if c, _ := a.Config(); c != nil {
+		if _, ok := c.(FileBlob); ok {
+			t.Fatal("a static config is a FileBlob")
+		}
 	}
 }
 
 func TestBlobFileErrorsMatchErrFile(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "x")
-	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := Build(decls[0])
+	a, _ := w.open(t)
 	ls, _ := a.Layers()
 	os.Remove(w.file)
-	if _, err := Streamed(ls[0]).Compressed(); !errors.Is(err, ErrFile) {
-		t.Fatalf("streamed open of a removed file: %v, want ErrFile", err)
+	if _, err := ls[0].(FileBlob).HashingReader(); !errors.Is(err, ErrFile) {
+		t.Fatalf("hashing open of a removed file: %v, want ErrFile", err)
+	}
+	if _, err := ls[0].(FileBlob).FileSize(); !errors.Is(err, ErrFile) {
+		t.Fatalf("FileSize of a removed file: %v, want ErrFile", err)
 	}
 	if _, err := ls[0].Digest(); !errors.Is(err, ErrFile) {
 		t.Fatalf("Digest of a removed file: %v, want ErrFile", err)
-	}
-}
-
-// A file smaller than streamMinSize is hashed before the upload, so the
-// registry can say it has the blob.
-func TestStreamedHashesSmallFilesFirst(t *testing.T) {
-	w := newCacheWorkspace(t, "small")
-	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, _ := Build(decls[0])
-	ls, _ := a.Layers()
-	if d, err := Streamed(ls[0]).Digest(); err != nil || d != sha(t, "small") {
-		t.Fatalf("Digest = %s, %v", d, err)
 	}
 }
 

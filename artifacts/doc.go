@@ -135,11 +135,14 @@
 //
 // The same inputs give the same bytes. Blobs hash their file on first use,
 // once, by streaming it; a blob reader fails with ErrFileChanged if the size
-// of the file changed since. Streamed gives the exporter a view of a blob
-// that hashes the file while uploading it, so a new file is read once; the
-// manifest is built after that upload. A digest cache in
-// <layers>/.cnb-artifacts/digests.json lets a later export from the same
-// layers directory skip reading a file whose device, inode, size, mtime and
-// ctime did not change (see digestcache.go for why this is safe and what risk
-// remains). Errors reading a file match ErrFile.
+// of the file changed since. A file blob is a FileBlob, whose HashingReader
+// hashes the file while it is read (the exporter's streaming policy decides
+// when to upload that way), so a new file is read once; the manifest is
+// built after that upload. A DigestCache, <layers>/.cnb-artifacts/digests.json,
+// opened by the caller (OpenDigestCache), given to Build (WithDigestCache)
+// and saved by the caller (Save), lets a later export from the same layers
+// directory skip reading a file whose device, inode, size, mtime and ctime
+// did not change (see digestcache.go for why this is safe and what risk
+// remains). The package holds no mutable state of its own. Errors reading a
+// file match ErrFile.
 package artifacts

@@ -14,6 +14,7 @@ var updateGolden = flag.Bool("update-errors", false, "rewrite testdata/errors.go
 // number and tag, what is wrong and, where there is one, how to fix it. The
 // messages are golden (go test ./artifacts -run TestErrorMessages -update-errors).
 func TestErrorMessages(t *testing.T) {
+	t.Parallel()
 	const typ = "type = \"application/vnd.example.v1\"\n"
 	var out strings.Builder
 	for _, tc := range []struct {
@@ -65,6 +66,7 @@ func TestErrorMessages(t *testing.T) {
 }
 
 func TestSuggestKey(t *testing.T) {
+	t.Parallel()
 	for key, want := range map[string]string{
 		"artifact.files.media_type":       `"media-type"`,
 		"artifact.media_type":             `"media-type" in [[artifact.files]]`,

@@ -27,6 +27,7 @@ func within(t *testing.T, d time.Duration, f func()) {
 // openRegular never blocks and checks the open descriptor, so a file
 // swapped for a FIFO after validation cannot hang the export.
 func TestOpenRegular(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"ok": "12345", "sub/x": "x"})
 	must := func(err error) {
@@ -74,6 +75,7 @@ func TestOpenRegular(t *testing.T) {
 // in bounded time; the export reads the file itself, and the save replaces
 // the bad cache file with a good one.
 func TestDigestCacheHostileFile(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		setup func(t *testing.T, path string)
@@ -90,29 +92,23 @@ func TestDigestCacheHostileFile(t *testing.T) {
 		{"not json", func(t *testing.T, p string) { mustDo(t, os.WriteFile(p, []byte("{"), 0o644)) }, "unexpected end"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			noRacyCutoff(t)
-			w := newCacheWorkspace(t, "content")
+			t.Parallel()
+			w := newCacheWorkspace(t, "content", noRacyCutoff)
 			w.export(t)
 			p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
 			tc.setup(t, p)
 			within(t, 10*time.Second, func() {
-				cachesMu.Lock()
-				delete(caches, w.layers)
-				cachesMu.Unlock()
-				decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-				mustDo(t, err)
-				a, err := Build(decls[0])
-				mustDo(t, err)
+				a, c := w.open(t)
 				ls, _ := a.Layers()
 				d, err := ls[0].Digest()
 				if err != nil || d != sha(t, "content") {
 					t.Errorf("digest %v, %v", d, err)
 				}
-				probs := DigestCacheProblems([]*Artifact{a})
-				if len(probs) != 1 || !strings.Contains(probs[0].Error(), tc.want) || !strings.Contains(probs[0].Error(), p) {
-					t.Errorf("problems %v, want one naming %s and %q", probs, p, tc.want)
+				prob := c.Problem()
+				if prob == nil || !strings.Contains(prob.Error(), tc.want) || !strings.Contains(prob.Error(), p) {
+					t.Errorf("problem %v, want one naming %s and %q", prob, p, tc.want)
 				}
-				if err := SaveDigests([]*Artifact{a}); err != nil && tc.name != "directory" {
+				if err := c.Save(); err != nil && tc.name != "directory" {
 					t.Errorf("save: %v", err)
 				}
 			})
@@ -139,6 +135,7 @@ func mustDo(t *testing.T, err error) {
 // Each limit is enforced when the declarations are loaded, with an error
 // that names the buildpack, the layer and the file.
 func TestLoadLimits(t *testing.T) {
+	t.Parallel()
 	const head = "[[artifact]]\ntype = \"a/b\"\n"
 	many := func(n int, prefix string) string {
 		var b strings.Builder

@@ -71,6 +71,7 @@ media-type = "application/vnd.cncf.helm.chart.content.v1.tar+gzip"
 `
 
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	tests := []struct {
 		name  string
 		files map[string]string // relative to the layers dir
@@ -568,6 +569,7 @@ func checkDeclarationErrors(t *testing.T, err error) {
 }
 
 func TestLoadReturnsAllErrors(t *testing.T) {
+	t.Parallel()
 	layers := t.TempDir()
 	writeTree(t, layers, map[string]string{
 		wasmTOML:                             "[[artifact]]\ntag='-x'\ntype='a/b'\nfile='missing'\n[[artifact]]\ntag='ok'\ntype='bad'\nfile='../x'\n",
@@ -598,6 +600,7 @@ func TestLoadReturnsAllErrors(t *testing.T) {
 }
 
 func TestEscapeIDMatchesLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, id := range []string{"a", "examples/wasm", "a/b/c", "paketo-buildpacks/node_js"} {
 		if got, want := EscapeID(id), launch.EscapeID(id); got != want {
 			t.Errorf("EscapeID(%q) = %q, want %q", id, got, want)
@@ -606,6 +609,7 @@ func TestEscapeIDMatchesLifecycle(t *testing.T) {
 }
 
 func TestDeclarationErrorFormat(t *testing.T) {
+	t.Parallel()
 	e := &DeclarationError{Buildpack: wasmBP, Layer: "wasm", File: wasmTOML, Index: -1, Err: ErrSyntax}
 	if got, want := e.Error(), `buildpack "examples/wasm@1.0.0", layer "wasm", file "examples_wasm/wasm/artifacts.toml": malformed TOML`; got != want {
 		t.Errorf("got %s\nwant %s", got, want)
@@ -619,6 +623,7 @@ func TestDeclarationErrorFormat(t *testing.T) {
 // lifecycle's builder renames a layer that is neither launch, build nor cache
 // to <layer>.ignore; its artifacts are still published under the layer's name.
 func TestLoadIgnoredLayer(t *testing.T) {
+	t.Parallel()
 	layers := t.TempDir()
 	writeTree(t, layers, map[string]string{
 		"examples_wasm/wasm.ignore/artifacts.toml":     rfcTOML,

@@ -36,9 +36,25 @@ type Artifact struct {
 	layers []Blob
 }
 
+// BuildOption configures Build.
+type BuildOption func(*buildOptions)
+
+type buildOptions struct{ cache *DigestCache }
+
+// WithDigestCache lets the artifact's file blobs take their digests from c,
+// and record them there, when their layer directory is inside c's layers
+// directory. The caller saves c.
+func WithDigestCache(c *DigestCache) BuildOption {
+	return func(o *buildOptions) { o.cache = c }
+}
+
 // Build turns a declaration into an artifact. It repeats the checks of Load
 // that need no file system, so a hand-made declaration is safe too.
-func Build(d Declaration) (*Artifact, error) {
+func Build(d Declaration, opts ...BuildOption) (*Artifact, error) {
+	var o buildOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if d.ArtifactType == "" {
 		d.ArtifactType = d.ConfigMediaType
 	}
@@ -64,7 +80,13 @@ func Build(d Declaration) (*Artifact, error) {
 	for _, f := range d.Files {
 		a.layers = append(a.layers, newFileBlob(d.LayerDir, f.Path, types.MediaType(f.MediaType)))
 	}
-	a.useDigestCache()
+	if o.cache.covers(d.LayerDir) {
+		for _, b := range append([]Blob{a.config}, a.layers...) {
+			if fb, ok := b.(*fileBlob); ok {
+				fb.cache = o.cache
+			}
+		}
+	}
 	return a, nil
 }
 

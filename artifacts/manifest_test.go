@@ -116,6 +116,7 @@ func loadOne(t *testing.T, toml string, files map[string]string) Declaration {
 }
 
 func TestManifestGolden(t *testing.T) {
+	t.Parallel()
 	for _, tc := range goldenCases {
 		for _, subject := range []*v1.Descriptor{appImage, nil} {
 			name := tc.name
@@ -244,6 +245,7 @@ func checkManifest(t *testing.T, a *Artifact, m Manifest, subject *v1.Descriptor
 }
 
 func TestManifestFieldOrder(t *testing.T) {
+	t.Parallel()
 	d := loadOne(t, goldenCases[0].toml, goldenCases[0].files)
 	a, err := Build(d)
 	if err != nil {
@@ -271,6 +273,7 @@ func TestManifestFieldOrder(t *testing.T) {
 }
 
 func TestBuildOpensNothing(t *testing.T) {
+	t.Parallel()
 	d := Declaration{
 		Buildpack: wasmBP, Layer: "wasm", LayerDir: filepath.Join(t.TempDir(), "nope"),
 		Tag: "t", ArtifactType: "application/vnd.example", Files: []File{{Path: "missing", MediaType: "a/b", Title: "missing"}},
@@ -285,6 +288,7 @@ func TestBuildOpensNothing(t *testing.T) {
 }
 
 func TestBuildValidates(t *testing.T) {
+	t.Parallel()
 	for name, d := range map[string]Declaration{
 		"no files":       {Tag: "t", ArtifactType: "a/b"},
 		"no type":        {Tag: "t", Files: []File{{Path: "f", MediaType: "a/b", Title: "f"}}},
@@ -305,6 +309,7 @@ func TestBuildValidates(t *testing.T) {
 
 // Without a subject (a daemon export) the image ID is recorded instead.
 func TestManifestWithImageID(t *testing.T) {
+	t.Parallel()
 	a, err := Build(loadOne(t, goldenCases[0].toml, goldenCases[0].files))
 	if err != nil {
 		t.Fatal(err)

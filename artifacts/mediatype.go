@@ -19,6 +19,14 @@ var (
 	fallbackTagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,31}-[0-9a-f]{64}$`)
 )
 
+// IsFallbackTag reports whether tag has the shape <alg>-<64 hex digits> of
+// the distribution-spec's referrers tag schema, which registries without the
+// referrers API (and the tools that read them) reserve for the referrers
+// index of the image with that digest. It is the one check of that shape:
+// for declared tags (Load) and for tags after the platform's template
+// (exporter.NewPlan).
+func IsFallbackTag(tag string) bool { return fallbackTagRE.MatchString(tag) }
+
 // validateMediaType reports whether s is an RFC 6838 media type without
 // parameters, e.g. "application/vnd.wasm.config.v1+json".
 func validateMediaType(s string) error {
@@ -36,7 +44,7 @@ func validateTag(s string) error {
 	if !tagRE.MatchString(s) {
 		return fmt.Errorf("%w %q: want 1 to 128 characters of [a-zA-Z0-9._-], not starting with '.' or '-'", ErrInvalidTag, s)
 	}
-	if fallbackTagRE.MatchString(s) {
+	if IsFallbackTag(s) {
 		return fmt.Errorf("%w %q: it has the shape <alg>-<hex> of a referrers fallback tag, which registries and tools reserve for the referrers index of the image with that digest", ErrInvalidTag, s)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 )
 
 func TestFindMisplaced(t *testing.T) {
+	t.Parallel()
 	const decl = "[[artifact]]\n"
 	for _, tc := range []struct {
 		name  string
@@ -63,6 +64,7 @@ func TestFindMisplaced(t *testing.T) {
 
 // In a buildpack's own layers directory the paths are relative to it.
 func TestFindMisplacedBuildpack(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	writeTree(t, dir, map[string]string{"artifacts.toml": "[[artifact]]\n"})
 	got := FindMisplacedBuildpack(dir, wasmBP)
@@ -73,6 +75,7 @@ func TestFindMisplacedBuildpack(t *testing.T) {
 
 // One warning per file, through the lifecycle logger given.
 func TestWarnMisplaced(t *testing.T) {
+	t.Parallel()
 	h := memory.New()
 	l := &log.Logger{Handler: h, Level: log.InfoLevel}
 	WarnMisplaced(l, []Misplaced{{Buildpack: wasmBP, Path: "examples_wasm/artifacts.toml", Want: "examples_wasm/<layer>/artifacts.toml", Why: "why"}})

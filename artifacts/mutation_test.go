@@ -11,38 +11,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/google/go-containerregistry/pkg/v1/stream"
 )
-
-// streamMinSize is the first size that is streamed: a file of exactly that
-// size is, one byte smaller is hashed first.
-func TestStreamedThreshold(t *testing.T) {
-	const content = "twelve bytes"
-	for _, tc := range []struct {
-		min      int64
-		streamed bool
-	}{
-		{int64(len(content)), true},
-		{int64(len(content)) + 1, false},
-		{int64(len(content)) - 1, true},
-	} {
-		old := streamMinSize
-		streamMinSize = tc.min
-		w := newCacheWorkspace(t, content)
-		decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, _ := Build(decls[0])
-		ls, _ := a.Layers()
-		_, err = Streamed(ls[0]).Digest()
-		streamMinSize = old
-		if streamed := errors.Is(err, stream.ErrNotComputed); streamed != tc.streamed {
-			t.Errorf("streamMinSize %d, file of %d bytes: Digest error %v, want streamed=%v", tc.min, len(content), err, tc.streamed)
-		}
-	}
-}
 
 // failingReader returns data, then err on every later read.
 type failingReader struct {
@@ -97,7 +66,7 @@ func TestReadersClassifyErrors(t *testing.T) {
 // rel names a directory relative to the layers directory; one it cannot
 // relate is returned as is.
 func TestDigestCacheRel(t *testing.T) {
-	c := &digestCache{layersDir: "/layers"}
+	c := OpenDigestCache("/layers")
 	for dir, want := range map[string]string{
 		"/layers/examples_wasm/wasm": "examples_wasm/wasm",
 		"/layers":                    ".",
@@ -109,7 +78,7 @@ func TestDigestCacheRel(t *testing.T) {
 	}
 }
 
-// A file whose last change is exactly racyCutoff before the read is cached;
+// A file whose last change is exactly the racy cutoff before the read is cached;
 // one a nanosecond later is not.
 func TestDigestCacheRacyBoundary(t *testing.T) {
 	w := newCacheWorkspace(t, "content")
@@ -124,10 +93,10 @@ func TestDigestCacheRacyBoundary(t *testing.T) {
 		start  time.Time
 		stored bool
 	}{
-		{time.Unix(0, changed).Add(racyCutoff), true},
-		{time.Unix(0, changed).Add(racyCutoff - 1), false},
+		{time.Unix(0, changed).Add(defaultRacyCutoff), true},
+		{time.Unix(0, changed).Add(defaultRacyCutoff - 1), false},
 	} {
-		c := &digestCache{layersDir: w.layers}
+		c := OpenDigestCache(w.layers)
 		c.store("k", fi, d, tc.start)
 		if _, ok := c.entries["k"]; ok != tc.stored {
 			t.Errorf("read %s after the change: stored %v, want %v", tc.start.Sub(time.Unix(0, changed)), ok, tc.stored)
@@ -144,7 +113,7 @@ func TestDigestCacheStoreUnchanged(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now().Add(time.Hour) // long after the change
-	c := &digestCache{layersDir: w.layers}
+	c := OpenDigestCache(w.layers)
 	c.store("k", fi, sha(t, "content"), start)
 	if !c.dirty {
 		t.Fatal("a new entry left the cache clean")
@@ -160,33 +129,23 @@ func TestDigestCacheStoreUnchanged(t *testing.T) {
 	}
 }
 
-// buildCached loads and builds the one artifact of w and hashes its file.
-func buildCached(t *testing.T, w *cacheWorkspace) *Artifact {
+// buildCached loads and builds the one artifact of w with a fresh digest
+// cache and hashes its file; it returns the cache.
+func buildCached(t *testing.T, w *cacheWorkspace) *DigestCache {
 	t.Helper()
-	cachesMu.Lock()
-	delete(caches, w.layers)
-	cachesMu.Unlock()
-	decls, err := Load(w.layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := Build(decls[0])
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, c := w.open(t)
 	ls, _ := a.Layers()
 	if _, err := ls[0].Digest(); err != nil {
 		t.Fatal(err)
 	}
-	return a
+	return c
 }
 
 // A saved cache is not written again while nothing changed.
 func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
-	noRacyCutoff(t)
-	w := newCacheWorkspace(t, "content")
-	a := buildCached(t, w)
-	if err := SaveDigests([]*Artifact{a}); err != nil {
+	w := newCacheWorkspace(t, "content", noRacyCutoff)
+	c := buildCached(t, w)
+	if err := c.Save(); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
@@ -194,7 +153,7 @@ func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := SaveDigests([]*Artifact{a}); err != nil {
+	if err := c.Save(); err != nil {
 		t.Fatal(err)
 	}
 	after, err := os.Stat(p)
@@ -206,15 +165,14 @@ func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
 	}
 }
 
-// A cache that cannot be saved is an error naming its file; one error is
-// returned as is, several are joined.
+// A cache that cannot be saved is an error naming its file, wrapping the
+// cause.
 func TestSaveDigestsErrors(t *testing.T) {
-	noRacyCutoff(t)
-	var arts []*Artifact
+	var caches []*DigestCache
 	var paths []string
 	for range 2 {
-		w := newCacheWorkspace(t, "content")
-		arts = append(arts, buildCached(t, w))
+		w := newCacheWorkspace(t, "content", noRacyCutoff)
+		caches = append(caches, buildCached(t, w))
 		// A non-empty directory where the cache file goes: the rename fails.
 		p := filepath.Join(w.layers, ".cnb-artifacts", "digests.json")
 		if err := os.MkdirAll(filepath.Join(p, "x"), 0o755); err != nil {
@@ -222,13 +180,11 @@ func TestSaveDigestsErrors(t *testing.T) {
 		}
 		paths = append(paths, p)
 	}
-	err := SaveDigests(arts[:1])
-	if err == nil || !strings.HasPrefix(err.Error(), "saving the artifacts digest cache "+paths[0]+": ") || !errors.Is(err, syscall.EEXIST) && !errors.Is(err, syscall.ENOTEMPTY) {
-		t.Fatalf("one failure: err = %v", err)
-	}
-	err = SaveDigests(arts)
-	if err == nil || !strings.Contains(err.Error(), paths[0]) || !strings.Contains(err.Error(), paths[1]) {
-		t.Fatalf("two failures: err = %v", err)
+	for i, c := range caches {
+		err := c.Save()
+		if err == nil || !strings.HasPrefix(err.Error(), "saving the artifacts digest cache "+paths[i]+": ") || !errors.Is(err, syscall.EEXIST) && !errors.Is(err, syscall.ENOTEMPTY) {
+			t.Fatalf("cache %d: err = %v", i, err)
+		}
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 )
 
 // caseResult is one case's measurements and verdict.
@@ -349,7 +350,7 @@ func (b *bench) caseBig(runs, mib int, m *machine) []caseResult {
 // the blob bytes uploaded, and compares the added time with oras's repeat
 // push of the same file.
 func (b *bench) caseReexport(runs int, big, dir, size string) caseResult {
-	p, err := startCountingProxy(b.regHost)
+	p, err := harness.StartCountingProxy(b.regHost)
 	if err != nil {
 		b.t.Fatalf("proxy: %v", err)
 	}
@@ -442,7 +443,7 @@ func maxRSS(ss []sample) int64 {
 // through the counting proxy and prints the requests each side made (not in
 // the default cases).
 func (b *bench) caseTrace(int) []caseResult {
-	p, err := startCountingProxy(b.regHost)
+	p, err := harness.StartCountingProxy(b.regHost)
 	if err != nil {
 		b.t.Fatalf("proxy: %v", err)
 	}
@@ -458,9 +459,9 @@ func (b *bench) caseTrace(int) []caseResult {
 		{"stock", func() (sample, error) { return b.export(w, true, p.Host+"/trace-stock:latest") }},
 		{"oras", func() (sample, error) { return b.orasPush(b.layerDir(w), p.Host+"/trace-oras:files", names...) }},
 	} {
-		p.Requests()
+		p.Reset()
 		s := b.must(run.do())
-		fmt.Printf("  %s: %.3f s, registry cpu %.2f s, requests %v\n", run.name, s.Seconds, s.RegistryCPU, p.Requests())
+		fmt.Printf("  %s: %.3f s, registry cpu %.2f s, requests %v\n", run.name, s.Seconds, s.RegistryCPU, p.Counts())
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
@@ -33,6 +34,7 @@ type pod struct {
 type podSecurityContext struct {
 	RunAsUser                *int64 `json:"runAsUser"`
 	RunAsGroup               *int64 `json:"runAsGroup"`
+	RunAsNonRoot             *bool  `json:"runAsNonRoot"`
 	FSGroup                  *int64 `json:"fsGroup"`
 	AllowPrivilegeEscalation *bool  `json:"allowPrivilegeEscalation"`
 	Capabilities             *struct {
@@ -133,13 +135,32 @@ func (r *podRun) run(t *testing.T, id string) map[string]string {
 func (r *podRun) container(t *testing.T, c podContainer, fsGroup string) container {
 	t.Helper()
 	sc := r.pod.Spec.SecurityContext
-	uid, gid := sc.RunAsUser, sc.RunAsGroup
+	uid, gid, nonRoot := sc.RunAsUser, sc.RunAsGroup, sc.RunAsNonRoot
 	if c.SecurityContext != nil {
 		if c.SecurityContext.RunAsUser != nil {
 			uid = c.SecurityContext.RunAsUser
 		}
 		if c.SecurityContext.RunAsGroup != nil {
 			gid = c.SecurityContext.RunAsGroup
+		}
+		if c.SecurityContext.RunAsNonRoot != nil {
+			nonRoot = c.SecurityContext.RunAsNonRoot
+		}
+	}
+	if nonRoot != nil && *nonRoot {
+		// The kubelet refuses to start a container that would run as root.
+		user := ""
+		if uid != nil {
+			user = strconv.FormatInt(*uid, 10)
+		} else {
+			img, err := remote.Image(mustRef(t, c.Image))
+			must(t, err)
+			cf, err := img.ConfigFile()
+			must(t, err)
+			user = cf.Config.User
+		}
+		if u, _, _ := strings.Cut(user, ":"); u == "" || u == "0" || u == "root" {
+			t.Fatalf("container %s: runAsNonRoot, but it would run as user %q", c.Name, user)
 		}
 	}
 	out := container{Name: c.Name, Image: c.Image, Command: c.Command, Args: c.Args, WorkingDir: c.WorkingDir}
@@ -238,6 +259,7 @@ func processImage(t *testing.T, bin, name string) v1.Image {
 	cf.OS, cf.Architecture = "linux", "amd64"
 	cf.Config.Entrypoint = []string{"/cnb/process/" + name}
 	cf.Config.Env = []string{"PATH=/cnb/process"}
+	cf.Config.User = "1000:1000" // kpack's images run as non-root
 	img, err = mutate.ConfigFile(img, cf)
 	must(t, err)
 	if strings.Contains(name, "/") {

@@ -54,6 +54,7 @@ func TestKpack(t *testing.T) {
 	if first.digest != second.digest {
 		t.Errorf("the second build of unchanged sources changed the image digest: %s -> %s", first.digest, second.digest)
 	}
+	k.rebaseAndReattach(t, 3, second)
 	t.Logf("TestKpack took %s", time.Since(start).Round(time.Millisecond))
 }
 
@@ -63,7 +64,9 @@ type kpackEnv struct {
 	docker     *dockerObjects
 	builder    string // tag@digest, from kpack's builder record
 	runImage   string
-	busyboxImg string // for the volume initialisation
+	runBase    v1.Image // the ClusterStack's run image, unpatched
+	builderCfg []string // kpack-e2e builder's arguments but -run-image
+	busyboxImg string   // for the volume initialisation
 	images     map[string]string
 	blobURL    string
 	app        string
@@ -110,12 +113,15 @@ func setupKpack(t *testing.T) *kpackEnv {
 		img = withLabel(t, img, "io.buildpacks.stack.id", kpackStackID)
 		stackRefs[role], err = stack.Push(k.registry+"/stack/"+role+":latest", img)
 		must(t, err)
+		if role == "run" {
+			k.runBase = img
+		}
 	}
 	k.busyboxImg = stackRefs["build"]
 
 	// The ClusterStore: a buildpackage per sample buildpack, made by pack.
 	args := []string{"builder", "-lifecycle", lifecycle, "-stack-id", kpackStackID,
-		"-build-image", stackRefs["build"], "-run-image", stackRefs["run"], "-tag", k.registry + "/builder:latest"}
+		"-build-image", stackRefs["build"], "-tag", k.registry + "/builder:latest"}
 	packHome := t.TempDir()
 	for _, name := range []string{"wasm", "helm", "tests"} {
 		bp, err := stack.ReadBuildpack(filepath.Join(root, "samples", name))
@@ -130,26 +136,14 @@ func setupKpack(t *testing.T) *kpackEnv {
 		}
 		args = append(args, "-store", ref, "-buildpack", bp.ID+"@"+bp.Version)
 	}
-	out := k.kpack(t, args...)
-	var res struct {
-		Lifecycle struct {
-			Version string
-			Image   struct{ LatestImage string }
-		}
-		Builder struct {
-			Image string
-			Stack struct{ RunImage string }
-		}
+	k.builderCfg = args
+	if version := k.createBuilder(t, stackRefs["run"]); version != desc.Lifecycle.Version {
+		t.Errorf("kpack read lifecycle version %q from our image, lifecycle.toml says %q", version, desc.Lifecycle.Version)
 	}
-	must(t, json.Unmarshal([]byte(out), &res))
-	t.Logf("kpack resolved the ClusterLifecycle %s (version %s) and created the builder %s", res.Lifecycle.Image.LatestImage, res.Lifecycle.Version, res.Builder.Image)
-	if res.Lifecycle.Version != desc.Lifecycle.Version {
-		t.Errorf("kpack read lifecycle version %q from our image, lifecycle.toml says %q", res.Lifecycle.Version, desc.Lifecycle.Version)
-	}
-	k.builder, k.runImage = res.Builder.Image, res.Builder.Stack.RunImage
 
-	// kpack's build-init and completion, as images named in kpack's config.
-	for _, name := range []string{"build-init", "completion"} {
+	// kpack's build-init, completion and rebase, as images named in kpack's
+	// config.
+	for _, name := range []string{"build-init", "completion", "rebase"} {
 		img := processImage(t, filepath.Join(bin, name), name)
 		ref, err := stack.Push(k.registry+"/kpack/"+name+":latest", img)
 		must(t, err)
@@ -190,6 +184,30 @@ func setupKpack(t *testing.T) *kpackEnv {
 	return k
 }
 
+// createBuilder runs kpack's ClusterLifecycle, ClusterStack and
+// ClusterStore readers and its builder creation with the ClusterStack's run
+// image runImage, sets k.builder and k.runImage from the builder record and
+// returns the lifecycle version kpack read.
+func (k *kpackEnv) createBuilder(t *testing.T, runImage string) string {
+	t.Helper()
+	out := k.kpack(t, append(append([]string{}, k.builderCfg...), "-run-image", runImage)...)
+	var res struct {
+		Lifecycle struct {
+			Version string
+			Image   struct{ LatestImage string }
+		}
+		Builder struct {
+			Image string
+			Stack struct{ RunImage string }
+		}
+	}
+	must(t, json.Unmarshal([]byte(out), &res))
+	t.Logf("kpack resolved the ClusterLifecycle %s (version %s) and created the builder %s (run image %s)",
+		res.Lifecycle.Image.LatestImage, res.Lifecycle.Version, res.Builder.Image, res.Builder.Stack.RunImage)
+	k.builder, k.runImage = res.Builder.Image, res.Builder.Stack.RunImage
+	return res.Lifecycle.Version
+}
+
 func (k *kpackEnv) kpack(t *testing.T, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(filepath.Join(k.bin, "kpack-e2e"), args...)
@@ -207,6 +225,19 @@ func (k *kpackEnv) kpack(t *testing.T, args ...string) string {
 func (k *kpackEnv) build(t *testing.T, n int, last *kpackBuild) kpackBuild {
 	t.Helper()
 	start := time.Now()
+	p := k.pod(t, k.buildObject(n, last, map[string]any{"image.kpack.io/reason": "CONFIG"}))
+	r := k.podRun(p)
+	logs := r.run(t, fmt.Sprintf("b%d", n))
+	digest, rep := k.completed(t, r)
+	checkArtifacts(t, k.app, digest, rep)
+	t.Logf("build %d took %s", n, time.Since(start).Round(time.Millisecond))
+	return kpackBuild{digest: digest, exportLog: logs["export"]}
+}
+
+// buildObject is the Build kpack's Image reconciler creates for build
+// number n of the Image, with the builder and run image of k, lastBuild
+// set from last and the given annotations (the reason).
+func (k *kpackEnv) buildObject(n int, last *kpackBuild, annotations map[string]any) map[string]any {
 	spec := map[string]any{
 		"tags":               []string{k.app},
 		"builder":            map[string]any{"image": k.builder},
@@ -218,26 +249,40 @@ func (k *kpackEnv) build(t *testing.T, n int, last *kpackBuild) kpackBuild {
 	if last != nil {
 		spec["lastBuild"] = map[string]any{"image": k.app + "@" + last.digest, "stackId": kpackStackID}
 	}
-	build, err := json.Marshal(map[string]any{
+	return map[string]any{
 		"apiVersion": "kpack.io/v1alpha2", "kind": "Build",
 		"metadata": map[string]any{"name": fmt.Sprintf("app-kpack-build-%d", n), "namespace": "default",
-			"annotations": map[string]any{"image.kpack.io/reason": "CONFIG"}},
+			"annotations": annotations},
 		"spec": spec,
-	})
+	}
+}
+
+// pod generates the Pod of the Build with kpack's buildpod.Generator.
+func (k *kpackEnv) pod(t *testing.T, b map[string]any) pod {
+	t.Helper()
+	build, err := json.Marshal(b)
 	must(t, err)
 	dir := t.TempDir()
 	must(t, os.WriteFile(filepath.Join(dir, "build.json"), build, 0o644))
 	must(t, os.WriteFile(filepath.Join(dir, "objects.json"), k.objects, 0o644))
 	podJSON := k.kpack(t, "pod", "-build", filepath.Join(dir, "build.json"), "-objects", filepath.Join(dir, "objects.json"),
-		"-build-init-image", k.images["build-init"], "-completion-image", k.images["completion"])
+		"-build-init-image", k.images["build-init"], "-completion-image", k.images["completion"],
+		"-rebase-image", k.images["rebase"])
 	var p pod
 	must(t, json.Unmarshal([]byte(podJSON), &p))
-	t.Logf("build %d: kpack's Pod %s:\n%s", n, p.Metadata.Name, podJSON)
+	t.Logf("kpack's Pod %s:\n%s", p.Metadata.Name, podJSON)
+	return p
+}
 
-	r := &podRun{pod: p, docker: k.docker, busybox: k.busyboxImg, claims: map[string]string{"app-kpack-cache": k.cache},
+func (k *kpackEnv) podRun(p pod) *podRun {
+	return &podRun{pod: p, docker: k.docker, busybox: k.busyboxImg, claims: map[string]string{"app-kpack-cache": k.cache},
 		secrets: map[string]string{"registry-credentials": k.secretDir}, termination: map[string]string{}}
-	logs := r.run(t, fmt.Sprintf("b%d", n))
+}
 
+// completed checks what the Pod's completion container reported against
+// report.toml and returns the app image digest and the report.
+func (k *kpackEnv) completed(t *testing.T, r *podRun) (string, report) {
+	t.Helper()
 	// What the completion container reported, decoded with kpack's code.
 	msg := r.termination["completion"]
 	md := k.kpack(t, "termination", "-file", msg)
@@ -259,9 +304,7 @@ func (k *kpackEnv) build(t *testing.T, n int, last *kpackBuild) kpackBuild {
 	if want := k.app + "@" + digest; meta.LatestImage != want || !strings.HasPrefix(digest, "sha256:") {
 		t.Errorf("kpack's completion reports latestImage %q, want %q (report.toml's tag and digest)", meta.LatestImage, want)
 	}
-	checkArtifacts(t, k.app, digest, rep)
-	t.Logf("build %d took %s", n, time.Since(start).Round(time.Millisecond))
-	return kpackBuild{digest: digest, exportLog: logs["export"]}
+	return digest, rep
 }
 
 func withLabel(t *testing.T, img v1.Image, key, value string) v1.Image {

@@ -36,6 +36,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/internal/stack"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 const (
@@ -66,7 +67,7 @@ type env struct {
 	pack, oras, helm string
 	packHome         string
 	registry         string // proxy host:port; everything goes through it
-	proxy            *countingProxy
+	proxy            *harness.CountingProxy
 	builder          string
 	lifecycleImage   string
 	// lifecycleImages are the images the untrusted builds run with: ours,
@@ -82,27 +83,6 @@ type env struct {
 
 type lifecycleImage struct {
 	desc, ref, suffix string
-}
-
-// report is report.toml as our exporter writes it.
-type report struct {
-	Image struct {
-		Tags         []string `toml:"tags"`
-		ImageID      string   `toml:"image-id"`
-		Digest       string   `toml:"digest"`
-		ManifestSize int64    `toml:"manifest-size"`
-	} `toml:"image"`
-	Artifacts []struct {
-		Buildpack        string   `toml:"buildpack"`
-		BuildpackVersion string   `toml:"buildpack-version"`
-		Layer            string   `toml:"layer"`
-		Tag              string   `toml:"tag"`
-		Type             string   `toml:"type"`
-		ManifestSize     int64    `toml:"manifest-size"`
-		Refs             []string `toml:"refs"`
-		Skipped          string   `toml:"skipped"`
-		CarriedFrom      string   `toml:"carried-from"`
-	} `toml:"artifacts"`
 }
 
 // TestPack sets up once (registry, base images, lifecycle image, builder)
@@ -208,7 +188,7 @@ func TestPack(t *testing.T) {
 		}
 		if len(uploads) != 0 {
 			t.Errorf("the rebuild uploaded %d blob(s), want none: %v\nregistry requests during the rebuild:\n%s",
-				len(uploads), uploads, strings.Join(e.proxy.Requests(), "\n"))
+				len(uploads), uploads, e.proxy.RequestLog())
 		}
 		if !regexp.MustCompile(`Reusing layer '[^']+'`).MatchString(out) {
 			t.Errorf("the rebuild reused no layer:\n%s", out)
@@ -290,7 +270,8 @@ func setup(t *testing.T) *env {
 	e.tarball = tarball
 
 	reg := harness.StartDistribution(t)
-	e.proxy, e.registry = startProxy(t, reg.Host)
+	e.proxy = harness.NewCountingProxy(t, reg.Host)
+	e.registry = e.proxy.Host
 	e.packNames, e.daemonImageIDs = map[string]bool{}, map[string]bool{}
 	t.Cleanup(func() { cleanupDocker(t, e.registry, e.packNames, e.daemonImageIDs) })
 
@@ -361,13 +342,13 @@ func (e *env) runPack(t *testing.T, args ...string) (string, int) {
 // --verbose`
 // with flags, checks the exit code and returns the output and report.toml
 // (zero when the build is expected to fail).
-func (e *env) build(t *testing.T, wantCode int, image string, flags ...string) (string, report) {
+func (e *env) build(t *testing.T, wantCode int, image string, flags ...string) (string, platform.Report) {
 	t.Helper()
 	dir := t.TempDir()
 	args := append([]string{"build", image, "--builder", e.builder, "--path", e.app,
 		"--network", "host", "--pull-policy", "if-not-present", "--report-output-dir", dir, "--verbose"}, flags...)
 	out, code := e.runPack(t, args...)
-	var rep report
+	var rep platform.Report
 	if code != wantCode {
 		t.Fatalf("pack build: exit %d, want %d%s", code, wantCode, refusal(out))
 	}
@@ -379,7 +360,7 @@ func (e *env) build(t *testing.T, wantCode int, image string, flags ...string) (
 	if err != nil {
 		t.Fatalf("pack wrote no report.toml with --report-output-dir: %v", err)
 	}
-	if _, err := toml.Decode(string(raw), &rep); err != nil {
+	if rep, err = harness.DecodeReport(raw); err != nil {
 		t.Fatalf("report.toml: %v\n%s", err, raw)
 	}
 	t.Logf("report.toml:\n%s", raw)
@@ -405,7 +386,7 @@ func refusal(out string) string {
 // registry's, pack printed it, each artifact's refs resolve to manifests
 // whose subject is the app image, oras discover lists them and helm pulls
 // the chart.
-func (e *env) checkPublished(t *testing.T, repo, out string, rep report) {
+func (e *env) checkPublished(t *testing.T, repo, out string, rep platform.Report) {
 	t.Helper()
 	desc, err := remote.Head(mustRef(t, repo+":latest"))
 	if err != nil {
@@ -493,7 +474,7 @@ func (e *env) checkPublished(t *testing.T, repo, out string, rep report) {
 
 // artifactBlobs returns the config and layer digests of the report's
 // artifacts, each with a description.
-func (e *env) artifactBlobs(t *testing.T, rep report) map[string]string {
+func (e *env) artifactBlobs(t *testing.T, rep platform.Report) map[string]string {
 	t.Helper()
 	blobs := map[string]string{}
 	for _, a := range rep.Artifacts {
@@ -519,7 +500,7 @@ func (e *env) artifactBlobs(t *testing.T, rep report) map[string]string {
 	return blobs
 }
 
-func refsByTag(rep report) map[string][]string {
+func refsByTag(rep platform.Report) map[string][]string {
 	m := map[string][]string{}
 	for _, a := range rep.Artifacts {
 		m[a.Tag] = a.Refs

@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -18,6 +17,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // checkRebuildRebaseReattach: two untrusted `pack build --publish` (our
@@ -66,9 +66,7 @@ func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 	if stdout, stderr, code := harness.Run(t, cmd); code != 0 {
 		t.Fatalf("reattach: exit %d\n%s%s", code, stdout, stderr)
 	}
-	var rep report
-	_, err = toml.DecodeFile(reportPath, &rep)
-	must(t, err)
+	rep := harness.MustReadReport(t, reportPath)
 	if rep.Image.Digest != rebased.Digest.String() {
 		t.Fatalf("reattach report: image %s, the rebased image is %s", rep.Image.Digest, rebased.Digest)
 	}
@@ -78,7 +76,7 @@ func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 // checkAttached checks that every artifact of rep is at its tag with the
 // image repo:latest holds now as subject, that oras discover lists them on
 // that digest, and that helm pulls the chart.
-func (e *env) checkAttached(t *testing.T, repo string, rep report) {
+func (e *env) checkAttached(t *testing.T, repo string, rep platform.Report) {
 	t.Helper()
 	app, err := remote.Head(mustRef(t, repo+":latest"))
 	must(t, err)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -48,6 +49,26 @@ type ReusedLayer struct {
 // maxLayerTOML bounds a <layer>.toml read to find reused layers.
 const maxLayerTOML = 1 << 20
 
+// maxLayerEntries bounds the entries of a buildpack's layers directory read
+// to find reused layers; a directory with more is read that far.
+const maxLayerEntries = 10000
+
+// readDirBounded reads at most n entries of root's top directory, sorted by
+// name.
+func readDirBounded(root *os.Root, n int) ([]fs.DirEntry, error) {
+	d, err := root.Open(".")
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	entries, err := d.ReadDir(n)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, err
+	}
+	slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	return entries, nil
+}
+
 // ReusedLayers lists the reused launch layers of the group's buildpacks, in
 // group order and lexical layer order. Files that are not small regular
 // files are passed over (the buildpack owns them).
@@ -62,7 +83,7 @@ func ReusedLayers(layersDir string, group []artifacts.Buildpack) ([]ReusedLayer,
 		if err != nil {
 			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)
 		}
-		entries, err := fs.ReadDir(root.FS(), ".")
+		entries, err := readDirBounded(root, maxLayerEntries)
 		if err != nil {
 			root.Close()
 			return nil, fmt.Errorf("buildpack %q: %w", bp.ID, err)

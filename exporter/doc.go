@@ -1,23 +1,23 @@
 // Package exporter publishes an app image and its buildpack-declared OCI
 // artifacts as one export transaction.
 //
-// It hooks into lifecycle's phase.Exporter without changing it: Wrap
-// decorates the imgutil.Image that the phase builds, and the phase's final
-// SaveAs call runs the transaction instead of imgutil's own tag-by-tag write.
-// Registries have no commit, so the transaction orders its writes (see
-// Transaction.Commit) so that every tag moves last and the app image's
-// primary tag is the commit point:
+// A Target is where an export goes: NewRegistryTarget, NewLayoutTarget or
+// NewDaemonTarget, chosen once by cmd. Each plans (Plan: tags and
+// collisions, before any write), wraps lifecycle's working image (Wrap: the
+// phase's final SaveAs then runs the transaction instead of imgutil's own
+// tag-by-tag write), and finishes after upstream's save (Finish), returning
+// one Result.
 //
-//  1. blobs: the app image's layers and config, every artifact's config and
-//     layers (existing blobs are skipped, and mounted across repositories of
-//     one registry);
-//  2. manifests by digest: the app image's, then each artifact's, whose
-//     subject is the app image;
-//  3. tags: each artifact's tag, the referrers fallback index where the
-//     registry has no referrers API, the app image's additional tags, and
-//     last its primary tag.
+// The Transaction (transaction.go) writes through one repoWriter per
+// repository (writer.go: its registry's client, carrying the one retry
+// policy of every request, and its referrers capability) in the order that
+// docs/spec.md section 7 defines, one file per stage: blobs.go,
+// manifests.go, tags.go (with the wave scheduler in waves.go). The app
+// image is described once (subject.go). The push order is stated only in
+// the spec; comments here point there.
 //
-// A Plan is made before the phase starts, from the names the platform gave
-// and the validated declarations; it checks tag collisions, so bad input
-// fails before any write.
+// The caller owns the digest cache (artifacts.DigestCache): it opens it,
+// passes it (WithDigestCache, and artifacts.WithDigestCache) and saves it.
+// This package holds the streaming policy (stream.go): which artifact files
+// are hashed while they upload.
 package exporter

@@ -7,7 +7,75 @@ import (
 	"slices"
 
 	"github.com/buildpacks/imgutil"
+	"github.com/buildpacks/lifecycle/platform/files"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
+
+// registryTarget publishes into the app image's repositories: the working
+// image's SaveAs runs the transaction instead of imgutil's tag-by-tag write.
+type registryTarget struct {
+	names []string
+	tmpl  platform.TagTemplate
+	opts  []Option
+
+	arts  []*artifacts.Artifact
+	plan  *Plan
+	saved *Image
+}
+
+// NewRegistryTarget is the target of a registry export of the app image
+// under names, the first the primary one, as the phase will save it.
+func NewRegistryTarget(names []string, tmpl platform.TagTemplate, opts ...Option) Target {
+	return &registryTarget{names: append([]string(nil), names...), tmpl: tmpl, opts: opts}
+}
+
+func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
+	r.arts = arts
+	if len(arts) == 0 {
+		return nil
+	}
+	s, err := settings(r.opts)
+	if err != nil {
+		return err
+	}
+	if r.plan, err = NewPlan(r.names, arts, r.tmpl, s.insecure); err != nil {
+		return err
+	}
+	return r.plan.CheckReservedTags(s.reserved, s.insecure)
+}
+
+func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {
+	if r.plan == nil {
+		return img, nil // nothing to publish: the stock save
+	}
+	tx, err := New(r.plan, r.opts...)
+	if err != nil {
+		return nil, err
+	}
+	if r.saved, err = Wrap(ctx, img, tx); err != nil {
+		return nil, err
+	}
+	tx.logAdding(r.arts)
+	return r.saved, nil
+}
+
+// Finish returns what the save committed; a failed commit's error wins over
+// the phase's, which wraps it less precisely.
+func (r *registryTarget) Finish(_ context.Context, _ files.ImageReport, saveErr error) (*Result, error) {
+	if r.saved == nil {
+		return &Result{}, saveErr
+	}
+	res, err := r.saved.Result()
+	if saveErr != nil {
+		if err != nil {
+			return nil, err
+		}
+		return nil, saveErr
+	}
+	return res, err
+}
 
 // Image decorates the working image of lifecycle's phase.Exporter: every
 // method is the wrapped image's, except SaveAs, which commits the
@@ -31,12 +99,6 @@ func Wrap(ctx context.Context, img imgutil.Image, tx *Transaction) (*Image, erro
 		return nil, fmt.Errorf("image %T cannot be finished before saving", img)
 	}
 	return &Image{Image: img, ctx: ctx, tx: tx}, nil
-}
-
-// finisher is imgutil's step that SaveAs runs before writing: it pins the
-// created time and the history, after which the digest is final.
-type finisher interface {
-	SetCreatedAtAndHistory() error
 }
 
 // SaveAs commits the transaction. The names must be those the plan was made

@@ -58,7 +58,7 @@ func (e *ForeignTagError) Is(target error) bool { return target == artifacts.Err
 // opts gives the options (transport, credentials) for a repository.
 func (p *Plan) CheckTagOwnership(ctx context.Context, opts func(name.Repository) []remote.Option) error {
 	var errs []error
-	for _, t := range p.targets {
+	for _, t := range p.repos {
 		opts := append(opts(t.repo), remote.WithContext(ctx))
 		existing, err := listTags(t.repo, opts...)
 		if err != nil {
@@ -128,7 +128,7 @@ func (p *Plan) CheckReservedTags(names map[string]string, insecure []string) err
 		if err != nil {
 			continue // a digest reference holds no tag
 		}
-		for _, t := range p.targets {
+		for _, t := range p.repos {
 			if t.repo.Name() != tag.Context().Name() {
 				continue
 			}

@@ -3,7 +3,6 @@ package exporter
 import (
 	"errors"
 	"fmt"
-	"regexp"
 
 	"github.com/google/go-containerregistry/pkg/name"
 
@@ -16,13 +15,13 @@ import (
 type Plan struct {
 	raw       []string   // the image names as given
 	names     []name.Tag // parallel to raw; the first is the primary
-	targets   []*target
+	repos     []*repoPlan
 	artifacts []*artifacts.Artifact
 	template  platform.TagTemplate
 }
 
-// target is one repository the export writes to.
-type target struct {
+// repoPlan is one repository the export writes to.
+type repoPlan struct {
 	repo         name.Repository
 	imageTags    []name.Tag // the app image's names in this repository
 	artifactTags []name.Tag // parallel to Plan.artifacts
@@ -54,10 +53,6 @@ var templateFix = fmt.Sprintf("change the tag, or have the platform set %s (for 
 // Is makes every CollisionError an artifacts.ErrInvalid.
 func (e *CollisionError) Is(target error) bool { return target == artifacts.ErrInvalid }
 
-// fallbackTag matches the referrers tag schema <alg>-<hex> that registries
-// without the referrers API use for the referrers index.
-var fallbackTag = regexp.MustCompile(`^[a-z0-9]+-[a-f0-9]{32,}$`)
-
 // NewPlan resolves the image names and checks every published artifact tag.
 // The first name is the primary one. Registries listed in insecure are
 // reached without TLS verification, as lifecycle does.
@@ -66,7 +61,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 		return nil, fmt.Errorf("no image name")
 	}
 	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...), template: tmpl}
-	byRepo := map[string]*target{}
+	byRepo := map[string]*repoPlan{}
 	for _, n := range imageNames {
 		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
 		if err != nil {
@@ -76,15 +71,15 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 		key := tag.Context().Name()
 		t, ok := byRepo[key]
 		if !ok {
-			t = &target{repo: tag.Context()}
+			t = &repoPlan{repo: tag.Context()}
 			byRepo[key] = t
-			p.targets = append(p.targets, t)
+			p.repos = append(p.repos, t)
 		}
 		t.imageTags = append(t.imageTags, tag)
 	}
 
 	var errs []error
-	for _, t := range p.targets {
+	for _, t := range p.repos {
 		errs = append(errs, t.planArtifacts(arts, tmpl, t.imageTags[0].TagStr(), insecure)...)
 	}
 	if len(errs) > 0 {
@@ -101,16 +96,16 @@ func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl p
 	if err != nil {
 		return nil, fmt.Errorf("artifacts repository %q: %w", repo, err)
 	}
-	t := &target{repo: r}
+	t := &repoPlan{repo: r}
 	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
-	return &Plan{artifacts: arts, targets: []*target{t}, template: tmpl}, nil
+	return &Plan{artifacts: arts, repos: []*repoPlan{t}, template: tmpl}, nil
 }
 
 // planArtifacts derives each artifact's tag in t and checks it against the
 // tag grammar, the referrers fallback schema and the image's tags in t.
-func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
+func (t *repoPlan) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
 	var errs []error
 	for _, a := range arts {
 		published := tmpl.Expand(a.Tag, imageTag)
@@ -121,7 +116,7 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 				Fix:  "shorten the tag, or the template"})
 			continue
 		}
-		if fallbackTag.MatchString(published) {
+		if artifacts.IsFallbackTag(published) {
 			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
 				With: "the referrers fallback tag schema (<alg>-<hex>)", Fix: templateFix})
 		}
@@ -136,22 +131,10 @@ func (t *target) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemp
 	return errs
 }
 
-// Repositories lists the repositories the export writes to, in order.
-func (p *Plan) Repositories() []name.Repository {
-	var out []name.Repository
-	for _, t := range p.targets {
-		out = append(out, t.repo)
-	}
-	return out
-}
-
-// Artifacts lists the artifacts in declaration order.
-func (p *Plan) Artifacts() []*artifacts.Artifact { return p.artifacts }
-
 // PublishedTags returns, for artifact i, its tag in each repository.
 func (p *Plan) PublishedTags(i int) []name.Tag {
 	var out []name.Tag
-	for _, t := range p.targets {
+	for _, t := range p.repos {
 		out = append(out, t.artifactTags[i])
 	}
 	return out

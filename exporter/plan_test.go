@@ -11,6 +11,7 @@ import (
 )
 
 func TestPlanCollisions(t *testing.T) {
+	t.Parallel()
 	arts := fixture(t) // tags: wasm, junit, sarif
 	for _, tc := range []struct {
 		name     string
@@ -75,6 +76,7 @@ func orDefault(s string) string {
 // A template can turn a valid declared tag into the referrers fallback
 // form; that is refused too.
 func TestPlanRefusesTemplatedFallbackTag(t *testing.T) {
+	t.Parallel()
 	layers := t.TempDir()
 	hex := strings.Repeat("ab", 32)
 	writeLayer(t, layers, "acme/hex", "l", "[[artifact]]\ntag = \""+hex+"\"\nfile = \"f\"\ntype = \"application/vnd.example\"\n", map[string]string{"f": "x"})

@@ -69,12 +69,13 @@ func dial(ctx context.Context, reg name.Registry, repos []name.Repository, kc au
 	if err != nil {
 		return nil, fmt.Errorf("authenticate to %s: %w", reg.RegistryStr(), err)
 	}
-	pusher, err := remote.NewPusher(remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs),
-		remote.WithRetryPredicate(uploadRetryable))
+	policy := defaultRetry
+	pusher, err := remote.NewPusher(append([]remote.Option{remote.WithTransport(rt), remote.WithContext(ctx), remote.WithJobs(jobs)},
+		policy.remoteOptions()...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &registry{reg: reg, client: &http.Client{Transport: rt}, pusher: pusher, retry: defaultRetry}, nil
+	return &registry{reg: reg, client: &http.Client{Transport: rt}, pusher: pusher, retry: policy}, nil
 }
 
 func (r *registry) url(repo name.Repository, path string) string {
@@ -283,37 +284,30 @@ func (r *registry) getIndex(ctx context.Context, repo name.Repository, tag strin
 // error, no answer within the timeout) means the referrers tag schema's
 // fallback index. It never fails: a registry that cannot say gets the
 // fallback index, which clients read when the API does not answer.
-func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (bool, string) {
+// absent is true only when the registry said so plainly (404): any other
+// answer leaves open that it indexes referrers anyway.
+func (r *registry) supportsReferrers(ctx context.Context, repo name.Repository, subject v1.Hash) (indexed, absent bool, why string) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, r.url(repo, "referrers/"+subject.String()), nil)
 	if err != nil {
-		return false, err.Error()
+		return false, false, err.Error()
 	}
 	req.Header.Set("Accept", string(types.OCIImageIndex))
 	resp, err := r.client.Do(req)
 	if err != nil {
-		return false, "no answer: " + err.Error()
+		return false, false, "no answer: " + err.Error()
 	}
 	defer resp.Body.Close()
 	ct := resp.Header.Get("Content-Type")
 	if resp.StatusCode != http.StatusOK {
-		return false, fmt.Sprintf("answered %d", resp.StatusCode)
+		return false, resp.StatusCode == http.StatusNotFound, fmt.Sprintf("answered %d", resp.StatusCode)
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
-		return false, "reading the answer: " + err.Error()
+		return false, false, "reading the answer: " + err.Error()
 	}
 	var m v1.IndexManifest
 	if !strings.HasPrefix(ct, string(types.OCIImageIndex)) || json.Unmarshal(b, &m) != nil || m.MediaType != types.OCIImageIndex {
-		return false, fmt.Sprintf("answered 200 with %q, not an OCI image index", ct)
+		return false, false, fmt.Sprintf("answered 200 with %q, not an OCI image index", ct)
 	}
-	return true, "answered 200 with an OCI image index"
-}
-
-// statusOf returns the HTTP status of a registry error, or 0.
-func statusOf(err error) int {
-	var terr *transport.Error
-	if errors.As(err, &terr) {
-		return terr.StatusCode
-	}
-	return 0
+	return true, false, "answered 200 with an OCI image index"
 }

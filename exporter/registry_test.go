@@ -74,6 +74,7 @@ func stall(_ http.ResponseWriter, r *http.Request) {
 // A transient failure of the ping that starts the transaction is retried,
 // not an export failure.
 func TestDialRetriesPing(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name  string
 		fault func(http.ResponseWriter, *http.Request)
@@ -95,6 +96,7 @@ func TestDialRetriesPing(t *testing.T) {
 
 // A blob upload whose answer stalls past the timeout is retried.
 func TestUploadRetriesStall(t *testing.T) {
+	t.Parallel()
 	f, repo := startFaulty(t, func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
 	}, stall)
@@ -122,6 +124,7 @@ func (timeoutErr) Temporary() bool      { return false }
 func (timeoutErr) Is(target error) bool { return target == context.DeadlineExceeded }
 
 func TestUploadRetryable(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		err  error
 		want bool

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -13,11 +11,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/partial"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // Transaction publishes one app image and its artifacts.
@@ -30,10 +27,15 @@ type Transaction struct {
 	timeout  time.Duration
 	// overwriteForeign skips the tag ownership check.
 	overwriteForeign bool
+	// bestEffort skips artifacts whose manifests a registry refuses.
+	bestEffort bool
+	reserved   map[string]string
 	// previous is the previous image, whose stale artifacts are warned of.
 	previous *name.Digest
 	imageID  string
 	created  *time.Time
+	cache    *artifacts.DigestCache
+	stream   streamPolicy
 }
 
 // Option configures a Transaction.
@@ -92,12 +94,34 @@ func WithPreviousImage(ref string) Option {
 	}
 }
 
+// WithBestEffort makes an artifact whose manifest a registry refuses for
+// good (a permanent 4xx: 400 MANIFEST_INVALID, 415, …) skipped, with a
+// warning quoting the registry, instead of failing the export; the app
+// image and the other artifacts are published. Transient failures still
+// fail it (CNB_ARTIFACTS_POLICY=best-effort).
+func WithBestEffort(bestEffort bool) Option {
+	return func(t *Transaction) error {
+		t.bestEffort = bestEffort
+		return nil
+	}
+}
+
 // WithOverwriteForeignTags lets the transaction move artifact tags that
 // hold something no buildpack published; by default such a tag refuses the
 // export before any write (Plan.CheckTagOwnership).
 func WithOverwriteForeignTags(overwrite bool) Option {
 	return func(t *Transaction) error {
 		t.overwriteForeign = overwrite
+		return nil
+	}
+}
+
+// WithReservedTags names images the export reads or writes besides the app
+// image (description to name, an empty name ignored): a registry target's
+// plan refuses an artifact tag that one of them has (Plan.CheckReservedTags).
+func WithReservedTags(names map[string]string) Option {
+	return func(t *Transaction) error {
+		t.reserved = names
 		return nil
 	}
 }
@@ -133,18 +157,45 @@ func WithCreated(c time.Time) Option {
 	}
 }
 
+// WithDigestCache names the digest cache the artifacts were built with, so
+// that the transaction can warn when its file was ignored. The caller saves
+// it.
+func WithDigestCache(c *artifacts.DigestCache) Option {
+	return func(t *Transaction) error {
+		t.cache = c
+		return nil
+	}
+}
+
+// WithStreamMinSize sets the size from which an artifact file whose digest
+// is unknown is hashed while it is uploaded rather than before (default
+// 64 MiB).
+func WithStreamMinSize(n int64) Option {
+	return func(t *Transaction) error {
+		if n < 0 {
+			return fmt.Errorf("stream size must not be negative, got %d", n)
+		}
+		t.stream.minSize = n
+		return nil
+	}
+}
+
 // New returns the transaction for plan.
 func New(plan *Plan, opts ...Option) (*Transaction, error) {
 	if plan == nil {
 		return nil, errors.New("nil plan")
 	}
-	t := &Transaction{plan: plan, keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second}
-	for _, o := range opts {
-		if err := o(t); err != nil {
-			return nil, err
-		}
+	t, err := settings(opts)
+	if err != nil {
+		return nil, err
 	}
+	t.plan = plan
 	return t, nil
+}
+
+func defaults() *Transaction {
+	return &Transaction{keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second,
+		stream: streamPolicy{minSize: defaultStreamMinSize}}
 }
 
 // Stage is a step of the transaction.
@@ -176,11 +227,14 @@ func (e *CommitError) Error() string {
 
 func (e *CommitError) Unwrap() error { return e.Err }
 
-// Result is a committed export.
+// Result is what an export published: the one outcome of every Target.
 type Result struct {
-	Subject   v1.Descriptor // the app image manifest
+	Subject   v1.Descriptor // the app image manifest; zero when not in a registry
 	Artifacts []Published
 	Moved     []string // every tag moved, in order; the primary image tag is last
+	// Skipped says why the artifacts were not published (a daemon export
+	// without a repository); Artifacts then have neither manifest nor refs.
+	Skipped string
 }
 
 // Published is one artifact as written.
@@ -189,56 +243,43 @@ type Published struct {
 	Manifest artifacts.Manifest
 	// Refs holds "repository:tag@digest", one per repository.
 	Refs []string
+	// Skipped says why the artifact was not published (WithBestEffort: a
+	// registry refused its manifest); Refs is then empty.
+	Skipped string
 }
 
 // Commit writes img (the finished app image) and every artifact of the plan,
-// with img as their subject. With a nil img it writes the artifacts alone,
-// without a subject (an app image that is not in a registry).
+// with img as their subject, in the order of docs/spec.md section 7: blobs,
+// manifests by digest, tags. With a nil img it writes the artifacts alone,
+// without a subject (an app image that is not in a registry), stamped with
+// WithCreated and WithImageID.
 func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error) {
-	var subject *v1.Descriptor
-	created := time.Time{}
-	res := &Result{}
+	s := subject{imageID: t.imageID}
+	if t.created != nil {
+		s.created = *t.created
+	}
 	if img != nil {
-		d, err := partial.Descriptor(img)
-		if err != nil {
-			return nil, fmt.Errorf("describe app image: %w", err)
+		var err error
+		if s, err = newSubject(img); err != nil {
+			return nil, err
 		}
-		subject = &v1.Descriptor{MediaType: d.MediaType, Size: d.Size, Digest: d.Digest}
-		res.Subject = *subject
-		cf, err := img.ConfigFile()
-		if err != nil {
-			return nil, fmt.Errorf("read app image config: %w", err)
-		}
-		created = cf.Created.Time
-	} else if t.created != nil {
-		created = *t.created
 	}
-	var opts []artifacts.ManifestOption
-	if t.imageID != "" {
-		opts = append(opts, artifacts.WithImageID(t.imageID))
-	}
-
-	regs, err := t.dialAll(ctx)
+	writers, groups, err := t.dial(ctx)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-	if err := t.checkOwnership(ctx, regs); err != nil {
+	if err := t.checkOwnership(ctx, writers); err != nil {
 		if errors.Is(err, artifacts.ErrInvalid) {
 			return nil, err // a tag that is not ours: nothing was written
 		}
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-	t.warnStale(ctx, regs)
+	t.warnStale(ctx, writers)
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
-	err = t.pushBlobs(ctx, regs, img)
-	for _, p := range artifacts.DigestCacheProblems(t.plan.artifacts) {
-		t.logger.Warnf("Ignored the artifacts digest cache %v; every artifact file was read", p)
-	}
-	if serr := artifacts.SaveDigests(t.plan.artifacts); serr != nil {
-		t.logger.Debugf("%v", serr)
-	}
+	err = t.pushBlobs(ctx, groups, s)
+	warnDigestCache(t.logger, t.cache)
 	if errors.Is(err, artifacts.ErrFile) {
 		// A file of a layer directory, not the registry, failed.
 		return nil, err
@@ -246,61 +287,74 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
+	res := &Result{Subject: s.descriptor()}
 	for i, a := range t.plan.artifacts {
-		m, err := a.Manifest(subject, created, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("build manifest of artifact %q: %w", a.Tag, err)
-		}
-		t.logger.Debugf("Artifact '%s' manifest %s:\n%s", a.Tag, m.Descriptor.Digest, m.Raw)
-		p := Published{Artifact: a, Manifest: m}
-		for _, tag := range t.plan.PublishedTags(i) {
-			p.Refs = append(p.Refs, tag.Name()+"@"+m.Descriptor.Digest.String())
-		}
-		res.Artifacts = append(res.Artifacts, p)
-	}
-	noReferrers, err := t.pushManifests(ctx, regs, img, res)
-	if err != nil {
-		return nil, &CommitError{Stage: StageManifests, Err: err}
-	}
-	moved, err := t.moveTags(ctx, regs, img, res, noReferrers)
-	res.Moved = moved
-	if err != nil {
-		return res, err
-	}
-	return res, nil
-}
-
-// dialAll authenticates once per registry.
-func (t *Transaction) dialAll(ctx context.Context) (map[string]*registry, error) {
-	byReg := map[string][]name.Repository{}
-	var order []name.Registry
-	for _, tg := range t.plan.targets {
-		key := tg.repo.RegistryStr()
-		if _, ok := byReg[key]; !ok {
-			order = append(order, tg.repo.Registry)
-		}
-		byReg[key] = append(byReg[key], tg.repo)
-	}
-	regs := map[string]*registry{}
-	for _, reg := range order {
-		r, err := dial(ctx, reg, byReg[reg.RegistryStr()], t.keychain, contains(t.insecure, reg.RegistryStr()), t.jobs, t.timeout)
+		m, err := s.manifest(a)
 		if err != nil {
 			return nil, err
 		}
-		regs[reg.RegistryStr()] = r
+		t.logger.Debugf("Artifact '%s' manifest %s:\n%s", a.Tag, m.Descriptor.Digest, m.Raw)
+		p := Published{Artifact: a, Manifest: m}
+		for _, w := range writers {
+			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+m.Descriptor.Digest.String())
+		}
+		res.Artifacts = append(res.Artifacts, p)
 	}
-	return regs, nil
+
+	refused := &refusals{}
+	if err := t.pushManifests(ctx, writers, s, res.Artifacts, refused); err != nil {
+		return nil, &CommitError{Stage: StageManifests, Err: err}
+	}
+	for i := range res.Artifacts {
+		if why, ok := refused.get(res.Artifacts[i].Manifest.Descriptor.Digest); ok {
+			p := &res.Artifacts[i]
+			p.Skipped, p.Refs = why, []string{}
+			t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Artifact.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
+		}
+	}
+	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts)
+	return res, err
+}
+
+// dial returns a writer per repository of the plan, in plan order, and the
+// writers grouped by registry; it authenticates once per registry, with push
+// scope on each of its repositories.
+func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup, error) {
+	var writers []*repoWriter
+	for _, rp := range t.plan.repos {
+		writers = append(writers, &repoWriter{repoPlan: rp})
+	}
+	groups := group(writers)
+	for _, g := range groups {
+		var repos []name.Repository
+		for _, w := range g.writers {
+			repos = append(repos, w.repo)
+		}
+		c, err := dial(ctx, repos[0].Registry, repos, t.keychain, contains(t.insecure, g.name), t.jobs, t.timeout)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, w := range g.writers {
+			w.client = c
+		}
+	}
+	return writers, groups, nil
 }
 
 // warnStale logs one warning per artifact of the previous image that this
 // export does not publish again and whose tag still names it. It never
 // fails the export: a registry that cannot say is logged at debug level.
-func (t *Transaction) warnStale(ctx context.Context, regs map[string]*registry) {
+func (t *Transaction) warnStale(ctx context.Context, writers []*repoWriter) {
 	if t.previous == nil {
 		return
 	}
-	r, ok := regs[t.previous.Context().RegistryStr()]
-	if !ok {
+	var r *registry
+	for _, w := range writers {
+		if w.repo.RegistryStr() == t.previous.Context().RegistryStr() {
+			r = w.client
+		}
+	}
+	if r == nil {
 		return // the previous image is in another registry than this export
 	}
 	opts := []remote.Option{remote.WithTransport(r.client.Transport), remote.WithContext(ctx)}
@@ -328,7 +382,7 @@ func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name
 	}
 	repo := t.previous.Context()
 	candidates := []string{pa.Tag}
-	for _, tg := range t.plan.targets {
+	for _, tg := range t.plan.repos {
 		if tg.repo.Name() == repo.Name() && len(tg.imageTags) > 0 {
 			candidates = append([]string{t.plan.template.Expand(pa.Tag, tg.imageTags[0].TagStr())}, candidates...)
 		}
@@ -344,15 +398,19 @@ func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name
 
 // checkOwnership refuses, before any write, an artifact tag that holds
 // something no buildpack published (docs/spec.md, "Tag ownership"), unless
-// the platform allowed overwriting such tags. The reads are retried as any
-// request; a foreign tag is not.
-func (t *Transaction) checkOwnership(ctx context.Context, regs map[string]*registry) error {
+// the platform allowed overwriting such tags. The reads go through each
+// repository's client and are retried as any request; a foreign tag is not.
+func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter) error {
 	if t.overwriteForeign || len(t.plan.artifacts) == 0 {
 		return nil
 	}
+	clients := map[string]*registry{}
+	for _, w := range writers {
+		clients[w.repo.RegistryStr()] = w.client
+	}
 	return defaultRetry.try(ctx, func() (time.Duration, error) {
 		err := t.plan.CheckTagOwnership(ctx, func(repo name.Repository) []remote.Option {
-			return []remote.Option{remote.WithTransport(regs[repo.RegistryStr()].client.Transport)}
+			return []remote.Option{remote.WithTransport(clients[repo.RegistryStr()].client.Transport)}
 		})
 		if errors.Is(err, artifacts.ErrInvalid) {
 			return 0, permanent(err)
@@ -361,354 +419,11 @@ func (t *Transaction) checkOwnership(ctx context.Context, regs map[string]*regis
 	})
 }
 
-// pushBlobs uploads every blob to every repository: registries in parallel;
-// within a registry the first repository uploads and the others mount from it.
-func (t *Transaction) pushBlobs(ctx context.Context, regs map[string]*registry, img v1.Image) error {
-	blobs, err := t.blobs(img)
-	if err != nil {
-		return err
+// warnDigestCache warns when the digest cache's file was ignored.
+func warnDigestCache(logger log.Logger, c *artifacts.DigestCache) {
+	if p := c.Problem(); p != nil {
+		logger.Warnf("Ignored the artifacts digest cache %v; every artifact file was read", p)
 	}
-	firstRepo := map[string]name.Repository{}
-	var perRegistry = map[string][]*target{}
-	var order []string
-	for _, tg := range t.plan.targets {
-		key := tg.repo.RegistryStr()
-		if _, ok := firstRepo[key]; !ok {
-			firstRepo[key] = tg.repo
-			order = append(order, key)
-		}
-		perRegistry[key] = append(perRegistry[key], tg)
-	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, key := range order {
-		reg, targets := regs[key], perRegistry[key]
-		g.Go(func() error {
-			for i, tg := range targets {
-				ls := blobs
-				if i > 0 {
-					ls = mountable(blobs, firstRepo[key])
-				}
-				ug, uctx := errgroup.WithContext(gctx)
-				ug.SetLimit(t.jobs)
-				for _, l := range ls {
-					ug.Go(func() error {
-						if err := reg.uploadBlob(uctx, tg.repo, l); err != nil {
-							return fmt.Errorf("registry %s: upload blob %s to %s: %w", key, blobName(l), tg.repo.RepositoryStr(), err)
-						}
-						return nil
-					})
-				}
-				if err := ug.Wait(); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-	}
-	return g.Wait()
-}
-
-// blobName is a blob's digest, or "(streamed)" while it is not known.
-func blobName(l v1.Layer) string {
-	if d, err := l.Digest(); err == nil {
-		return d.String()
-	}
-	return "(streamed)"
-}
-
-// blobs lists the app image's layers and config, then every artifact's. An
-// artifact's file blobs are streamed: a file whose digest is not known yet is
-// hashed as it is uploaded, in one read.
-func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
-	var out []v1.Layer
-	if img != nil {
-		ls, err := img.Layers()
-		if err != nil {
-			return nil, fmt.Errorf("app image layers: %w", err)
-		}
-		if len(ls) == 0 {
-			return nil, errors.New("app image has no layers")
-		}
-		cl, err := partial.ConfigLayer(img)
-		if err != nil {
-			return nil, fmt.Errorf("app image config: %w", err)
-		}
-		out = append(append(out, ls...), cl)
-	}
-	for _, a := range t.plan.artifacts {
-		c, err := a.Config()
-		if err != nil {
-			return nil, fmt.Errorf("artifact %q config: %w", a.Tag, err)
-		}
-		out = append(out, artifacts.Streamed(c))
-		al, err := a.Layers()
-		if err != nil {
-			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
-		}
-		for _, l := range al {
-			out = append(out, artifacts.Streamed(l))
-		}
-	}
-	return distinct(out), nil
-}
-
-// distinct drops blobs whose digest is known and already listed: artifacts
-// often share a config (`{}`, the empty descriptor) or a file.
-func distinct(ls []v1.Layer) []v1.Layer {
-	seen := map[v1.Hash]bool{}
-	var out []v1.Layer
-	for _, l := range ls {
-		if d, err := l.Digest(); err == nil {
-			if seen[d] {
-				continue
-			}
-			seen[d] = true
-		}
-		out = append(out, l)
-	}
-	return out
-}
-
-// mountable marks blobs as mountable from repo, keeping a source they
-// already have (a run image layer mounts from the run image).
-func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
-	out := make([]v1.Layer, len(ls))
-	for i, l := range ls {
-		if _, ok := l.(*remote.MountableLayer); ok {
-			out[i] = l
-			continue
-		}
-		d, err := l.Digest()
-		if err != nil {
-			out[i] = l
-			continue
-		}
-		out[i] = &remote.MountableLayer{Layer: l, Reference: from.Digest(d.String())}
-	}
-	return out
-}
-
-// pushManifests writes the app manifest and every artifact manifest by digest
-// in every repository. It returns the repositories whose registry does not
-// serve the referrers API.
-//
-// A registry that serves the referrers API updates its list of a subject's
-// referrers on every manifest write, and some (olareg) lose entries when two
-// such writes race. So where the registry indexes referrers, a repository's
-// artifact manifests are written one at a time; elsewhere (the fallback
-// index is ours, written once in the tag step) they go concurrently.
-func (t *Transaction) pushManifests(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result) (map[string]bool, error) {
-	var raw []byte
-	if img != nil {
-		var err error
-		if raw, err = img.RawManifest(); err != nil {
-			return nil, err
-		}
-	}
-	noReferrers := map[string]bool{}
-	for _, tg := range t.plan.targets {
-		reg := regs[tg.repo.RegistryStr()]
-		put := func(ctx context.Context, p Published) (http.Header, error) {
-			return reg.putManifest(ctx, tg.repo, p.Manifest.Descriptor.Digest.String(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
-		}
-		if raw == nil {
-			// No subject: nothing is indexed, and no app manifest to write.
-			if err := t.concurrently(ctx, res.Artifacts, put); err != nil {
-				return nil, err
-			}
-			continue
-		}
-		if _, err := reg.putManifest(ctx, tg.repo, res.Subject.Digest.String(), res.Subject.MediaType, raw); err != nil {
-			return nil, err
-		}
-		if len(res.Artifacts) == 0 {
-			continue
-		}
-		// After the first artifact manifest, the referrers API's own answer
-		// tells whether the registry indexes referrers (as oras-go asks it);
-		// an OCI-Subject header alone is not trusted: clients read the API,
-		// and some registries send the header without serving it, or serve
-		// it without the header (docs/spec.md 6).
-		if _, err := put(ctx, res.Artifacts[0]); err != nil {
-			return nil, err
-		}
-		indexed, why := reg.supportsReferrers(ctx, tg.repo, res.Subject.Digest)
-		t.logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", tg.repo.RegistryStr(), tg.repo.RepositoryStr(), "the referrers API "+why,
-			map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[indexed])
-		rest := res.Artifacts[1:]
-		if indexed {
-			for _, p := range rest {
-				if _, err := put(ctx, p); err != nil {
-					return nil, err
-				}
-			}
-			continue
-		}
-		noReferrers[tg.repo.Name()] = true
-		if err := t.concurrently(ctx, rest, put); err != nil {
-			return nil, err
-		}
-	}
-	return noReferrers, nil
-}
-
-// concurrently writes the artifact manifests with put, at most t.jobs at a
-// time, and returns the first error.
-func (t *Transaction) concurrently(ctx context.Context, ps []Published, put func(context.Context, Published) (http.Header, error)) error {
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(t.jobs)
-	for _, p := range ps {
-		g.Go(func() error {
-			_, err := put(gctx, p)
-			return err
-		})
-	}
-	return g.Wait()
-}
-
-// move is one tag to move. Moves of one group marked serial run one after
-// the other, in order; other moves of a wave run concurrently.
-type move struct {
-	ref    string
-	serial bool
-	group  string
-	do     func() error
-}
-
-// moveTags moves every tag in waves: the artifacts' tags, then the referrers
-// fallback indexes, then the app image's additional names, and last its
-// primary name. The moves of one wave run concurrently; a wave starts only
-// when every move of the one before succeeded, so a failure leaves the
-// primary tag where it was.
-func (t *Transaction) moveTags(ctx context.Context, regs map[string]*registry, img v1.Image, res *Result, noReferrers map[string]bool) ([]string, error) {
-	var raw []byte
-	if img != nil {
-		var err error
-		if raw, err = img.RawManifest(); err != nil {
-			return nil, &CommitError{Stage: StageTags, Err: err}
-		}
-	}
-	var artifactTags, fallbacks, additional, primary []move
-	for _, tg := range t.plan.targets {
-		reg := regs[tg.repo.RegistryStr()]
-		// Where the registry indexes referrers, a repository's artifact
-		// tags move one after the other, as its manifests were written.
-		serial := res.Subject.Digest != (v1.Hash{}) && !noReferrers[tg.repo.Name()]
-		for i, p := range res.Artifacts {
-			tag := tg.artifactTags[i]
-			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: tg.repo.Name(), do: func() error {
-				_, err := reg.putManifest(ctx, tg.repo, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
-				return err
-			}})
-		}
-		if noReferrers[tg.repo.Name()] {
-			ft := fallbackTagFor(res.Subject.Digest)
-			fallbacks = append(fallbacks, move{ref: tg.repo.Tag(ft).Name(), do: func() error {
-				existing, err := reg.getIndex(ctx, tg.repo, ft, res.Subject.Digest)
-				if errors.Is(err, errFallbackIsSubject) {
-					t.logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", tg.repo.RegistryStr(), tg.repo.Tag(ft).Name())
-					existing, err = nil, nil
-				}
-				if err != nil {
-					return err
-				}
-				var add []v1.Descriptor
-				for _, p := range res.Artifacts {
-					add = append(add, p.Manifest.Descriptor)
-				}
-				b, err := mergeReferrers(existing, add)
-				if err != nil {
-					return err
-				}
-				_, err = reg.putManifest(ctx, tg.repo, ft, "application/vnd.oci.image.index.v1+json", b)
-				return err
-			}})
-		}
-	}
-	for k, n := range t.plan.names {
-		reg := regs[n.RegistryStr()]
-		m := move{ref: n.Name(), do: func() error {
-			_, err := reg.putManifest(ctx, n.Context(), n.TagStr(), res.Subject.MediaType, raw)
-			return err
-		}}
-		if k == 0 {
-			primary = append(primary, m)
-		} else {
-			additional = append(additional, m)
-		}
-	}
-
-	waves := [][]move{artifactTags, fallbacks, additional, primary}
-	var moved []string
-	for w, wave := range waves {
-		done, err := t.runWave(wave)
-		moved = append(moved, done...)
-		if err != nil {
-			var rest []string
-			for _, m := range wave {
-				if !slices.Contains(done, m.ref) {
-					rest = append(rest, m.ref)
-				}
-			}
-			for _, later := range waves[w+1:] {
-				for _, m := range later {
-					rest = append(rest, m.ref)
-				}
-			}
-			return moved, &CommitError{Stage: StageTags, Moved: moved, NotMoved: rest, Err: err}
-		}
-	}
-	return moved, nil
-}
-
-// runWave runs the moves, at most t.jobs at a time (a serial group counts as
-// one, and stops at its first failure), and returns those that succeeded, in
-// the wave's order, and the first error.
-func (t *Transaction) runWave(wave []move) ([]string, error) {
-	ok := make([]bool, len(wave))
-	errs := make([]error, len(wave))
-	var chains [][]int // indexes into wave, each chain run in order
-	serial := map[string]int{}
-	for i, m := range wave {
-		if !m.serial {
-			chains = append(chains, []int{i})
-			continue
-		}
-		c, seen := serial[m.group]
-		if !seen {
-			c = len(chains)
-			serial[m.group] = c
-			chains = append(chains, nil)
-		}
-		chains[c] = append(chains[c], i)
-	}
-	var g errgroup.Group
-	g.SetLimit(t.jobs)
-	for _, chain := range chains {
-		g.Go(func() error {
-			for _, i := range chain {
-				errs[i] = wave[i].do()
-				ok[i] = errs[i] == nil
-				if !ok[i] {
-					return nil
-				}
-			}
-			return nil
-		})
-	}
-	_ = g.Wait()
-	var done []string
-	for i, m := range wave {
-		if ok[i] {
-			done = append(done, m.ref)
-		}
-	}
-	for _, err := range errs {
-		if err != nil {
-			return done, err
-		}
-	}
-	return done, nil
 }
 
 type discard struct{}

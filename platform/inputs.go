@@ -38,12 +38,33 @@ const EnvDaemonRepository = "CNB_ARTIFACTS_DAEMON_REPOSITORY"
 // export before any write.
 const EnvOverwriteForeignTags = "CNB_ARTIFACTS_OVERWRITE_FOREIGN_TAGS"
 
+// EnvPolicy names the input that says what an export does with artifacts:
+// PolicyRequired (the default), PolicyBestEffort or PolicyOff.
+const EnvPolicy = "CNB_ARTIFACTS_POLICY"
+
+// Policy is the value of EnvPolicy.
+type Policy string
+
+const (
+	// PolicyRequired publishes the app image and every artifact in one
+	// transaction, or nothing.
+	PolicyRequired Policy = "required"
+	// PolicyBestEffort skips, with a warning, an artifact whose manifest a
+	// registry refuses for good (a 4xx such as 400 MANIFEST_INVALID), and
+	// publishes the rest; transient failures still fail the export.
+	PolicyBestEffort Policy = "best-effort"
+	// PolicyOff reads no artifacts.toml and pushes nothing extra: the
+	// exporter behaves as stock.
+	PolicyOff Policy = "off"
+)
+
 // ArtifactInputs are the inputs this distribution adds to lifecycle's.
 type ArtifactInputs struct {
 	TagTemplate          TagTemplate
 	RegistryTimeout      time.Duration
 	DaemonRepository     string
 	OverwriteForeignTags bool
+	Policy               Policy
 }
 
 // ResolveArtifactInputs reads ArtifactInputs from the environment.
@@ -75,8 +96,17 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 		}
 		overwrite = b
 	}
+	policy := PolicyRequired
+	if raw := getenv(EnvPolicy); raw != "" {
+		switch p := Policy(raw); p {
+		case PolicyRequired, PolicyBestEffort, PolicyOff:
+			policy = p
+		default:
+			return ArtifactInputs{}, fmt.Errorf("%s: %q is not one of %s, %s, %s", EnvPolicy, raw, PolicyRequired, PolicyBestEffort, PolicyOff)
+		}
+	}
 	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository),
-		OverwriteForeignTags: overwrite}, nil
+		OverwriteForeignTags: overwrite, Policy: policy}, nil
 }
 
 // TagTemplate derives an artifact's published tag. It always contains {tag}

@@ -112,3 +112,31 @@ func TestRegistryTimeout(t *testing.T) {
 		}
 	}
 }
+
+func TestPolicyInput(t *testing.T) {
+	for _, tc := range []struct {
+		raw  string
+		want platform.Policy
+		ok   bool
+	}{
+		{"", platform.PolicyRequired, true},
+		{"required", platform.PolicyRequired, true},
+		{"best-effort", platform.PolicyBestEffort, true},
+		{"off", platform.PolicyOff, true},
+		{"Off", "", false},
+		{"besteffort", "", false},
+	} {
+		in, err := platform.ResolveArtifactInputs(func(k string) string {
+			if k == platform.EnvPolicy {
+				return tc.raw
+			}
+			return ""
+		})
+		if (err == nil) != tc.ok || (tc.ok && in.Policy != tc.want) {
+			t.Errorf("%s=%q: %v, %v; want %q ok=%v", platform.EnvPolicy, tc.raw, in.Policy, err, tc.want, tc.ok)
+		}
+		if !tc.ok && (err == nil || !strings.Contains(err.Error(), platform.EnvPolicy)) {
+			t.Errorf("%s=%q: error %v does not name the input", platform.EnvPolicy, tc.raw, err)
+		}
+	}
+}

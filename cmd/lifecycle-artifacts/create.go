@@ -1,3 +1,9 @@
+// This file mirrors upstream's cmd/lifecycle/creator.go, lifecycle v0.21.17
+// (the version in go.mod): DefineFlags is upstream's verbatim, and
+// inputVars names every CNB_* input of upstream's
+// platform.NewLifecycleInputs (platform/lifecycle_inputs.go) that a stock
+// phase reads. TestMirrorsUpstream and TestCreatorEnvMirrorsUpstream compare
+// them with the module cache's copy and fail when upstream changed.
 package main
 
 import (
@@ -28,7 +34,7 @@ import (
 // codes are the stock creator's; docs/spec.md lists the differences.
 type createCmd struct {
 	*lplatform.Platform
-	export *exportCmd
+	deps exportDeps // resolved as root, for the export
 
 	rootEnv []string // the environment before switching HOME to the CNB user's
 	userEnv []string
@@ -36,7 +42,7 @@ type createCmd struct {
 
 func newCreateCmd(api string) *createCmd {
 	p := lplatform.NewPlatformFor(api)
-	return &createCmd{Platform: p, export: &exportCmd{Platform: p}}
+	return &createCmd{Platform: p}
 }
 
 // DefineFlags defines the stock creator's flags for the platform API.
@@ -94,7 +100,7 @@ func (c *createCmd) Args(nargs int, args []string) error {
 	if err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	c.export.extra = extra
+	c.deps.extra = extra
 	if c.UseLayout {
 		if err := lplatform.GuardExperimental(lplatform.LayoutFormat, cmd.DefaultLogger); err != nil {
 			return err
@@ -109,11 +115,11 @@ func (c *createCmd) Args(nargs int, args []string) error {
 // stock ones in their own process, export before it runs.
 func (c *createCmd) Privileges() error {
 	var err error
-	if c.export.keychain, err = auth.DefaultKeychain(c.RegistryImages()...); err != nil {
+	if c.deps.keychain, err = auth.DefaultKeychain(c.RegistryImages()...); err != nil {
 		return cmd.FailErr(err, "resolve keychain")
 	}
 	if c.UseDaemon {
-		if c.export.docker, err = priv.DockerClient(); err != nil {
+		if c.deps.docker, err = priv.DockerClient(); err != nil {
 			return cmd.FailErr(err, "initialize docker client")
 		}
 	}
@@ -165,10 +171,10 @@ func (c *createCmd) Exec() error {
 	}
 
 	cmd.DefaultLogger.Phase("EXPORTING")
-	e := c.export
-	if e.analyzed, err = files.Handler.ReadAnalyzed(c.AnalyzedPath, cmd.DefaultLogger); err != nil {
+	if c.deps.analyzed, err = files.Handler.ReadAnalyzed(c.AnalyzedPath, cmd.DefaultLogger); err != nil {
 		return err
 	}
+	e := &exportCmd{Platform: c.Platform, exportDeps: c.deps}
 	if err := e.dropPrivileges(); err != nil {
 		return err
 	}

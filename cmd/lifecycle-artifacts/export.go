@@ -1,3 +1,8 @@
+// This file mirrors upstream's cmd/lifecycle/exporter.go, lifecycle v0.21.17
+// (the version in go.mod): DefineFlags is upstream's verbatim, and Args,
+// Privileges, Exec and export follow upstream's with the artifacts added.
+// TestMirrorsUpstream compares DefineFlags with the module cache's copy and
+// fails with a diff when go.mod moves lifecycle to a version that changed it.
 package main
 
 import (
@@ -6,9 +11,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
-	"strings"
 
-	"github.com/buildpacks/imgutil"
 	"github.com/buildpacks/lifecycle/auth"
 	"github.com/buildpacks/lifecycle/buildpack"
 	"github.com/buildpacks/lifecycle/cmd"
@@ -32,7 +35,12 @@ import (
 // flags, inputs, privilege handling and exit codes are lifecycle's.
 type exportCmd struct {
 	*lplatform.Platform
+	exportDeps
+}
 
+// exportDeps is what an export resolves before it drops privileges: the
+// exporter resolves them itself, the creator before its first phase.
+type exportDeps struct {
 	docker   client.APIClient // made before privileges are dropped
 	keychain authn.Keychain   // made before privileges are dropped
 
@@ -153,12 +161,22 @@ func (e *exportCmd) Exec() error {
 	if err != nil {
 		return err
 	}
-	if err := verifyBuildpackAPIs(group); err != nil {
+	if err := verifyBuildpackApis(group); err != nil {
 		return err
 	}
-	arts, err := loadArtifacts(cmd.DefaultLogger, e.LayersDir, group)
-	if err != nil {
-		return exitCode(err, e.Platform)
+	// The digest cache of the layers directory: opened here, used by every
+	// target, saved once the export has read the files.
+	digests := artifacts.OpenDigestCache(e.LayersDir)
+	defer func() {
+		if err := digests.Save(); err != nil {
+			cmd.DefaultLogger.Debugf("%v", err)
+		}
+	}()
+	var arts []*artifacts.Artifact
+	if e.extra.Policy != platform.PolicyOff {
+		if arts, err = loadArtifacts(cmd.DefaultLogger, e.LayersDir, group, digests); err != nil {
+			return exitCode(err, e.Platform)
+		}
 	}
 	cacheStore, err := initCache(e.CacheImageRef, e.CacheDir, e.keychain, e.PlatformAPI.LessThan("0.13"), e.InsecureRegistries...)
 	if err != nil {
@@ -169,12 +187,12 @@ func (e *exportCmd) Exec() error {
 			return err
 		}
 	}
-	return e.export(context.Background(), group, arts, cacheStore)
+	return e.export(context.Background(), group, arts, cacheStore, digests)
 }
 
 // loadArtifacts reads and validates every declaration of the group, and
 // warns of declaration files that will not be read.
-func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group) ([]*artifacts.Artifact, error) {
+func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group, digests *artifacts.DigestCache) ([]*artifacts.Artifact, error) {
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
@@ -184,14 +202,15 @@ func loadArtifacts(logger log.Logger, layersDir string, group buildpack.Group) (
 	if err != nil {
 		return nil, err
 	}
-	return buildArtifacts(decls)
+	return buildArtifacts(decls, digests)
 }
 
-// buildArtifacts turns validated declarations into artifacts.
-func buildArtifacts(decls []artifacts.Declaration) ([]*artifacts.Artifact, error) {
+// buildArtifacts turns validated declarations into artifacts whose files
+// use the digest cache (nil for none).
+func buildArtifacts(decls []artifacts.Declaration, digests *artifacts.DigestCache) ([]*artifacts.Artifact, error) {
 	var out []*artifacts.Artifact
 	for _, d := range decls {
-		a, err := artifacts.Build(d)
+		a, err := artifacts.Build(d, artifacts.WithDigestCache(digests))
 		if err != nil {
 			return nil, err
 		}
@@ -200,7 +219,7 @@ func buildArtifacts(decls []artifacts.Declaration) ([]*artifacts.Artifact, error
 	return out, nil
 }
 
-func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*artifacts.Artifact, cacheStore phase.Cache) error {
+func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*artifacts.Artifact, cacheStore phase.Cache, digests *artifacts.DigestCache) error {
 	tmpDir, err := os.MkdirTemp("", "lifecycle.exporter.layer")
 	if err != nil {
 		return cmd.FailErr(err, "create temp directory")
@@ -223,18 +242,20 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 	arts = append(arts, carried...)
 
 	// Plan before any image work, so a collision fails before a write.
-	plan, err := e.planArtifacts(arts)
+	target, err := e.target(digests)
 	if err != nil {
 		return err
+	}
+	if err := target.Plan(arts); err != nil {
+		return exitCode(err, e.Platform)
 	}
 
-	appImage, runImageID, err := e.initAppImage()
+	appImage, runImageID, err := e.initAppImage(e.analyzed)
 	if err != nil {
 		return err
 	}
-	appImage, decorated, skipped, err := e.decorate(ctx, appImage, plan, arts)
-	if err != nil {
-		return err
+	if appImage, err = target.Wrap(ctx, appImage); err != nil {
+		return cmd.FailErr(err, "plan artifacts")
 	}
 
 	exp := &phase.Exporter{
@@ -263,29 +284,13 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		RunImageForExport:  runImageForExport,
 		WorkingImage:       appImage,
 	})
+	res, err := target.Finish(ctx, stock.Image, err)
 	if err != nil {
-		if decorated != nil {
-			if _, txErr := decorated.Result(); txErr != nil {
-				err = txErr
-			}
-		}
 		return exitCode(err, e.Platform)
 	}
 
-	if e.UseDaemon && plan != nil {
-		if decorated, err = e.publishBesideDaemon(ctx, plan, appImage, stock.Image.ImageID); err != nil {
-			return exitCode(err, e.Platform)
-		}
-	}
-
-	report := platform.Report{Build: stock.Build, Image: stock.Image}
-	if decorated != nil {
-		res, _ := decorated.Result()
-		report.Artifacts = publishedReports(res)
-		logPublished(res)
-	} else if skipped != "" {
-		report.Artifacts = skippedReports(arts, skipped)
-	}
+	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: artifactReports(res)}
+	logPublished(res)
 	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
 		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")
 	}
@@ -305,6 +310,9 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 // new image (docs/spec.md 15.2). A layer whose artifacts cannot be carried
 // gets a warning; the export goes on.
 func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, declared []*artifacts.Artifact) ([]*artifacts.Artifact, error) {
+	if e.extra.Policy == platform.PolicyOff {
+		return nil, nil
+	}
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
@@ -339,134 +347,42 @@ func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, d
 	return carried, err
 }
 
-// planArtifacts checks where each artifact goes: the app image's
-// repositories, the output layout, or the repository named for a daemon
-// export. It returns nil when there is nothing to publish.
-func (e *exportCmd) planArtifacts(arts []*artifacts.Artifact) (*exporter.Plan, error) {
+// target is where this export puts the app image and its artifacts, chosen
+// once from the platform's inputs, with the inputs' credentials, insecure
+// registries, logger, timeout and the layers directory's digest cache.
+func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, error) {
+	opts := []exporter.Option{
+		exporter.WithKeychain(e.keychain),
+		exporter.WithInsecureRegistries(e.InsecureRegistries),
+		exporter.WithLogger(cmd.DefaultLogger),
+		exporter.WithTimeout(e.extra.RegistryTimeout),
+		exporter.WithDigestCache(digests),
+		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
+		exporter.WithBestEffort(e.extra.Policy == platform.PolicyBestEffort),
+	}
+	if e.extra.Policy != platform.PolicyOff {
+		opts = append(opts, exporter.WithPreviousImage(e.analyzed.PreviousImageRef()))
+	}
+	tmpl := e.extra.TagTemplate
 	switch {
-	case len(arts) == 0:
-		return nil, nil
-	case e.UseDaemon && e.extra.DaemonRepository == "":
-		return nil, nil
+	case e.UseLayout:
+		return exporter.NewLayoutTarget(e.OutputImageRef, tmpl, opts...), nil
 	case e.UseDaemon:
 		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
 		if err != nil {
 			return nil, cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
 		}
-		plan, err := exporter.NewRepositoryPlan(e.extra.DaemonRepository, tag.TagStr(), arts, e.extra.TagTemplate, e.InsecureRegistries)
-		if err != nil {
-			return nil, exitCode(err, e.Platform)
-		}
-		return plan, nil
-	}
-	// The names exactly as the phase will pass them to SaveAs; a layout
-	// holds the output image alone.
-	names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
-	if e.UseLayout {
-		names = names[:1]
-	}
-	plan, err := exporter.NewPlan(names, arts, e.extra.TagTemplate, e.InsecureRegistries)
-	if err != nil {
-		return nil, exitCode(err, e.Platform)
-	}
-	if !e.UseLayout {
-		// The export reads or writes these too: an artifact must not take
+		return exporter.NewDaemonTarget(e.extra.DaemonRepository, tag.TagStr(), tmpl, opts...), nil
+	default:
+		// The names exactly as the phase will pass them to SaveAs. The
+		// export reads or writes these too: an artifact must not take
 		// their tags.
-		if err := plan.CheckReservedTags(map[string]string{
+		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
+		reserved := exporter.WithReservedTags(map[string]string{
 			"the cache image":    e.CacheImageRef,
 			"the previous image": e.analyzed.PreviousImageRef(),
 			"the run image":      e.RunImageRef,
-		}, e.InsecureRegistries); err != nil {
-			return nil, exitCode(err, e.Platform)
-		}
-	}
-	return plan, nil
-}
-
-// decorate wraps the working image so that saving it publishes the
-// artifacts: into the layout, or through the registry transaction. A daemon
-// export is not decorated; its artifacts are pushed after the save (with a
-// repository) or skipped, and skipped says why.
-func (e *exportCmd) decorate(ctx context.Context, img imgutil.Image, plan *exporter.Plan, arts []*artifacts.Artifact) (imgutil.Image, outcome, string, error) {
-	switch {
-	case len(arts) == 0:
-		return img, nil, "", nil
-	case e.UseLayout:
-		li, err := exporter.WrapLayout(img, plan)
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		logAdding(arts)
-		return li, li, "", nil
-	case !e.UseDaemon:
-		tx, err := e.transaction(plan)
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		ri, err := exporter.Wrap(ctx, img, tx)
-		if err != nil {
-			return nil, nil, "", cmd.FailErr(err, "plan artifacts")
-		}
-		logAdding(arts)
-		return ri, ri, "", nil
-	case plan != nil: // daemon, with a repository for the artifacts
-		logAdding(arts)
-		return img, nil, "", nil
-	default:
-		logSkipped(arts, daemonSkipReason)
-		return img, nil, daemonSkipReason, nil
+		})
+		return exporter.NewRegistryTarget(names, tmpl, append(opts, reserved)...), nil
 	}
 }
-
-// transaction is the registry transaction for plan, with the inputs'
-// credentials, insecure registries, logger and timeout.
-func (e *exportCmd) transaction(plan *exporter.Plan, opts ...exporter.Option) (*exporter.Transaction, error) {
-	return exporter.New(plan, append([]exporter.Option{
-		exporter.WithKeychain(e.keychain),
-		exporter.WithInsecureRegistries(e.InsecureRegistries),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(e.extra.RegistryTimeout),
-		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
-		exporter.WithPreviousImage(e.analyzed.PreviousImageRef()),
-	}, opts...)...)
-}
-
-// publishBesideDaemon pushes the artifacts of a daemon export to the
-// repository the platform named, without a subject (the image has no
-// registry digest), annotated with the image ID and stamped with the image's
-// created time.
-func (e *exportCmd) publishBesideDaemon(ctx context.Context, plan *exporter.Plan, img imgutil.Image, imageID string) (outcome, error) {
-	created, err := img.CreatedAt()
-	if err != nil {
-		return nil, err
-	}
-	// lifecycle reports the bare hex; the annotation carries the ID as
-	// docker shows it.
-	if !strings.HasPrefix(imageID, "sha256:") {
-		imageID = "sha256:" + imageID
-	}
-	tx, err := e.transaction(plan, exporter.WithImageID(imageID), exporter.WithCreated(created))
-	if err != nil {
-		return nil, err
-	}
-	res, err := tx.Commit(ctx, nil)
-	return committed{res, err}, err
-}
-
-// committed is a finished transaction's outcome.
-type committed struct {
-	res *exporter.Result
-	err error
-}
-
-func (c committed) Result() (*exporter.Result, error) { return c.res, c.err }
-
-// outcome is a decorated working image that knows what it published.
-type outcome interface {
-	Result() (*exporter.Result, error)
-}
-
-var (
-	_ imgutil.Image = (*exporter.Image)(nil)
-	_ imgutil.Image = (*exporter.LayoutImage)(nil)
-)

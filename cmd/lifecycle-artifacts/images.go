@@ -1,7 +1,11 @@
-// This file follows upstream's cmd/lifecycle/exporter.go (lifecycle
-// v0.21.17): how the exporter makes its working image for each target, the
-// run image's identifier, the launcher config, and initCache from
-// cmd/lifecycle/main.go. Re-sync it when go.mod moves lifecycle.
+// This file mirrors upstream's cmd/lifecycle/exporter.go and
+// cmd/lifecycle/main.go, lifecycle v0.21.17 (the version in go.mod): how the
+// exporter makes its working image for each target, the run image's
+// identifier, the launcher config, initCache and verifyBuildpackApis. The
+// functions are upstream's, verbatim but for the names that
+// TestMirrorsUpstream normalises; that test fails with a diff when go.mod
+// moves lifecycle to a version that changed them: re-sync them from the
+// diff.
 package main
 
 import (
@@ -20,6 +24,7 @@ import (
 	"github.com/buildpacks/lifecycle/cache"
 	"github.com/buildpacks/lifecycle/cmd"
 	"github.com/buildpacks/lifecycle/image"
+	"github.com/buildpacks/lifecycle/log"
 	"github.com/buildpacks/lifecycle/phase"
 	"github.com/buildpacks/lifecycle/platform/files"
 	"github.com/google/go-containerregistry/pkg/authn"
@@ -30,251 +35,300 @@ import (
 )
 
 // initAppImage makes the working image for the target the platform chose,
-// with the options lifecycle's exporter uses, and returns the run image's
+// as the switch in upstream's export does, and returns the run image's
 // identifier.
-func (e *exportCmd) initAppImage() (imgutil.Image, string, error) {
+func (e *exportCmd) initAppImage(analyzedMD files.Analyzed) (imgutil.Image, string, error) {
 	switch {
 	case e.UseLayout:
-		return e.initLayoutImage()
+		return e.initLayoutAppImage(analyzedMD)
 	case e.UseDaemon:
-		return e.initDaemonImage()
+		return e.initDaemonAppImage(analyzedMD, cmd.DefaultLogger)
 	default:
-		return e.initRemoteImage()
+		return e.initRemoteAppImage(analyzedMD)
 	}
 }
 
-func (e *exportCmd) initRemoteImage() (imgutil.Image, string, error) {
-	opts := []imgutil.ImageOption{remote.FromBaseImage(e.RunImageRef)}
+func (e *exportCmd) initDaemonAppImage(analyzedMD files.Analyzed, logger log.Logger) (imgutil.Image, string, error) {
+	var opts = []imgutil.ImageOption{
+		local.FromBaseImage(e.RunImageRef),
+	}
 	if e.supportsRunImageExtension() {
-		cfg, err := e.extendedConfig()
+		extendedConfig, err := e.getExtendedConfig(analyzedMD.RunImage)
 		if err != nil {
 			return nil, "", cmd.FailErr(err, "get extended image config")
 		}
-		if cfg != nil {
-			cmd.DefaultLogger.Debugf("Using config from extensions...")
-			opts = append(opts, remote.WithConfig(cfg))
+		if extendedConfig != nil {
+			opts = append(opts, local.WithConfig(extendedConfig))
 		}
 	}
-	if e.PlatformAPI.AtLeast("0.12") {
-		opts = append(opts, remote.WithHistory())
+
+	if e.supportsHistory() {
+		opts = append(opts, local.WithHistory())
 	}
-	opts = append(opts, image.GetInsecureOptions(e.InsecureRegistries)...)
-	if prev := e.analyzed.PreviousImageRef(); prev != "" {
-		cmd.DefaultLogger.Infof("Reusing layers from image '%s'", prev)
-		opts = append(opts, remote.WithPreviousImage(prev))
+
+	if analyzedMD.PreviousImageRef() != "" {
+		cmd.DefaultLogger.Debugf("Reusing layers from image with id '%s'", analyzedMD.PreviousImageRef())
+		opts = append(opts, local.WithPreviousImage(analyzedMD.PreviousImageRef()))
 	}
-	if t := e.sourceDateEpoch(); !t.IsZero() {
-		opts = append(opts, remote.WithCreatedAt(t))
+
+	if !e.customSourceDateEpoch().IsZero() {
+		opts = append(opts, local.WithCreatedAt(e.customSourceDateEpoch()))
 	}
-	app, err := phase.OpenRemoteImage(cmd.DefaultLogger, func() (imgutil.Image, error) {
-		return remote.NewImage(e.OutputImageRef, e.keychain, opts...)
+
+	var appImage imgutil.Image
+	appImage, err := local.NewImage(
+		e.OutputImageRef,
+		e.docker,
+		opts...,
+	)
+	if err != nil {
+		return nil, "", cmd.FailErr(err, " image")
+	}
+
+	runImageID, err := appImage.Identifier()
+	if err != nil {
+		return nil, "", cmd.FailErr(err, "get run image ID")
+	}
+
+	if e.LaunchCacheDir != "" {
+		volumeCache, err := cache.NewVolumeCache(e.LaunchCacheDir, logger)
+		if err != nil {
+			return nil, "", cmd.FailErr(err, "create launch cache")
+		}
+		appImage = cache.NewCachingImage(appImage, volumeCache)
+	}
+	return appImage, runImageID.String(), nil
+}
+
+func (e *exportCmd) initRemoteAppImage(analyzedMD files.Analyzed) (imgutil.Image, string, error) {
+	var appOpts = []imgutil.ImageOption{
+		remote.FromBaseImage(e.RunImageRef),
+	}
+
+	if e.supportsRunImageExtension() {
+		extendedConfig, err := e.getExtendedConfig(analyzedMD.RunImage)
+		if err != nil {
+			return nil, "", cmd.FailErr(err, "get extended image config")
+		}
+		if extendedConfig != nil {
+			cmd.DefaultLogger.Debugf("Using config from extensions...")
+			appOpts = append(appOpts, remote.WithConfig(extendedConfig))
+		}
+	}
+
+	if e.supportsHistory() {
+		appOpts = append(appOpts, remote.WithHistory())
+	}
+
+	appOpts = append(appOpts, image.GetInsecureOptions(e.InsecureRegistries)...)
+
+	if analyzedMD.PreviousImageRef() != "" {
+		cmd.DefaultLogger.Infof("Reusing layers from image '%s'", analyzedMD.PreviousImageRef())
+		appOpts = append(appOpts, remote.WithPreviousImage(analyzedMD.PreviousImageRef()))
+	}
+
+	if !e.customSourceDateEpoch().IsZero() {
+		appOpts = append(appOpts, remote.WithCreatedAt(e.customSourceDateEpoch()))
+	}
+
+	appImage, err := phase.OpenRemoteImage(cmd.DefaultLogger, func() (imgutil.Image, error) {
+		return remote.NewImage(
+			e.OutputImageRef,
+			e.keychain,
+			appOpts...,
+		)
 	})
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "create new app image")
 	}
-	runID, err := remoteRunImageID(e.RunImageRef, e.keychain, e.InsecureRegistries)
+
+	runImageID, err := func() (string, error) {
+		runImage, err := remote.NewImage(
+			e.RunImageRef,
+			e.keychain,
+			append(
+				image.GetInsecureOptions(e.InsecureRegistries),
+				remote.FromBaseImage(e.RunImageRef),
+			)...,
+		)
+		if err != nil {
+			return "", fmt.Errorf("failed to access run image: %w", err)
+		}
+		runImageID, err := runImage.Identifier()
+		if err != nil {
+			return "", fmt.Errorf("failed to get run image identifier: %w", err)
+		}
+		return runImageID.String(), nil
+	}()
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "get run image ID")
 	}
-	return app, runID, nil
+
+	return appImage, runImageID, nil
 }
 
-func remoteRunImageID(ref string, kc authn.Keychain, insecure []string) (string, error) {
-	run, err := remote.NewImage(ref, kc, append(image.GetInsecureOptions(insecure), remote.FromBaseImage(ref))...)
-	if err != nil {
-		return "", fmt.Errorf("failed to access run image: %w", err)
-	}
-	id, err := run.Identifier()
-	if err != nil {
-		return "", fmt.Errorf("failed to get run image identifier: %w", err)
-	}
-	return id.String(), nil
-}
-
-func (e *exportCmd) initDaemonImage() (imgutil.Image, string, error) {
-	opts := []imgutil.ImageOption{local.FromBaseImage(e.RunImageRef)}
-	if e.supportsRunImageExtension() {
-		cfg, err := e.extendedConfig()
-		if err != nil {
-			return nil, "", cmd.FailErr(err, "get extended image config")
-		}
-		if cfg != nil {
-			opts = append(opts, local.WithConfig(cfg))
-		}
-	}
-	if e.PlatformAPI.AtLeast("0.12") {
-		opts = append(opts, local.WithHistory())
-	}
-	if prev := e.analyzed.PreviousImageRef(); prev != "" {
-		cmd.DefaultLogger.Debugf("Reusing layers from image with id '%s'", prev)
-		opts = append(opts, local.WithPreviousImage(prev))
-	}
-	if t := e.sourceDateEpoch(); !t.IsZero() {
-		opts = append(opts, local.WithCreatedAt(t))
-	}
-	var app imgutil.Image
-	app, err := local.NewImage(e.OutputImageRef, e.docker, opts...)
-	if err != nil {
-		return nil, "", cmd.FailErr(err, " image")
-	}
-	runID, err := app.Identifier()
-	if err != nil {
-		return nil, "", cmd.FailErr(err, "get run image ID")
-	}
-	if e.LaunchCacheDir != "" {
-		vc, err := cache.NewVolumeCache(e.LaunchCacheDir, cmd.DefaultLogger)
-		if err != nil {
-			return nil, "", cmd.FailErr(err, "create launch cache")
-		}
-		app = cache.NewCachingImage(app, vc)
-	}
-	return app, runID.String(), nil
-}
-
-func (e *exportCmd) initLayoutImage() (imgutil.Image, string, error) {
-	runID, err := layout.ParseIdentifier(e.analyzed.RunImage.Reference)
+func (e *exportCmd) initLayoutAppImage(analyzedMD files.Analyzed) (imgutil.Image, string, error) {
+	runImageIdentifier, err := layout.ParseIdentifier(analyzedMD.RunImage.Reference)
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "parsing run image reference")
 	}
-	opts := []imgutil.ImageOption{layout.FromBaseImagePath(runID.Path)}
-	if e.PlatformAPI.AtLeast("0.12") {
+
+	var opts = []imgutil.ImageOption{
+		layout.FromBaseImagePath(runImageIdentifier.Path),
+	}
+
+	if e.supportsHistory() {
 		opts = append(opts, layout.WithHistory())
 	}
-	if prev := e.analyzed.PreviousImageRef(); prev != "" {
-		prevID, err := layout.ParseIdentifier(prev)
+
+	if analyzedMD.PreviousImageRef() != "" {
+		previousImageReference, err := layout.ParseIdentifier(analyzedMD.PreviousImageRef())
 		if err != nil {
 			return nil, "", cmd.FailErr(err, "parsing previous image reference")
 		}
-		cmd.DefaultLogger.Infof("Reusing layers from image '%s'", prevID.Path)
-		opts = append(opts, layout.WithPreviousImage(prevID.Path))
+		cmd.DefaultLogger.Infof("Reusing layers from image '%s'", previousImageReference.Path)
+		opts = append(opts, layout.WithPreviousImage(previousImageReference.Path))
 	}
-	if t := e.sourceDateEpoch(); !t.IsZero() {
-		opts = append(opts, layout.WithCreatedAt(t))
+
+	if !e.customSourceDateEpoch().IsZero() {
+		opts = append(opts, layout.WithCreatedAt(e.customSourceDateEpoch()))
 	}
-	refPath, err := layout.ParseRefToPath(e.OutputImageRef)
+
+	outputImageRefPath, err := layout.ParseRefToPath(e.OutputImageRef)
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "parsing output image reference")
 	}
-	appPath := filepath.Join(e.LayoutDir, refPath)
+	appPath := filepath.Join(e.LayoutDir, outputImageRefPath)
 	cmd.DefaultLogger.Infof("Using app image: %s\n", appPath)
-	app, err := layout.NewImage(appPath, opts...)
+
+	appImage, err := layout.NewImage(appPath, opts...)
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "create new app image")
 	}
-	ref, err := name.ParseReference(e.OutputImageRef, name.WeakValidation)
+
+	// set org.opencontainers.image.ref.name
+	reference, err := name.ParseReference(e.OutputImageRef, name.WeakValidation)
 	if err != nil {
 		return nil, "", err
 	}
-	if err := app.AnnotateRefName(ref.Identifier()); err != nil {
+	if err = appImage.AnnotateRefName(reference.Identifier()); err != nil {
 		return nil, "", err
 	}
-	run, err := layout.NewImage(runID.Path)
+
+	runImage, err := layout.NewImage(runImageIdentifier.Path)
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "access run image")
 	}
-	id, err := run.Identifier()
+	runImageID, err := runImage.Identifier()
 	if err != nil {
 		return nil, "", cmd.FailErr(err, "get run image reference")
 	}
-	return app, id.String(), nil
+	return appImage, runImageID.String(), nil
 }
 
-// launcherConfig describes the launcher, which is upstream's binary: its
-// metadata carries the upstream version, as the stock exporter stamps it.
-func launcherConfig(path, sbomDir string) phase.LauncherConfig {
+func launcherConfig(launcherPath, launcherSBOMDir string) phase.LauncherConfig {
 	return phase.LauncherConfig{
-		Path:    path,
-		SBOMDir: sbomDir,
+		Path:    launcherPath,
+		SBOMDir: launcherSBOMDir,
 		Metadata: files.LauncherMetadata{
-			Version: platform.UpstreamVersion(),
-			Source: files.SourceMetadata{Git: files.GitMetadata{
-				Repository: cmd.SCMRepository,
-				Commit:     cmd.SCMCommit,
-			}},
+			Version: platform.UpstreamVersion(), // cmd.Version in upstream; the same value, also without -X
+			Source: files.SourceMetadata{
+				Git: files.GitMetadata{
+					Repository: cmd.SCMRepository,
+					Commit:     cmd.SCMCommit,
+				},
+			},
 		},
 	}
 }
 
-// sourceDateEpoch is SOURCE_DATE_EPOCH for platform API 0.9 and later.
-func (e *exportCmd) sourceDateEpoch() time.Time {
+func (e *exportCmd) customSourceDateEpoch() time.Time {
 	if e.PlatformAPI.LessThan("0.9") {
 		return time.Time{}
 	}
-	s := os.Getenv("SOURCE_DATE_EPOCH")
-	if s == "" {
-		return time.Time{}
+
+	if epoch := os.Getenv("SOURCE_DATE_EPOCH"); epoch != "" {
+		seconds, err := strconv.ParseInt(epoch, 10, 64)
+		if err != nil {
+			cmd.DefaultLogger.Warn("Ignoring invalid SOURCE_DATE_EPOCH")
+			return time.Time{}
+		}
+		return time.Unix(seconds, 0)
 	}
-	secs, err := strconv.ParseInt(s, 10, 64)
-	if err != nil {
-		cmd.DefaultLogger.Warn("Ignoring invalid SOURCE_DATE_EPOCH")
-		return time.Time{}
-	}
-	return time.Unix(secs, 0)
+	return time.Time{}
 }
 
 func (e *exportCmd) supportsRunImageExtension() bool {
-	return e.PlatformAPI.AtLeast("0.12") && !e.UseLayout
+	return e.PlatformAPI.AtLeast("0.12") && !e.UseLayout // FIXME: add layout support as part of https://github.com/buildpacks/lifecycle/issues/1102
 }
 
-// extendedConfig is the run image config that extensions produced, if any.
-func (e *exportCmd) extendedConfig() (*v1.Config, error) {
-	run := e.analyzed.RunImage
-	if run == nil {
+func (e *exportCmd) supportsHistory() bool {
+	return e.PlatformAPI.AtLeast("0.12")
+}
+
+func (e *exportCmd) getExtendedConfig(runImage *files.RunImage) (*v1.Config, error) {
+	if runImage == nil {
 		return nil, errors.New("missing analyzed run image")
 	}
-	if !run.Extend {
+	if !runImage.Extend {
 		return nil, nil
 	}
-	img, _, err := image.FromLayoutPath(filepath.Join(e.ExtendedDir, "run"))
+	extendedImage, _, err := image.FromLayoutPath(filepath.Join(e.ExtendedDir, "run"))
 	if err != nil {
 		return nil, err
 	}
-	if img == nil {
+	if extendedImage == nil {
 		return nil, errors.New("missing extended run image")
 	}
-	cf, err := img.ConfigFile()
+	extendedConfig, err := extendedImage.ConfigFile()
 	if err != nil {
 		return nil, err
 	}
-	if cf == nil {
+	if extendedConfig == nil {
 		return nil, errors.New("missing extended run image config")
 	}
-	return &cf.Config, nil
+	return &extendedConfig.Config, nil
 }
 
 func (e *exportCmd) hasExtendedLayers() bool {
 	if e.ExtendedDir == "" {
 		return false
 	}
-	entries, err := os.ReadDir(filepath.Join(e.ExtendedDir, "run"))
-	return err == nil && len(entries) > 0
+	fis, err := os.ReadDir(filepath.Join(e.ExtendedDir, "run"))
+	if err != nil {
+		return false
+	}
+	if len(fis) == 0 {
+		return false
+	}
+	return true
 }
 
-func verifyBuildpackAPIs(group buildpack.Group) error {
+func initCache(cacheImageTag, cacheDir string, keychain authn.Keychain, deletionEnabled bool, insecureRegistries ...string) (phase.Cache, error) {
+	var (
+		cacheStore phase.Cache
+		err        error
+	)
+	logger := cmd.DefaultLogger
+	if cacheImageTag != "" {
+		cacheStore, err = cache.NewImageCacheFromName(cacheImageTag, keychain, logger, cache.NewImageDeleter(cache.NewImageComparer(), logger, deletionEnabled), insecureRegistries...)
+		if err != nil {
+			return nil, cmd.FailErr(err, "create image cache")
+		}
+	} else if cacheDir != "" {
+		cacheStore, err = cache.NewVolumeCache(cacheDir, logger)
+		if err != nil {
+			return nil, cmd.FailErr(err, "create volume cache")
+		}
+	}
+	return cacheStore, nil
+}
+
+func verifyBuildpackApis(group buildpack.Group) error {
 	for _, bp := range group.Group {
-		if err := cmd.VerifyBuildpackAPI(buildpack.KindBuildpack, bp.String(), bp.API, cmd.DefaultLogger); err != nil {
+		if err := cmd.VerifyBuildpackAPI(buildpack.KindBuildpack, bp.String(), bp.API, cmd.DefaultLogger); err != nil { // FIXME: when exporter is extensions-aware, this function call should be modified to provide the right module kind
 			return err
 		}
 	}
 	return nil
-}
-
-// initCache opens the cache image or directory the platform named, if any.
-func initCache(imageRef, dir string, kc authn.Keychain, deletionEnabled bool, insecureRegistries ...string) (phase.Cache, error) {
-	logger := cmd.DefaultLogger
-	switch {
-	case imageRef != "":
-		c, err := cache.NewImageCacheFromName(imageRef, kc, logger, cache.NewImageDeleter(cache.NewImageComparer(), logger, deletionEnabled), insecureRegistries...)
-		if err != nil {
-			return nil, cmd.FailErr(err, "create image cache")
-		}
-		return c, nil
-	case dir != "":
-		c, err := cache.NewVolumeCache(dir, logger)
-		if err != nil {
-			return nil, cmd.FailErr(err, "create volume cache")
-		}
-		return c, nil
-	}
-	return nil, nil
 }

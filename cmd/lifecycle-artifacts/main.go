@@ -25,7 +25,7 @@ import (
 
 func main() {
 	// Logs and -version report this distribution's version; the launcher
-	// metadata stamped into images keeps the upstream one (see launcher.go).
+	// metadata stamped into images keeps the upstream one (launcherConfig, images.go).
 	cmd.Version = platform.Version()
 	if err := hideFromUser(); err != nil {
 		cmd.DefaultLogger.Warnf("Could not make the process non-dumpable: %v", err)

@@ -2,7 +2,6 @@ package main
 
 import (
 	"errors"
-	"strings"
 
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
@@ -27,48 +26,32 @@ func exitCode(err error, p *lplatform.Platform) error {
 	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
 }
 
-func artifactName(a *artifacts.Artifact) string {
-	return a.Buildpack.ID + ":" + a.Layer
-}
-
-func logAdding(arts []*artifacts.Artifact) {
-	for _, a := range arts {
-		if a.CarriedFrom != "" {
-			cmd.DefaultLogger.Infof("Carrying artifact '%s' (tag '%s', %s) from %s", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
-			continue
-		}
-		cmd.DefaultLogger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
-	}
-}
-
-// daemonSkipReason says why a daemon export publishes no artifacts.
-const daemonSkipReason = "the docker daemon cannot hold OCI artifacts"
-
-func logSkipped(arts []*artifacts.Artifact, reason string) {
-	var names []string
-	for _, a := range arts {
-		names = append(names, "'"+artifactName(a)+"' (tag '"+a.Tag+"')")
-	}
-	cmd.DefaultLogger.Warnf("Skipping %d artifact(s), %s: %s", len(arts), reason, strings.Join(names, ", "))
-}
-
 // logPublished prints the artifacts summary that follows lifecycle's images
 // summary.
 func logPublished(res *exporter.Result) {
-	if res == nil || len(res.Artifacts) == 0 {
+	if res == nil || len(res.Artifacts) == 0 || res.Skipped != "" {
 		return
 	}
 	cmd.DefaultLogger.Infof("*** Artifacts:")
 	for _, p := range res.Artifacts {
+		if p.Skipped != "" {
+			cmd.DefaultLogger.Infof("      skipped '%s:%s' (tag '%s'): %s", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Skipped)
+			continue
+		}
 		for _, ref := range p.Refs {
 			cmd.DefaultLogger.Infof("      %s (%s)", ref, p.Artifact.ArtifactType)
 		}
 	}
 }
 
-func publishedReports(res *exporter.Result) []platform.ArtifactReport {
+// artifactReports are the [[artifacts]] entries of report.toml: one per
+// artifact, published or skipped.
+func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 	if res == nil {
 		return nil
+	}
+	if res.Skipped != "" {
+		return skippedReports(res)
 	}
 	var out []platform.ArtifactReport
 	for _, p := range res.Artifacts {
@@ -80,15 +63,17 @@ func publishedReports(res *exporter.Result) []platform.ArtifactReport {
 			Type:             p.Artifact.ArtifactType,
 			ManifestSize:     p.Manifest.Descriptor.Size,
 			Refs:             p.Refs,
+			Skipped:          p.Skipped,
 			CarriedFrom:      p.Artifact.CarriedFrom,
 		})
 	}
 	return out
 }
 
-func skippedReports(arts []*artifacts.Artifact, reason string) []platform.ArtifactReport {
+func skippedReports(res *exporter.Result) []platform.ArtifactReport {
 	var out []platform.ArtifactReport
-	for _, a := range arts {
+	for _, p := range res.Artifacts {
+		a := p.Artifact
 		out = append(out, platform.ArtifactReport{
 			Buildpack:        a.Buildpack.ID,
 			BuildpackVersion: a.Buildpack.Version,
@@ -96,7 +81,7 @@ func skippedReports(arts []*artifacts.Artifact, reason string) []platform.Artifa
 			Tag:              a.Tag,
 			Type:             a.ArtifactType,
 			Refs:             []string{},
-			Skipped:          reason,
+			Skipped:          res.Skipped,
 		})
 	}
 	return out

@@ -89,7 +89,7 @@ func reattach(args []string) error {
 		cmd.DefaultLogger.Infof("%s is %s: its artifacts are attached already", newRef.Name(), old.Name())
 	}
 	cmd.DefaultLogger.Infof("Re-attaching %d artifact(s) of %s to %s@%s", len(arts), old.Name(), newRef.Context().Name(), desc.Digest)
-	logAdding(arts)
+	exporter.LogAdding(cmd.DefaultLogger, arts)
 
 	plan, err := exporter.NewPlan(fs.Args(), arts, extra.TagTemplate, insecure)
 	if err != nil {
@@ -101,6 +101,7 @@ func reattach(args []string) error {
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(extra.RegistryTimeout),
 		exporter.WithOverwriteForeignTags(extra.OverwriteForeignTags),
+		exporter.WithBestEffort(extra.Policy == platform.PolicyBestEffort),
 	)
 	if err != nil {
 		return exitCode(err, p)
@@ -114,7 +115,7 @@ func reattach(args []string) error {
 		return nil
 	}
 	report := platform.Report{Image: files.ImageReport{Tags: fs.Args(), Digest: desc.Digest.String(), ManifestSize: desc.Size},
-		Artifacts: publishedReports(res)}
+		Artifacts: artifactReports(res)}
 	if err := platform.WriteReport(*reportPath, &report); err != nil {
 		return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "write report")
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
 
+	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
@@ -131,79 +132,81 @@ func (r *rebaseCmd) Exec() error {
 		return cmd.FailErr(err, "access run image")
 	}
 
-	working, decorated, err := r.carryArtifacts(context.Background())
+	ctx := context.Background()
+	target, err := r.carryArtifacts(ctx)
 	if err != nil {
 		return err
 	}
+	working := r.appImage
+	if target != nil {
+		if working, err = target.Wrap(ctx, r.appImage); err != nil {
+			return cmd.FailErr(err, "plan artifacts")
+		}
+	}
 	rebaser := &phase.Rebaser{Logger: cmd.DefaultLogger, PlatformAPI: r.PlatformAPI, Force: r.ForceRebase}
 	report, err := rebaser.Rebase(working, newBaseImage, r.OutputImageRef, r.AdditionalTags)
-	if err != nil {
-		if decorated != nil {
-			if _, txErr := decorated.Result(); txErr != nil {
-				return exitCode(txErr, r.Platform)
-			}
+	if target == nil {
+		if err != nil {
+			return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
 		}
-		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
-	}
-	if decorated == nil {
 		if err = files.Handler.WriteRebaseReport(r.ReportPath, &report); err != nil {
 			return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "write rebase report")
 		}
 		return nil
 	}
-	res, _ := decorated.Result()
+	res, err := target.Finish(ctx, report.Image, err)
+	if err != nil {
+		var ce *exporter.CommitError
+		if errors.As(err, &ce) || errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
+			return exitCode(err, r.Platform)
+		}
+		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
+	}
 	logPublished(res)
-	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: publishedReports(res)}); err != nil {
+	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: artifactReports(res)}); err != nil {
 		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "write rebase report")
 	}
 	return nil
 }
 
-// carryArtifacts finds the artifacts of the image being rebased and wraps
-// the working image so that saving it publishes them again for the rebased
-// image. With none (or a daemon image, which holds none) the working image
-// is returned as it is. An artifact that cannot be read fails the rebase
-// rather than being left behind.
-func (r *rebaseCmd) carryArtifacts(ctx context.Context) (imgutil.Image, *exporter.Image, error) {
+// carryArtifacts finds the artifacts of the image being rebased and returns
+// the registry target that publishes them again for the rebased image (its
+// Wrap, the rebase's save, its Finish: the export's one path). With none (or
+// a daemon image, which holds none) it returns nil: the stock rebase. An
+// artifact that cannot be read fails the rebase rather than being left
+// behind.
+func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error) {
 	if r.UseDaemon {
-		return r.appImage, nil, nil
+		return nil, nil
 	}
 	id, err := r.appImage.Identifier()
 	if err != nil {
-		return nil, nil, cmd.FailErr(err, "get app image identifier")
+		return nil, cmd.FailErr(err, "get app image identifier")
 	}
 	from, err := name.NewDigest(id.String(), name.WeakValidation)
 	if err != nil {
-		return nil, nil, cmd.FailErr(err, "get app image digest")
+		return nil, cmd.FailErr(err, "get app image digest")
 	}
 	opts := exporter.ReadOptions(r.keychain, slices.Contains(r.InsecureRegistries, from.RegistryStr()), r.extra.RegistryTimeout)
 	arts, err := exporter.ArtifactsOf(ctx, from, opts...)
 	if err != nil {
-		return nil, nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
+		return nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
 	}
 	if len(arts) == 0 {
-		return r.appImage, nil, nil
+		return nil, nil
 	}
-	logAdding(arts)
-	plan, err := exporter.NewPlan(append([]string{r.OutputImageRef}, r.AdditionalTags...), arts, r.extra.TagTemplate, r.InsecureRegistries)
-	if err != nil {
-		return nil, nil, exitCode(err, r.Platform)
-	}
-	tx, err := exporter.New(plan,
+	target := exporter.NewRegistryTarget(append([]string{r.OutputImageRef}, r.AdditionalTags...), r.extra.TagTemplate,
 		exporter.WithKeychain(r.keychain),
 		exporter.WithInsecureRegistries(r.InsecureRegistries),
 		exporter.WithLogger(cmd.DefaultLogger),
 		exporter.WithTimeout(r.extra.RegistryTimeout),
 		exporter.WithOverwriteForeignTags(r.extra.OverwriteForeignTags),
+		exporter.WithBestEffort(r.extra.Policy == platform.PolicyBestEffort),
 	)
-	if err != nil {
-		return nil, nil, exitCode(err, r.Platform)
+	if err := target.Plan(arts); err != nil {
+		return nil, exitCode(err, r.Platform)
 	}
-	wrapped, err := exporter.Wrap(ctx, r.appImage, tx)
-	if err != nil {
-		return nil, nil, cmd.FailErr(err, "plan artifacts")
-	}
-	return wrapped, wrapped, nil
+	return target, nil
 }
 
 // setAppImage reads the image to rebase and, without -run-image, picks the

@@ -153,7 +153,8 @@ func validate(o validateOptions, getenv func(string) string, logger log.Logger) 
 		res.addErrors(loadErr)
 		return res, nil
 	}
-	arts, err := buildArtifacts(decls)
+	// No digest cache: validate reads each file, and writes nothing.
+	arts, err := buildArtifacts(decls, nil)
 	if err != nil {
 		res.addErrors(err)
 		return res, nil

@@ -1,0 +1,135 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// Stage 2 of the transaction (docs/spec.md section 7): manifests by digest,
+// per repository the app image's first, then each artifact's.
+
+// pushManifests writes the app manifest and every artifact manifest by digest
+// in every repository, and learns each writer's referrers capability.
+//
+// A registry that serves the referrers API updates its list of a subject's
+// referrers on every manifest write, and some (olareg) lose entries when two
+// such writes race. So where the registry indexes referrers, or may (its
+// referrers API answered neither an index nor a plain 404), a repository's
+// artifact manifests are written one at a time; where it plainly does not
+// (the fallback index is ours, written once in the tag step) they go
+// concurrently.
+func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, s subject, ps []Published, refused *refusals) error {
+	for _, w := range writers {
+		put := func(ctx context.Context, p Published) (http.Header, error) {
+			d := p.Manifest.Descriptor
+			if _, ok := refused.get(d.Digest); ok {
+				return nil, nil // refused by another repository: skipped
+			}
+			h, err := w.putManifest(ctx, d.Digest.String(), d.MediaType, p.Manifest.Raw)
+			why, ok := refusal(err)
+			switch {
+			case ok && t.bestEffort:
+				refused.add(d.Digest, fmt.Sprintf("registry %s refused its manifest: %s", w.repo.RegistryStr(), why))
+				return nil, nil
+			case ok:
+				a := p.Artifact
+				return nil, fmt.Errorf("artifact '%s:%s' (tag '%s', type %s): %w; %s=%s publishes the app image without the artifacts a registry refuses",
+					a.Buildpack.ID, a.Layer, a.Tag, a.ArtifactType, err, platform.EnvPolicy, platform.PolicyBestEffort)
+			}
+			return h, err
+		}
+		if s.desc == nil {
+			// No subject: nothing is indexed, and no app manifest to write.
+			if err := t.concurrently(ctx, ps, put); err != nil {
+				return err
+			}
+			continue
+		}
+		if _, err := w.putManifest(ctx, s.desc.Digest.String(), s.desc.MediaType, s.raw); err != nil {
+			return err
+		}
+		if len(ps) == 0 {
+			continue
+		}
+		if _, err := put(ctx, ps[0]); err != nil {
+			return err
+		}
+		w.learnReferrers(ctx, s.desc.Digest, t.logger)
+		if w.serial {
+			for _, p := range ps[1:] {
+				if _, err := put(ctx, p); err != nil {
+					return err
+				}
+			}
+			continue
+		}
+		if err := t.concurrently(ctx, ps[1:], put); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refusals are the artifact manifests a registry refused for good, by
+// digest, with the registry's words.
+type refusals struct {
+	mu  sync.Mutex
+	why map[v1.Hash]string
+}
+
+func (r *refusals) add(d v1.Hash, why string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.why == nil {
+		r.why = map[v1.Hash]string{}
+	}
+	if _, ok := r.why[d]; !ok {
+		r.why[d] = why
+	}
+}
+
+func (r *refusals) get(d v1.Hash) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	why, ok := r.why[d]
+	return why, ok
+}
+
+// refusal reports whether err is a registry's permanent refusal of a
+// manifest (400 MANIFEST_INVALID, UNSUPPORTED, 405, 413, 415, 422), and its
+// message.
+func refusal(err error) (string, bool) {
+	var terr *transport.Error
+	if !errors.As(err, &terr) {
+		return "", false
+	}
+	switch terr.StatusCode {
+	case http.StatusBadRequest, http.StatusMethodNotAllowed, http.StatusRequestEntityTooLarge,
+		http.StatusUnsupportedMediaType, http.StatusUnprocessableEntity:
+		return terr.Error(), true
+	}
+	return "", false
+}
+
+// concurrently writes the artifact manifests with put, at most t.jobs at a
+// time, and returns the first error.
+func (t *Transaction) concurrently(ctx context.Context, ps []Published, put func(context.Context, Published) (http.Header, error)) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(t.jobs)
+	for _, p := range ps {
+		g.Go(func() error {
+			_, err := put(gctx, p)
+			return err
+		})
+	}
+	return g.Wait()
+}

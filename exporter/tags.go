@@ -1,0 +1,110 @@
+package exporter
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/buildpacks/lifecycle/log"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+)
+
+// Stage 3 of the transaction (docs/spec.md section 7): tags, in waves.
+
+// moveTags moves every tag in waves: the artifacts' tags, then the referrers
+// fallback indexes, then the app image's additional names, and last its
+// primary name. A wave starts only when every move of the one before
+// succeeded, so a failure leaves the primary tag where it was. It returns
+// the tags moved, in order.
+func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published) ([]string, error) {
+	var artifactTags, fallbacks, additional, primary wave
+	for _, w := range writers {
+		// Where the registry indexes referrers, a repository's artifact
+		// tags move one after the other, as its manifests were written.
+		serial := w.serial
+		for i, p := range ps {
+			if p.Skipped != "" {
+				continue
+			}
+			tag := w.artifactTags[i]
+			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: w.repo.Name(), do: func() error {
+				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
+				return err
+			}})
+		}
+		if w.referrers == referrersFallback {
+			ft := fallbackTagFor(s.desc.Digest)
+			fallbacks = append(fallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
+				return w.updateFallback(ctx, ft, s.desc.Digest, ps, t.logger)
+			}})
+		}
+	}
+	byRepo := map[string]*repoWriter{}
+	for _, w := range writers {
+		byRepo[w.repo.Name()] = w
+	}
+	for k, n := range t.plan.names {
+		w := byRepo[n.Context().Name()]
+		m := move{ref: n.Name(), do: func() error {
+			_, err := w.putManifest(ctx, n.TagStr(), s.desc.MediaType, s.raw)
+			return err
+		}}
+		if k == 0 {
+			primary = append(primary, m)
+		} else {
+			additional = append(additional, m)
+		}
+	}
+	return runWaves(t.jobs, []wave{artifactTags, fallbacks, additional, primary})
+}
+
+// updateFallback adds the artifacts to the referrers fallback index tagged
+// ft, keeping what it lists (docs/spec.md section 6).
+func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, ps []Published, logger log.Logger) error {
+	existing, err := w.client.getIndex(ctx, w.repo, ft, subject)
+	if errors.Is(err, errFallbackIsSubject) {
+		logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", w.repo.RegistryStr(), w.repo.Tag(ft).Name())
+		existing, err = nil, nil
+	}
+	if err != nil {
+		return err
+	}
+	var add []v1.Descriptor
+	for _, p := range ps {
+		if p.Skipped == "" {
+			add = append(add, p.Manifest.Descriptor)
+		}
+	}
+	b, err := mergeReferrers(existing, add)
+	if err != nil {
+		return err
+	}
+	_, err = w.putManifest(ctx, ft, types.OCIImageIndex, b)
+	return err
+}
+
+// runWaves runs the waves in order and stops at the first that fails: its
+// CommitError lists the tags moved, in order, and those that did not.
+func runWaves(jobs int, waves []wave) ([]string, error) {
+	var moved []string
+	for w, wv := range waves {
+		done, err := wv.run(jobs)
+		moved = append(moved, done...)
+		if err != nil {
+			var rest []string
+			for _, m := range wv {
+				if !slices.Contains(done, m.ref) {
+					rest = append(rest, m.ref)
+				}
+			}
+			for _, later := range waves[w+1:] {
+				for _, m := range later {
+					rest = append(rest, m.ref)
+				}
+			}
+			return moved, &CommitError{Stage: StageTags, Moved: moved, NotMoved: rest, Err: err}
+		}
+	}
+	return moved, nil
+}
