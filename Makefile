@@ -149,6 +149,8 @@ unit: lint apt-busybox
 # go vet and staticcheck v$(STATICCHECK_VERSION) (tools/staticcheck) over every package.
 lint: $(TOOLS_BIN)/staticcheck
 	$(GO) vet ./...
+	# The tagged suites too, so a change that breaks them fails early.
+	for tags in acceptance e2e e2e,kpack e2e,tekton; do $(GO) vet -tags $$tags ./acceptance/... ./e2e/...; done
 	$(TOOLS_BIN)/staticcheck ./...
 
 # The fault-injection test writes its totals next to out/lifecycle; they are

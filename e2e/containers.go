@@ -13,6 +13,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // mount is a volume mount of a container: a Docker volume (a Pod's emptyDir
@@ -195,7 +197,7 @@ func (d *dockerObjects) cleanup(t *testing.T) {
 // checkArtifacts checks that repo:latest is the image of digest and that
 // each artifact of the report is in the registry with the app image as
 // its subject.
-func checkArtifacts(t *testing.T, repo, digest string, rep report) {
+func checkArtifacts(t *testing.T, repo, digest string, rep platform.Report) {
 	t.Helper()
 	desc, err := remote.Head(mustRef(t, repo+":latest"))
 	if err != nil {

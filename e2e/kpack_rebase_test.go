@@ -20,6 +20,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/internal/stack"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // rebaseAndReattach is kpack's rebase after a stack update, then our
@@ -89,7 +90,7 @@ func (k *kpackEnv) rebaseAndReattach(t *testing.T, n int, last kpackBuild) {
 		t.Fatalf("reattach: exit %d\n%s%s", code, stdout, stderr)
 	}
 	t.Logf("reattach took %s", time.Since(reattachStart).Round(time.Millisecond))
-	var rr report
+	var rr platform.Report
 	_, err = toml.DecodeFile(reportPath, &rr)
 	must(t, err)
 	if rr.Image.Digest != rebased {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/internal/stack"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // kpackStackID is the ClusterStack id; kpack requires the stack images to
@@ -281,7 +282,7 @@ func (k *kpackEnv) podRun(p pod) *podRun {
 
 // completed checks what the Pod's completion container reported against
 // report.toml and returns the app image digest and the report.
-func (k *kpackEnv) completed(t *testing.T, r *podRun) (string, report) {
+func (k *kpackEnv) completed(t *testing.T, r *podRun) (string, platform.Report) {
 	t.Helper()
 	// What the completion container reported, decoded with kpack's code.
 	msg := r.termination["completion"]
@@ -296,7 +297,7 @@ func (k *kpackEnv) completed(t *testing.T, r *podRun) (string, report) {
 	// report.toml, from the report volume.
 	raw := r.readVolumeFile(t, "report-dir", "report.toml")
 	t.Logf("report.toml:\n%s", raw)
-	var rep report
+	var rep platform.Report
 	if _, err := toml.Decode(raw, &rep); err != nil {
 		t.Fatalf("report.toml: %v", err)
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/internal/stack"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // The Tekton catalog task run here: buildpacks-phases 0.3
@@ -323,7 +324,7 @@ func TestTektonBuildpacksPhases(t *testing.T) {
 
 	// The task's result, the app image and its artifacts.
 	digest := r.results["APP_IMAGE_DIGEST"]
-	var rep report
+	var rep platform.Report
 	raw, err := os.ReadFile(filepath.Join(r.dirs["layers-dir"], "report.toml"))
 	must(t, err)
 	if _, err := toml.Decode(string(raw), &rep); err != nil {
