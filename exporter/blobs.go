@@ -88,8 +88,9 @@ func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 		if err != nil {
 			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
 		}
-		for _, l := range al {
-			out = append(out, t.stream.layer(l))
+		for i, l := range al {
+			what := fmt.Sprintf("artifact '%s' (tag '%s') file %q", artifactName(a), a.Tag, a.Files[i].Title)
+			out = append(out, withProgress(t.stream.layer(l), l, what, t.logger, t.progressEvery))
 		}
 	}
 	return distinct(out), nil

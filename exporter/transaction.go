@@ -29,6 +29,8 @@ type Transaction struct {
 	overwriteForeign bool
 	// bestEffort skips artifacts whose manifests a registry refuses.
 	bestEffort bool
+	// progressEvery is how often a long artifact upload logs.
+	progressEvery time.Duration
 	reserved   map[string]string
 	// previous is the previous image, whose stale artifacts are warned of.
 	previous *name.Digest
@@ -180,6 +182,18 @@ func WithStreamMinSize(n int64) Option {
 	}
 }
 
+// WithProgressInterval sets how often a long artifact upload logs where it
+// is (default 5s).
+func WithProgressInterval(d time.Duration) Option {
+	return func(t *Transaction) error {
+		if d <= 0 {
+			return fmt.Errorf("progress interval must be positive, got %s", d)
+		}
+		t.progressEvery = d
+		return nil
+	}
+}
+
 // New returns the transaction for plan.
 func New(plan *Plan, opts ...Option) (*Transaction, error) {
 	if plan == nil {
@@ -195,7 +209,7 @@ func New(plan *Plan, opts ...Option) (*Transaction, error) {
 
 func defaults() *Transaction {
 	return &Transaction{keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second,
-		stream: streamPolicy{minSize: defaultStreamMinSize}}
+		stream: streamPolicy{minSize: defaultStreamMinSize}, progressEvery: defaultProgressInterval}
 }
 
 // Stage is a step of the transaction.
