@@ -31,7 +31,7 @@ type Transaction struct {
 	bestEffort bool
 	// progressEvery is how often a long artifact upload logs.
 	progressEvery time.Duration
-	reserved   map[string]string
+	reserved      map[string]string
 	// previous is the previous image, whose stale artifacts are warned of.
 	previous *name.Digest
 	imageID  string
