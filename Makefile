@@ -157,9 +157,9 @@ lint: $(TOOLS_BIN)/staticcheck
 # printed here (go test hides a passing test's output), and a missing file
 # fails the target.
 acceptance: build tools
-	rm -f out/faults-summary.txt
+	rm -f out/faults-summary*.txt
 	$(TEST_ENV) $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) ./acceptance/...
-	cat out/faults-summary.txt
+	cat out/faults-summary.txt out/faults-summary-distribution3.txt
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh

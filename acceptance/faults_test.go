@@ -333,8 +333,19 @@ func (t *tally) add(o tally) {
 // everything published (exit 0), every tag where it was (62, 64), or
 // exactly the tags the log lists as moved (65).
 func TestExportUnderFaults(t *testing.T) {
+	exportUnderFaults(t, harness.StartDistribution(t), 1, "faults-summary.txt")
+}
+
+// TestExportUnderFaultsDistribution3 runs the same matrix against CNCF
+// distribution v3.0.0, on every fourth request (a sample, for time).
+func TestExportUnderFaultsDistribution3(t *testing.T) {
+	exportUnderFaults(t, harness.StartDistribution3(t), 4, "faults-summary-distribution3.txt")
+}
+
+// exportUnderFaults runs the fault matrix against reg, at every sample-th
+// request, and writes its totals to summary next to out/lifecycle.
+func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryFile string) {
 	start := time.Now()
-	reg := harness.StartDistribution(t)
 	proxy, err := faultproxy.Start(reg.Host, faultStall)
 	if err != nil {
 		t.Fatal(err)
@@ -445,7 +456,8 @@ func TestExportUnderFaults(t *testing.T) {
 		c := &tally{}
 		totals[kind] = c
 		for n := 1; n <= k; n++ {
-			if kind == faultproxy.Stall && (n-1)%stride != 0 ||
+			if (n-1)%sample != 0 ||
+				kind == faultproxy.Stall && (n-1)%stride != 0 ||
 				kind == faultproxy.Outage && n < firstManifest && (n-1)%outageStride != 0 {
 				continue
 			}
@@ -481,13 +493,13 @@ func TestExportUnderFaults(t *testing.T) {
 	for _, c := range totals {
 		all.add(*c)
 	}
-	summary := fmt.Sprintf("faults: runs=%d injected=%d retried-ok=%d clean-failures=%d tag-step-failures=%d inconsistent=%d k=%d stall-stride=%d outage-stride=%d-before-request-%d wall=%s",
+	summary := fmt.Sprintf(reg.Name+" faults: runs=%d injected=%d retried-ok=%d clean-failures=%d tag-step-failures=%d inconsistent=%d k=%d stall-stride=%d outage-stride=%d-before-request-%d wall=%s",
 		all.runs, all.injected, all.retriedOK, all.clean, all.tagStep, all.inconsistent, k, stride, outageStride, firstManifest, time.Since(start).Round(time.Second))
 	t.Log(summary)
 	// go test shows a passing test's output only with -v: the totals go to
 	// a file next to the built lifecycle, which `make acceptance` prints.
 	lines = append(lines, summary)
-	out := filepath.Join(filepath.Dir(harness.LifecycleDir(t)), "faults-summary.txt")
+	out := filepath.Join(filepath.Dir(harness.LifecycleDir(t)), summaryFile)
 	if err := os.WriteFile(out, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		t.Errorf("write %s: %v", out, err)
 	}
