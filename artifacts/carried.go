@@ -26,10 +26,11 @@ func FromManifest(raw []byte, blob func(v1.Descriptor) (Blob, error)) (*Artifact
 	if m.MediaType != MediaTypeManifest {
 		return nil, fmt.Errorf("media type %q: not an OCI image manifest", m.MediaType)
 	}
-	for _, k := range []string{AnnotationBuildpackID, AnnotationLayer, AnnotationTag} {
-		if m.Annotations[k] == "" {
-			return nil, fmt.Errorf("no %s annotation: not an artifact this exporter published (or published before it recorded the tag)", k)
-		}
+	if !Published(m.Annotations) {
+		return nil, fmt.Errorf("no %s and %s annotations: not an artifact this exporter published", AnnotationBuildpackID, AnnotationLayer)
+	}
+	if m.Annotations[AnnotationTag] == "" {
+		return nil, fmt.Errorf("no %s annotation: published before the exporter recorded the declared tag", AnnotationTag)
 	}
 	digest, _, err := v1.SHA256(bytes.NewReader(raw))
 	if err != nil {

@@ -28,6 +28,14 @@ const (
 	AnnotationImageID = AnnotationPrefix + "image.id"
 )
 
+// Published reports whether a manifest's annotations mark it as an artifact
+// this exporter published: it carries the buildpack and the layer. Tag
+// ownership, the discovery of a previous image's artifacts and carrying
+// them all decide by this one rule.
+func Published(annotations map[string]string) bool {
+	return annotations[AnnotationBuildpackID] != "" && annotations[AnnotationLayer] != ""
+}
+
 // validate performs the checks of one declaration that need no file system.
 func validate(d Declaration) []error {
 	var errs []error

@@ -56,7 +56,7 @@ func DiscoverArtifacts(ctx context.Context, subject name.Digest, opts ...remote.
 				return nil, err
 			}
 		}
-		if ann[artifacts.AnnotationBuildpackID] == "" || ann[artifacts.AnnotationLayer] == "" {
+		if !artifacts.Published(ann) {
 			continue // someone else's referrer: a signature, an SBOM
 		}
 		out = append(out, PreviousArtifact{

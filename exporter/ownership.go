@@ -109,7 +109,7 @@ func isOurArtifact(mt types.MediaType, raw []byte) bool {
 	if json.Unmarshal(raw, &m) != nil {
 		return false
 	}
-	return m.Annotations[artifacts.AnnotationBuildpackID] != "" && m.Annotations[artifacts.AnnotationLayer] != ""
+	return artifacts.Published(m.Annotations)
 }
 
 // CheckReservedTags refuses an artifact tag equal to the tag of another
