@@ -69,9 +69,22 @@ func (r *rebaseCmd) DefineFlags() {
 	cli.FlagUseDaemon(&r.UseDaemon)
 }
 
-// Args takes the image names and resolves the inputs; it reads the app image
-// before privileges are dropped, as upstream does.
+// Args is upstream's (upstreamArgs), then the artifact inputs.
 func (r *rebaseCmd) Args(nargs int, args []string) error {
+	if err := r.upstreamArgs(nargs, args); err != nil {
+		return err
+	}
+	extra, err := platform.ResolveArtifactInputs(nil)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	r.extra = extra
+	return nil
+}
+
+// upstreamArgs is upstream's Args: it takes the image names, resolves the
+// inputs and reads the app image before privileges are dropped.
+func (r *rebaseCmd) upstreamArgs(nargs int, args []string) error {
 	if nargs == 0 {
 		return cmd.FailErrCode(errors.New("at least one image argument is required"), cmd.CodeForInvalidArgs, "parse arguments")
 	}
@@ -80,13 +93,11 @@ func (r *rebaseCmd) Args(nargs int, args []string) error {
 	if err := lplatform.ResolveInputs(lplatform.Rebase, r.LifecycleInputs, cmd.DefaultLogger); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	extra, err := platform.ResolveArtifactInputs(nil)
-	if err != nil {
-		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
-	}
-	r.extra = extra
+	var err error
 	if !r.UseDaemon {
-		if err := r.setAppImage(); err != nil {
+		// Upstream reads the app image here, so that the keychain includes
+		// the run image it names, before privileges are dropped.
+		if err = r.setAppImage(); err != nil {
 			return cmd.FailErrCode(errors.New(err.Error()), r.CodeFor(lplatform.RebaseError), "set app image")
 		}
 	}
@@ -97,11 +108,14 @@ func (r *rebaseCmd) Args(nargs int, args []string) error {
 // CNB user, as upstream does.
 func (r *rebaseCmd) Privileges() error {
 	var err error
-	if r.keychain, err = auth.DefaultKeychain(r.RegistryImages()...); err != nil {
+	r.keychain, err = auth.DefaultKeychain(r.RegistryImages()...)
+	if err != nil {
 		return cmd.FailErr(err, "resolve keychain")
 	}
 	if r.UseDaemon {
-		if r.docker, err = priv.DockerClient(); err != nil {
+		var err error
+		r.docker, err = priv.DockerClient()
+		if err != nil {
 			return cmd.FailErr(err, "initialize docker client")
 		}
 	}
@@ -212,9 +226,11 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error)
 // setAppImage reads the image to rebase and, without -run-image, picks the
 // run image from its metadata, as upstream does.
 func (r *rebaseCmd) setAppImage() error {
-	targetImageRef := r.OutputImageRef
+	var targetImageRef string
 	if len(r.PreviousImageRef) > 0 {
 		targetImageRef = r.PreviousImageRef
+	} else {
+		targetImageRef = r.OutputImageRef
 	}
 	ref, err := name.ParseReference(targetImageRef, name.WeakValidation)
 	if err != nil {
@@ -222,14 +238,26 @@ func (r *rebaseCmd) setAppImage() error {
 	}
 	registry := ref.Context().RegistryStr()
 	if r.UseDaemon {
-		r.appImage, err = local.NewImage(targetImageRef, r.docker, local.FromBaseImage(targetImageRef))
+		r.appImage, err = local.NewImage(
+			targetImageRef,
+			r.docker,
+			local.FromBaseImage(targetImageRef),
+		)
 	} else {
 		var keychain authn.Keychain
-		if keychain, err = auth.DefaultKeychain(targetImageRef); err != nil {
+		keychain, err = auth.DefaultKeychain(targetImageRef)
+		if err != nil {
 			return err
 		}
-		opts := append([]imgutil.ImageOption{remote.FromBaseImage(targetImageRef)}, image.GetInsecureOptions(r.InsecureRegistries)...)
-		r.appImage, err = remote.NewImage(targetImageRef, keychain, opts...)
+		var opts = []imgutil.ImageOption{
+			remote.FromBaseImage(targetImageRef),
+		}
+		opts = append(opts, image.GetInsecureOptions(r.InsecureRegistries)...)
+		r.appImage, err = remote.NewImage(
+			targetImageRef,
+			keychain,
+			opts...,
+		)
 	}
 	if err != nil || !r.appImage.Found() {
 		return cmd.FailErr(err, "access image to rebase")
@@ -243,7 +271,8 @@ func (r *rebaseCmd) setAppImage() error {
 		if err != nil {
 			return cmd.FailErrCode(errors.New("-run-image is required when there is no run image metadata available"), cmd.CodeForInvalidArgs, "parse arguments")
 		}
-		if r.RunImageRef, err = lplatform.BestRunImageMirrorFor(registry, runImage, r.AccessChecker()); err != nil {
+		r.RunImageRef, err = lplatform.BestRunImageMirrorFor(registry, runImage, r.AccessChecker())
+		if err != nil {
 			return err
 		}
 	}

@@ -23,25 +23,30 @@ const upstreamModule = "github.com/buildpacks/lifecycle"
 type mirror struct {
 	ours     string // file of this package
 	upstream string // file of the upstream module, slash-separated
-	fn       string // "Recv.Name" or "Name", the same on both sides
+	fn       string // upstream's "Recv.Name" or "Name"
+	as       string // our name for it, when not fn (same receiver)
 }
 
 // mirrors lists every mirrored function; each file that holds one says so
 // at its top.
 var mirrors = []mirror{
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initDaemonAppImage"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initRemoteAppImage"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initLayoutAppImage"},
-	{"images.go", "cmd/lifecycle/exporter.go", "launcherConfig"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.customSourceDateEpoch"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.supportsRunImageExtension"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.supportsHistory"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.getExtendedConfig"},
-	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.hasExtendedLayers"},
-	{"images.go", "cmd/lifecycle/main.go", "initCache"},
-	{"images.go", "cmd/lifecycle/main.go", "verifyBuildpackApis"},
-	{"export.go", "cmd/lifecycle/exporter.go", "exportCmd.DefineFlags"},
-	{"create.go", "cmd/lifecycle/creator.go", "createCmd.DefineFlags"},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initDaemonAppImage", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initRemoteAppImage", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.initLayoutAppImage", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "launcherConfig", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.customSourceDateEpoch", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.supportsRunImageExtension", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.supportsHistory", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.getExtendedConfig", ""},
+	{"images.go", "cmd/lifecycle/exporter.go", "exportCmd.hasExtendedLayers", ""},
+	{"images.go", "cmd/lifecycle/main.go", "initCache", ""},
+	{"images.go", "cmd/lifecycle/main.go", "verifyBuildpackApis", ""},
+	{"export.go", "cmd/lifecycle/exporter.go", "exportCmd.DefineFlags", ""},
+	{"create.go", "cmd/lifecycle/creator.go", "createCmd.DefineFlags", ""},
+	{"rebase.go", "cmd/lifecycle/rebaser.go", "rebaseCmd.DefineFlags", ""},
+	{"rebase.go", "cmd/lifecycle/rebaser.go", "rebaseCmd.Args", "rebaseCmd.upstreamArgs"},
+	{"rebase.go", "cmd/lifecycle/rebaser.go", "rebaseCmd.Privileges", ""},
+	{"rebase.go", "cmd/lifecycle/rebaser.go", "rebaseCmd.setAppImage", ""},
 }
 
 // renames normalise our names to upstream's before comparing: each
@@ -72,7 +77,7 @@ func TestMirrorsUpstream(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff, err := compareMirror(ours, up, m.fn); err != nil || diff != "" {
+			if diff, err := compareMirrorAs(ours, up, m.as, m.fn); err != nil || diff != "" {
 				t.Errorf("%s %s no longer mirrors %s (%v); re-sync it (- ours, + upstream):\n%s", m.ours, m.fn, filepath.Join(dir, m.upstream), err, diff)
 			}
 		})
@@ -198,10 +203,23 @@ func upstreamDir(t *testing.T) string {
 // blank lines, our names normalised to upstream's, and returns a line diff
 // ("-" ours, "+" upstream: what to change), empty when they are the same.
 func compareMirror(ours, upstream []byte, fn string) (string, error) {
-	o, err := printFunc(ours, fn)
+	return compareMirrorAs(ours, upstream, "", fn)
+}
+
+// compareMirrorAs is compareMirror for our function as ("" for fn), which
+// has the receiver of upstream's fn and another name.
+func compareMirrorAs(ours, upstream []byte, as, fn string) (string, error) {
+	if as == "" {
+		as = fn
+	}
+	o, err := printFunc(ours, as)
 	if err != nil {
 		return "", fmt.Errorf("ours: %w", err)
 	}
+	ourName := as[strings.LastIndexByte(as, '.')+1:]
+	upName := fn[strings.LastIndexByte(fn, '.')+1:]
+	head, body, _ := strings.Cut(o, "\n")
+	o = strings.Replace(head, ") "+ourName+"(", ") "+upName+"(", 1) + "\n" + body
 	for _, r := range renames {
 		o = strings.ReplaceAll(o, r.ours, r.upstream)
 	}
