@@ -78,6 +78,7 @@ func buildWithoutFiles(t *testing.T, d Declaration) *Artifact {
 }
 
 func TestBlobHashesOnce(t *testing.T) {
+	t.Parallel()
 	a := buildWithoutFiles(t, loadOne(t, helmTOML, goldenCases[2].files))
 	opens := countOpens(t, a)
 	blobs, _ := a.Layers()
@@ -149,6 +150,7 @@ func TestBlobHashesOnce(t *testing.T) {
 }
 
 func TestBlobStreams(t *testing.T) {
+	// Not parallel: it measures the process's allocations.
 	layerDir := t.TempDir()
 	const size = 64 << 20
 	f, err := os.Create(filepath.Join(layerDir, "big.bin"))
@@ -183,6 +185,7 @@ func TestBlobStreams(t *testing.T) {
 }
 
 func TestBlobDetectsChangedFile(t *testing.T) {
+	t.Parallel()
 	for name, change := range map[string]func(string) error{
 		"grown": func(p string) error {
 			f, err := os.OpenFile(p, os.O_APPEND|os.O_WRONLY, 0)
@@ -221,6 +224,7 @@ func TestBlobDetectsChangedFile(t *testing.T) {
 }
 
 func TestBlobRefusesFIFOWithoutBlocking(t *testing.T) {
+	t.Parallel()
 	layerDir := t.TempDir()
 	if err := syscall.Mkfifo(filepath.Join(layerDir, "f"), 0o644); err != nil {
 		t.Fatal(err)
@@ -239,6 +243,7 @@ func TestBlobRefusesFIFOWithoutBlocking(t *testing.T) {
 }
 
 func TestBlobRefusesSymlinkSwappedOut(t *testing.T) {
+	t.Parallel()
 	base := t.TempDir()
 	layerDir := filepath.Join(base, "layer")
 	writeTree(t, base, map[string]string{"secret": "s", "layer/f": "x"})
@@ -254,6 +259,7 @@ func TestBlobRefusesSymlinkSwappedOut(t *testing.T) {
 }
 
 func TestConfigBlobs(t *testing.T) {
+	t.Parallel()
 	// Without a config file, the config is `{}` in memory, with the declared
 	// media type or as the empty descriptor.
 	for _, tc := range []struct {

@@ -33,6 +33,7 @@ func (r *failingReader) Close() error { return nil }
 // A read error of the file is a file error, for the hashing and the
 // size-checking reader; EOF stays io.EOF itself, also when read again.
 func TestReadersClassifyErrors(t *testing.T) {
+	t.Parallel()
 	eio := syscall.EIO
 	for _, tc := range []struct {
 		name string
@@ -66,6 +67,7 @@ func TestReadersClassifyErrors(t *testing.T) {
 // rel names a directory relative to the layers directory; one it cannot
 // relate is returned as is.
 func TestDigestCacheRel(t *testing.T) {
+	t.Parallel()
 	c := OpenDigestCache("/layers")
 	for dir, want := range map[string]string{
 		"/layers/examples_wasm/wasm": "examples_wasm/wasm",
@@ -81,6 +83,7 @@ func TestDigestCacheRel(t *testing.T) {
 // A file whose last change is exactly the racy cutoff before the read is cached;
 // one a nanosecond later is not.
 func TestDigestCacheRacyBoundary(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "content")
 	fi, err := os.Stat(w.file)
 	if err != nil {
@@ -107,6 +110,7 @@ func TestDigestCacheRacyBoundary(t *testing.T) {
 // Storing what the cache already holds leaves it clean: an export of
 // unchanged files does not rewrite the cache file.
 func TestDigestCacheStoreUnchanged(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "content")
 	fi, err := os.Stat(w.file)
 	if err != nil {
@@ -143,6 +147,7 @@ func buildCached(t *testing.T, w *cacheWorkspace) *DigestCache {
 
 // A saved cache is not written again while nothing changed.
 func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
+	t.Parallel()
 	w := newCacheWorkspace(t, "content", noRacyCutoff)
 	c := buildCached(t, w)
 	if err := c.Save(); err != nil {
@@ -168,6 +173,7 @@ func TestSaveDigestsOnlyWhenChanged(t *testing.T) {
 // A cache that cannot be saved is an error naming its file, wrapping the
 // cause.
 func TestSaveDigestsErrors(t *testing.T) {
+	t.Parallel()
 	var caches []*DigestCache
 	var paths []string
 	for range 2 {
@@ -191,6 +197,7 @@ func TestSaveDigestsErrors(t *testing.T) {
 // An artifacts.toml of exactly maxDeclFileSize bytes is read; one more byte is
 // too large.
 func TestDeclFileSizeLimit(t *testing.T) {
+	t.Parallel()
 	const decl = "[[artifact]]\ntag = 'wasm'\ntype = 'application/wasm'\nfile = 'app.wasm'\n#"
 	for _, tc := range []struct {
 		size int
@@ -214,6 +221,7 @@ func TestDeclFileSizeLimit(t *testing.T) {
 // An unknown key that cannot be attributed to one artifact (an inline array
 // of tables) is named once, at the file level.
 func TestUnknownKeyOfInlineArtifactsNamedOnce(t *testing.T) {
+	t.Parallel()
 	layers := t.TempDir()
 	writeTree(t, layers, map[string]string{
 		"examples_wasm/wasm/artifacts.toml": "artifact = [{tag = 'a', type = 'a/b', file = 'f', fiel = 'x'}, {tag = 'b', type = 'a/b', file = 'f', fiel = 'y'}]\n",
@@ -229,6 +237,7 @@ func TestUnknownKeyOfInlineArtifactsNamedOnce(t *testing.T) {
 }
 
 func TestDescribeMode(t *testing.T) {
+	t.Parallel()
 	for m, want := range map[fs.FileMode]string{
 		fs.ModeDir | 0o755:                "a directory",
 		fs.ModeNamedPipe | 0o644:          "a named pipe (FIFO)",
@@ -248,6 +257,7 @@ func TestDescribeMode(t *testing.T) {
 // at the file level. Here its path is longer than PATH_MAX: listing the
 // buildpack's directory works, opening the layer's fails.
 func TestLoadLayerDirectoryUnopenable(t *testing.T) {
+	t.Parallel()
 	layers := t.TempDir()
 	for len(layers) < 3800 {
 		layers = filepath.Join(layers, strings.Repeat("d", 200))

@@ -19,6 +19,7 @@ import (
 // blobs, and index entries named by their tags with the app image as
 // subject. A second export replaces the entries of the same names.
 func TestLayoutExport(t *testing.T) {
+	t.Parallel()
 	dir := filepath.Join(t.TempDir(), "app")
 	arts := fixture(t)
 	var firstDigests []v1.Hash
@@ -123,6 +124,7 @@ func TestLayoutExport(t *testing.T) {
 
 // WrapLayout takes only imgutil's layout images.
 func TestWrapLayoutRefusesOtherImages(t *testing.T) {
+	t.Parallel()
 	plan, err := exporter.NewPlan([]string{"example.com/app:latest"}, nil, platform.TagTemplate{}, nil)
 	if err != nil {
 		t.Fatal(err)

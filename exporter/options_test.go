@@ -14,6 +14,7 @@ import (
 
 // Each option refuses its invalid values and takes the valid ones.
 func TestOptions(t *testing.T) {
+	t.Parallel()
 	plan, err := exporter.NewPlan([]string{"127.0.0.1:5000/app:latest"}, nil, platform.TagTemplate{}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,7 @@ func (discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 
 // A commit error says whether a tag moved.
 func TestCommitErrorMessage(t *testing.T) {
+	t.Parallel()
 	cause := errors.New("boom")
 	for _, tc := range []struct {
 		err  *exporter.CommitError

@@ -13,6 +13,7 @@ import (
 // isInsecure matches the reference's registry against the insecure ones,
 // for tags, digests and bare repositories alike.
 func TestIsInsecure(t *testing.T) {
+	t.Parallel()
 	insecure := []string{"registry.example.com:5000", "plain.example"}
 	for _, tc := range []struct {
 		ref  string
@@ -42,6 +43,7 @@ func TestIsInsecure(t *testing.T) {
 // A transaction's defaults: anonymous credentials, a discarding logger, 4
 // jobs and a 60 s timeout (spec 10).
 func TestNewDefaults(t *testing.T) {
+	t.Parallel()
 	plan, err := NewPlan([]string{"127.0.0.1:5000/app:latest"}, nil, platform.TagTemplate{}, nil)
 	if err != nil {
 		t.Fatal(err)

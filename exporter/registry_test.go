@@ -148,6 +148,7 @@ func TestUploadRetryable(t *testing.T) {
 // A blob of up to smallBlob bytes goes up in one POST with its digest; a
 // bigger one through the pusher's session (POST, PATCH, PUT).
 func TestUploadSmallBlobBoundary(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		size    int
 		oneShot bool

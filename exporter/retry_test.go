@@ -36,6 +36,7 @@ func statusError(code int) error {
 // The policy of spec 8: 5 attempts, 200 ms doubling, at most 5 s per wait
 // and 30 s in all, Retry-After honoured but capped, permanent errors at once.
 func TestRetryPolicy(t *testing.T) {
+	t.Parallel()
 	long := retryPolicy{attempts: 20, first: time.Second, max: 5 * time.Second, budget: 30 * time.Second}
 	reset := &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}
 	for _, tc := range []struct {
@@ -161,6 +162,7 @@ func TestRetryPolicy(t *testing.T) {
 
 // The default policy's numbers are spec 8's.
 func TestDefaultRetryPolicy(t *testing.T) {
+	t.Parallel()
 	want := retryPolicy{attempts: 5, first: 200 * ms, max: 5 * time.Second, budget: 30 * time.Second}
 	got := defaultRetry
 	if got.sleep != nil || got.attempts != want.attempts || got.first != want.first || got.max != want.max || got.budget != want.budget {
@@ -171,6 +173,7 @@ func TestDefaultRetryPolicy(t *testing.T) {
 // A cancelled context stops the retries: during a wait, or before an
 // attempt is judged.
 func TestRetryStopsWhenCancelled(t *testing.T) {
+	t.Parallel()
 	t.Run("during a wait", func(t *testing.T) {
 		ctx, cancel := context.WithCancel(context.Background())
 		p := defaultRetry
@@ -240,6 +243,7 @@ func isStatus(err error, code int) bool {
 // do, against a real HTTP server: which statuses are retried, and the
 // Retry-After it reads from each.
 func TestRetryDo(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		status     int
 		retryAfter string
@@ -305,6 +309,7 @@ func TestRetryDo(t *testing.T) {
 // A request that gets no answer (the connection is reset) is retried; the
 // body of every answer is drained and closed.
 func TestRetryDoNetworkError(t *testing.T) {
+	t.Parallel()
 	calls := 0
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		calls++
@@ -362,6 +367,7 @@ func (c *closeRecorder) Close() error {
 // uploadRetryable is go-containerregistry's predicate plus timeouts; the
 // network errors one by one (TestUploadRetryable has the statuses).
 func TestUploadRetryableNetworkErrors(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		err  error

@@ -192,6 +192,7 @@ func commit(t *testing.T, names []string, arts []*artifacts.Artifact, img v1.Ima
 }
 
 func TestCommit(t *testing.T) {
+	t.Parallel()
 	for _, referrers := range []bool{true, false} {
 		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
 			rec, host := newRegistry(t, referrers)
@@ -316,6 +317,7 @@ func checkOrder(t *testing.T, reqs []request, primary string) {
 }
 
 func TestCommitFailures(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name      string
 		fail      func(r *http.Request, n int) int // n counts matching requests
@@ -424,6 +426,7 @@ func TestCommitFailures(t *testing.T) {
 }
 
 func TestCommitRetriesTransientErrors(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, false)
 	var mu sync.Mutex
 	failed := map[string]int{}
@@ -452,6 +455,7 @@ func TestCommitRetriesTransientErrors(t *testing.T) {
 
 // A rerun of the same export writes the same manifests and uploads no blob.
 func TestCommitIsIdempotent(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, false)
 	img, _ := random.Image(512, 2)
 	arts := fixture(t)
@@ -491,6 +495,7 @@ func TestCommitIsIdempotent(t *testing.T) {
 // shares blobs across repositories, so the mounts themselves are checked
 // against a real registry in the acceptance tests.)
 func TestCommitSeveralRepositories(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, true)
 	img, _ := random.Image(512, 1)
 	names := []string{host + "/a:latest", host + "/b:v1"}
@@ -582,6 +587,7 @@ func (r rawManifest) MediaType() (types.MediaType, error) { return r.mt, nil }
 // A daemon export publishes the artifacts alone to the repository the
 // platform named: no subject, the image ID annotated, no image tag written.
 func TestCommitWithoutImage(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, false)
 	arts := fixture(t)
 	plan, err := exporter.NewRepositoryPlan(host+"/artifacts", "latest", arts, platform.TagTemplate{}, nil)
@@ -624,6 +630,7 @@ func TestCommitWithoutImage(t *testing.T) {
 // ask the registry for a blob whose digest it does not know yet, and the
 // manifests it then writes name what was uploaded.
 func TestCommitStreamsArtifactFiles(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, true)
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
@@ -696,6 +703,7 @@ file = "small.bin"
 // A file that cannot be read during the upload fails the export as a file
 // error, not a registry one, and moves no tag.
 func TestCommitFileErrorIsNotARegistryError(t *testing.T) {
+	t.Parallel()
 	_, host := newRegistry(t, false)
 	img, _ := random.Image(512, 1)
 	app := host + "/app"
@@ -723,6 +731,7 @@ func (zeros) Read(p []byte) (int, error) {
 // distinct blob once, and a transient failure of the upload is retried with
 // a new session.
 func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, true)
 	var mu sync.Mutex
 	failed := false
@@ -759,6 +768,7 @@ func TestCommitUploadsSmallBlobsInOneRequest(t *testing.T) {
 // A fallback tag that holds something other than an OCI index is not
 // overwritten: the export fails in the tag step before the app's tags move.
 func TestCommitKeepsForeignFallbackTag(t *testing.T) {
+	t.Parallel()
 	_, host := newRegistry(t, false)
 	img, _ := random.Image(512, 1)
 	d, _ := img.Digest()
@@ -781,6 +791,7 @@ func TestCommitKeepsForeignFallbackTag(t *testing.T) {
 // Without an image (the daemon's artifacts repository), a refused manifest
 // still fails the commit before any tag moves.
 func TestCommitWithoutImageManifestRefused(t *testing.T) {
+	t.Parallel()
 	rec, host := newRegistry(t, false)
 	rec.setFail(func(r *http.Request) int {
 		if r.Method == http.MethodPut && strings.Contains(r.URL.Path, "/manifests/sha256:") {

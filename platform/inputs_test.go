@@ -9,6 +9,7 @@ import (
 )
 
 func TestTagTemplate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		template, tag, imageTag, want, err string
 	}{
@@ -61,6 +62,7 @@ func TestTagTemplate(t *testing.T) {
 
 // The zero template is the default one.
 func TestTagTemplateZero(t *testing.T) {
+	t.Parallel()
 	var zero platform.TagTemplate
 	if got := zero.String(); got != platform.DefaultTagTemplate {
 		t.Fatalf("String = %q", got)
@@ -87,6 +89,7 @@ func FuzzParseTagTemplate(f *testing.F) {
 }
 
 func TestRegistryTimeout(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
 		want time.Duration
@@ -114,6 +117,7 @@ func TestRegistryTimeout(t *testing.T) {
 }
 
 func TestPolicyInput(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		raw  string
 		want platform.Policy

@@ -51,6 +51,7 @@ func sampleReport() *platform.Report {
 
 // With no artifacts the file is byte-identical to what lifecycle writes.
 func TestReportWithoutArtifactsMatchesLifecycle(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name string
 		rep  files.Report
@@ -80,6 +81,7 @@ func TestReportWithoutArtifactsMatchesLifecycle(t *testing.T) {
 }
 
 func TestReportGolden(t *testing.T) {
+	t.Parallel()
 	got, err := sampleReport().Marshal()
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +103,7 @@ func TestReportGolden(t *testing.T) {
 
 // kpack decodes report.toml with lifecycle's files.Report; Tekton greps it.
 func TestReportConsumers(t *testing.T) {
+	t.Parallel()
 	want := sampleReport()
 	path := filepath.Join(t.TempDir(), "report.toml")
 	if err := platform.WriteReport(path, want); err != nil {
@@ -152,6 +155,7 @@ func TestReportConsumers(t *testing.T) {
 // to (a reader holding it open still reads it whole), the new one is a new
 // inode with the whole report, mode 0644, and no temporary file is left.
 func TestWriteReportReplacesAtomically(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.toml")
 	if err := os.WriteFile(path, []byte("old"), 0o600); err != nil {
@@ -200,6 +204,7 @@ func TestWriteReportReplacesAtomically(t *testing.T) {
 // A report that cannot be put in place is an error, and leaves no
 // temporary file.
 func TestWriteReportFails(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "report.toml")
 	// A non-empty directory cannot be renamed over.
@@ -225,6 +230,7 @@ func TestWriteReportFails(t *testing.T) {
 
 // The report's directory is created when missing.
 func TestWriteReportCreatesDirectory(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join(t.TempDir(), "a", "b", "report.toml")
 	if err := platform.WriteReport(path, sampleReport()); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 )
 
 func TestUpstreamVersion(t *testing.T) {
+	t.Parallel()
 	lifecycle := func(version string, replace *debug.Module) *debug.Module {
 		return &debug.Module{Path: upstreamModule, Version: version, Replace: replace}
 	}
@@ -34,6 +35,7 @@ func TestUpstreamVersion(t *testing.T) {
 // (A test binary carries no module dependencies in its build information:
 // the acceptance tests check the built binaries' version against go.mod.)
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	if got, want := Version(), UpstreamVersion()+"+artifacts"; got != want {
 		t.Fatalf("Version() = %q, want %q", got, want)
 	}

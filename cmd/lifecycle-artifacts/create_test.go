@@ -12,6 +12,7 @@ import (
 // those that start as root (analyze, restore) keep them, and every phase
 // gets the creator's resolved inputs.
 func TestPhaseEnv(t *testing.T) {
+	t.Parallel()
 	c := newCreateCmd("0.13")
 	c.LayersDir, c.UID, c.GID = "/layers", 1000, 1000
 	secret := `CNB_REGISTRY_AUTH={"127.0.0.1:5000":"Basic dTpw"}`
@@ -42,6 +43,7 @@ func TestPhaseEnv(t *testing.T) {
 }
 
 func TestHideFromUser(t *testing.T) {
+	t.Parallel()
 	if err := hideFromUser(); err != nil {
 		t.Fatal(err)
 	}

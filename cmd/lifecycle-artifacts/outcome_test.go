@@ -15,6 +15,7 @@ import (
 )
 
 func TestExitCode(t *testing.T) {
+	t.Parallel()
 	decl := &artifacts.DeclarationError{Buildpack: artifacts.Buildpack{ID: "a/b", Version: "1"}, Layer: "l", File: "a_b/l/artifacts.toml", Err: errors.New("bad")}
 	for _, tc := range []struct {
 		name string

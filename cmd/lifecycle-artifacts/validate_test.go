@@ -62,6 +62,7 @@ func with(base map[string]string, kv ...string) map[string]string {
 }
 
 func TestValidate(t *testing.T) {
+	t.Parallel()
 	for _, tc := range []struct {
 		name     string
 		files    map[string]string
