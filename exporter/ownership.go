@@ -14,6 +14,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -52,11 +53,12 @@ func (e *ForeignTagError) Is(target error) bool { return target == artifacts.Err
 
 // CheckTagOwnership resolves every artifact tag of the plan: one tag listing
 // per repository, then a read of the manifest of each artifact tag that
-// exists. It returns every tag that holds something other than an artifact
-// manifest of ours (errors.Join of *ForeignTagError), or the registry's error.
-// It writes nothing.
-// opts gives the options (transport, credentials) for a repository.
-func (p *Plan) CheckTagOwnership(ctx context.Context, opts func(name.Repository) []remote.Option) error {
+// exists, at most jobs at a time (a HEAD would not do: the annotations that
+// make an artifact ours are in the body). It returns every tag that holds
+// something other than an artifact manifest of ours (errors.Join of
+// *ForeignTagError, in plan order), or the registry's error. It writes
+// nothing. opts gives the options (transport, credentials) for a repository.
+func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, opts func(name.Repository) []remote.Option) error {
 	var errs []error
 	for _, t := range p.repos {
 		opts := append(opts(t.repo), remote.WithContext(ctx))
@@ -64,21 +66,31 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, opts func(name.Repository)
 		if err != nil {
 			return fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
 		}
+		foreign := make([]error, len(t.artifactTags))
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(jobs, 1))
 		for i, tag := range t.artifactTags {
 			if !slices.Contains(existing, tag.TagStr()) {
 				continue
 			}
-			desc, err := remote.Get(tag, opts...)
-			if isNotFound(err) {
-				continue // deleted since the listing
-			}
-			if err != nil {
-				return fmt.Errorf("reading %s: %w", tag.Name(), err)
-			}
-			if !isOurArtifact(desc.MediaType, desc.Manifest) {
-				errs = append(errs, &ForeignTagError{Tag: tag, MediaType: desc.MediaType, Digest: desc.Digest, Artifact: p.artifacts[i].Declaration})
-			}
+			g.Go(func() error {
+				desc, err := remote.Get(tag, append(opts, remote.WithContext(gctx))...)
+				if isNotFound(err) {
+					return nil // deleted since the listing
+				}
+				if err != nil {
+					return fmt.Errorf("reading %s: %w", tag.Name(), err)
+				}
+				if !isOurArtifact(desc.MediaType, desc.Manifest) {
+					foreign[i] = &ForeignTagError{Tag: tag, MediaType: desc.MediaType, Digest: desc.Digest, Artifact: p.artifacts[i].Declaration}
+				}
+				return nil
+			})
 		}
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		errs = append(errs, foreign...)
 	}
 	return errors.Join(errs...)
 }

@@ -42,6 +42,8 @@ func TestCheckTagOwnership(t *testing.T) {
 		name  string
 		setup func(t *testing.T, repo string) // repo: host/app
 		want  []string                        // substrings of the error; none: allowed
+		// ordered: want's substrings appear in this order
+		ordered bool
 	}{
 		{name: "repository absent"},
 		{name: "tags absent", setup: func(t *testing.T, repo string) { put(t, repo+":latest", img) }},
@@ -59,6 +61,16 @@ func TestCheckTagOwnership(t *testing.T) {
 			want: []string{`tag "sarif"`, "/app:sarif holds application/vnd.oci.image.index.v1+json"}},
 		{name: "another tool's artifact", setup: func(t *testing.T, repo string) { put(t, repo+":wasm", foreignArtifact) },
 			want: []string{`tag "wasm"`, "/app:wasm holds application/vnd.oci.image.manifest.v1+json"}},
+		// The reads run concurrently; the refusals are still listed in plan
+		// order, so the message is the same on every run.
+		{name: "every tag foreign, in plan order", setup: func(t *testing.T, repo string) {
+			put(t, repo+":wasm", foreignArtifact)
+			put(t, repo+":junit", img)
+			if err := remote.WriteIndex(mustRef(t, repo+":sarif"), idx); err != nil {
+				t.Fatal(err)
+			}
+		},
+			want: []string{"/app:wasm holds", "/app:junit holds", "/app:sarif holds"}, ordered: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -73,7 +85,7 @@ func TestCheckTagOwnership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = plan.CheckTagOwnership(context.Background(), func(name.Repository) []remote.Option { return nil })
+			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) []remote.Option { return nil })
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -84,10 +96,16 @@ func TestCheckTagOwnership(t *testing.T) {
 			if !errors.As(err, &fe) || !errors.Is(err, artifacts.ErrInvalid) {
 				t.Fatalf("err %v, want a ForeignTagError that is artifacts.ErrInvalid", err)
 			}
+			at := -1
 			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
+				i := strings.Index(err.Error(), w)
+				if i < 0 {
 					t.Errorf("error %q\nlacks %q", err, w)
 				}
+				if tc.ordered && i < at {
+					t.Errorf("error %q\nhas %q out of plan order", err, w)
+				}
+				at = i
 			}
 		})
 	}

@@ -423,7 +423,7 @@ func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter)
 		clients[w.repo.RegistryStr()] = w.client
 	}
 	return defaultRetry.try(ctx, func() (time.Duration, error) {
-		err := t.plan.CheckTagOwnership(ctx, func(repo name.Repository) []remote.Option {
+		err := t.plan.CheckTagOwnership(ctx, t.jobs, func(repo name.Repository) []remote.Option {
 			return []remote.Option{remote.WithTransport(clients[repo.RegistryStr()].client.Transport)}
 		})
 		if errors.Is(err, artifacts.ErrInvalid) {
