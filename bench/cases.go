@@ -343,7 +343,43 @@ func (b *bench) caseBig(runs, mib int, m *machine) []caseResult {
 	rss.Target = "<= 100 MiB"
 	rss.Met = rss.PeakRSSMiB <= 100
 
-	return []caseResult{*c, *rss, b.caseReexport(runs, big, dir, size)}
+	return []caseResult{*c, *rss, b.caseProgress(big, size), b.caseReexport(runs, big, dir, size)}
+}
+
+// caseProgress exports the big file once through a proxy that passes
+// uploads at 1 Gbit/s, a LAN link (on loopback the upload can end before
+// the first progress line is due), and counts the progress lines
+// (docs/spec.md R11-3: one every 5 s while an upload lasts).
+func (b *bench) caseProgress(big, size string) caseResult {
+	p, err := harness.StartCountingProxy(b.regHost)
+	if err != nil {
+		b.t.Fatalf("proxy: %v", err)
+	}
+	defer p.Close()
+	const rate = 1e9 / 8
+	p.SetUploadRate(rate)
+	c := newCase(size+" progress at 1 Gbit/s", "progress lines of one export", "", "ours-with")
+	w := b.bigWorkspace(big)
+	defer os.RemoveAll(w.Dir)
+	s := b.must(b.export(w, false, p.Host+"/progress:latest"))
+	c.record("ours-with", s)
+	c.finish("ours-with")
+	var lines []string
+	for _, l := range strings.Split(s.Output, "\n") {
+		if strings.Contains(l, "Uploading ") {
+			lines = append(lines, l)
+		}
+	}
+	fmt.Printf("  export through a 1 Gbit/s link: %.1f s, %d progress lines:\n", s.Seconds, len(lines))
+	for _, l := range lines {
+		fmt.Printf("    %s\n", l)
+	}
+	want := int(s.Seconds / 5) // at most; the first export step and the manifests take time too
+	c.Extra["lines"] = lines
+	c.Value, c.Unit = float64(len(lines)), "lines"
+	c.Target = fmt.Sprintf(">= 1, <= %d (one per 5 s)", max(want, 1))
+	c.Met = len(lines) >= 1 && len(lines) <= max(want, 1)
+	return *c
 }
 
 // caseReexport exports the same workspace again, through a proxy that counts

@@ -27,6 +27,7 @@ type sample struct {
 	MaxRSSKiB   int64   `json:"max_rss_kib,omitempty"`
 	CPUSeconds  float64 `json:"cpu_seconds"`          // the command's user+system
 	RegistryCPU float64 `json:"registry_cpu_seconds"` // the registry's, during the command
+	Output      string  `json:"-"`                    // the command's stdout and stderr
 }
 
 func (s *sample) add(o sample) {
@@ -82,7 +83,7 @@ func (b *bench) timed(cmd *exec.Cmd) (sample, error) {
 	if err != nil {
 		return sample{}, fmt.Errorf("%s: %v\n%s", strings.Join(cmd.Args, " "), err, tail(out.String(), 4000))
 	}
-	s := sample{Seconds: elapsed.Seconds(), RegistryCPU: reg1 - reg0}
+	s := sample{Seconds: elapsed.Seconds(), RegistryCPU: reg1 - reg0, Output: out.String()}
 	if ps := cmd.ProcessState; ps != nil {
 		s.CPUSeconds = (ps.UserTime() + ps.SystemTime()).Seconds()
 		s.MaxRSSKiB = peak
@@ -98,6 +99,15 @@ func (b *bench) timed(cmd *exec.Cmd) (sample, error) {
 
 // export runs our exporter (stock=false) or upstream's on w.
 func (b *bench) export(w *fixture.Workspace, stock bool, names ...string) (sample, error) {
+	return b.run(w, stock, nil, names...)
+}
+
+// exportEnv runs our exporter on w with env added to the platform's.
+func (b *bench) exportEnv(w *fixture.Workspace, env []string, names ...string) (sample, error) {
+	return b.run(w, false, env, names...)
+}
+
+func (b *bench) run(w *fixture.Workspace, stock bool, env []string, names ...string) (sample, error) {
 	args := w.Args(filepath.Join(b.lifecycle, "launcher"))
 	bin := filepath.Join(b.lifecycle, "exporter")
 	if stock {
@@ -105,7 +115,7 @@ func (b *bench) export(w *fixture.Workspace, stock bool, names ...string) (sampl
 		args = append([]string{"export"}, args...)
 	}
 	cmd := exec.Command(bin, append(args, names...)...)
-	cmd.Env = append(w.Env(platformAPI), sourceDateEpoch)
+	cmd.Env = append(append(w.Env(platformAPI), sourceDateEpoch), env...)
 	s, err := b.timed(cmd)
 	os.Remove(w.Report)
 	return s, err

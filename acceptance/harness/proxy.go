@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // CountingProxy is a reverse proxy in front of a registry that records what
@@ -29,6 +30,7 @@ type CountingProxy struct {
 	next     http.Handler
 	srv      *http.Server
 	uploaded atomic.Int64
+	rate     atomic.Int64 // bytes per second of each upload body; 0: unlimited
 
 	mu       sync.Mutex
 	uploads  []Upload
@@ -50,16 +52,19 @@ func (u Upload) String() string {
 	return u.Method + " " + u.Repo
 }
 
-// Request is one request the proxy forwarded.
+// Request is one request the proxy forwarded, with when it arrived and how
+// long the registry took to answer it.
 type Request struct {
 	Method, Path string
 	Status       int
+	Start        time.Time
+	Duration     time.Duration
 }
 
 func (r Request) String() string { return fmt.Sprintf("%s %s %d", r.Method, r.Path, r.Status) }
 
 // Kind names the registry API of the request's path: upload, blob,
-// manifest-by-digest, manifest-by-tag, referrers or other.
+// manifest-by-digest, manifest-by-tag, referrers, tags-list or other.
 func (r Request) Kind() string {
 	switch p := r.Path; {
 	case strings.Contains(p, "/blobs/uploads/"):
@@ -72,6 +77,8 @@ func (r Request) Kind() string {
 		return "manifest-by-tag"
 	case strings.Contains(p, "/referrers/"):
 		return "referrers"
+	case strings.HasSuffix(p, "/tags/list"):
+		return "tags-list"
 	}
 	return "other"
 }
@@ -116,13 +123,15 @@ func (p *CountingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.mu.Unlock()
 		}
 		if r.Body != nil {
-			r.Body = &countingBody{ReadCloser: r.Body, n: &p.uploaded}
+			r.Body = &countingBody{ReadCloser: r.Body, n: &p.uploaded, rate: p.rate.Load(), start: time.Now()}
 		}
 	}
 	rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
+	start := time.Now()
 	p.next.ServeHTTP(rec, r)
+	d := time.Since(start)
 	p.mu.Lock()
-	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
+	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status, Start: start, Duration: d})
 	p.mu.Unlock()
 }
 
@@ -170,6 +179,10 @@ func (p *CountingProxy) Reset() {
 	p.mu.Unlock()
 }
 
+// SetUploadRate limits each upload body to bytesPerSecond from now on, as a
+// network link would; 0 removes the limit.
+func (p *CountingProxy) SetUploadRate(bytesPerSecond int64) { p.rate.Store(bytesPerSecond) }
+
 // Close stops the proxy.
 func (p *CountingProxy) Close() error { return p.srv.Close() }
 
@@ -185,11 +198,22 @@ func (s *statusRecorder) WriteHeader(code int) {
 
 type countingBody struct {
 	io.ReadCloser
-	n *atomic.Int64
+	n     *atomic.Int64
+	rate  int64 // bytes per second; 0: unlimited
+	start time.Time
+	read  int64
 }
 
 func (b *countingBody) Read(p []byte) (int, error) {
+	if b.rate > 0 {
+		p = p[:min(len(p), int(max(b.rate/10, 1)))] // about ten reads a second
+	}
 	n, err := b.ReadCloser.Read(p)
 	b.n.Add(int64(n))
+	b.read += int64(n)
+	if b.rate > 0 {
+		due := time.Duration(float64(b.read) / float64(b.rate) * float64(time.Second))
+		time.Sleep(due - time.Since(b.start))
+	}
 	return n, err
 }
