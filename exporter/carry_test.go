@@ -3,9 +3,6 @@ package exporter_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,7 +11,6 @@ import (
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -62,9 +58,8 @@ func must(t *testing.T, err error) {
 // the same layer wins; a carried tag another buildpack declares collides.
 func TestCarry(t *testing.T) {
 	t.Parallel()
-	srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(true), registry.Logger(log.New(io.Discard, "", 0))))
-	t.Cleanup(srv.Close)
-	repo := strings.TrimPrefix(srv.URL, "http://") + "/app"
+	_, host := newRegistry(t, true)
+	repo := host + "/app"
 	img, err := random.Image(64, 1)
 	must(t, err)
 	must(t, remote.Write(mustRef(t, repo+":latest"), img))

@@ -2,15 +2,11 @@ package exporter_test
 
 import (
 	"context"
-	"io"
-	"log"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -31,9 +27,8 @@ func TestDiscoverArtifacts(t *testing.T) {
 	for _, api := range []bool{true, false} {
 		t.Run(map[bool]string{true: "referrers API", false: "fallback index"}[api], func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(registry.New(registry.WithReferrersSupport(api), registry.Logger(log.New(io.Discard, "", 0))))
-			t.Cleanup(srv.Close)
-			repo := strings.TrimPrefix(srv.URL, "http://") + "/app"
+			_, host := newRegistry(t, api)
+			repo := host + "/app"
 			img, err := random.Image(64, 1)
 			if err != nil {
 				t.Fatal(err)

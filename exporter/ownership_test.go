@@ -3,14 +3,10 @@ package exporter_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
-	"github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -74,9 +70,8 @@ func TestCheckTagOwnership(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			srv := httptest.NewServer(registry.New(registry.Logger(log.New(io.Discard, "", 0))))
-			t.Cleanup(srv.Close)
-			repo := strings.TrimPrefix(srv.URL, "http://") + "/app"
+			_, host := newRegistry(t, false)
+			repo := host + "/app"
 			if tc.setup != nil {
 				tc.setup(t, repo)
 			}
