@@ -67,7 +67,14 @@ func (r *registryTarget) Finish(_ context.Context, _ files.ImageReport, saveErr 
 	if r.saved == nil {
 		return &Result{}, saveErr
 	}
-	res, err := r.saved.Result()
+	return committed(r.saved.Result, saveErr)
+}
+
+// committed returns what a save committed (result); when the phase's save
+// failed, the commit's own error wins over the phase's, which wraps it less
+// precisely. The registry and layout targets finish here.
+func committed(result func() (*Result, error), saveErr error) (*Result, error) {
+	res, err := result()
 	if saveErr != nil {
 		if err != nil {
 			return nil, err

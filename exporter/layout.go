@@ -70,14 +70,7 @@ func (l *layoutTarget) Finish(_ context.Context, _ files.ImageReport, saveErr er
 	if l.saved == nil {
 		return &Result{}, saveErr
 	}
-	res, err := l.saved.Result()
-	if saveErr != nil {
-		if err != nil {
-			return nil, err
-		}
-		return nil, saveErr
-	}
-	return res, err
+	return committed(l.saved.Result, saveErr)
 }
 
 // LayoutImage decorates the working image of an OCI layout export: the
