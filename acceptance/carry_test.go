@@ -24,7 +24,7 @@ import (
 // rebuild. With the referrers API (olareg) and the fallback index
 // (distribution).
 func TestRebuildCarriesArtifactsOfReusedLayers(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			run := fixture.PushRunImage(t, reg.Host+"/run")

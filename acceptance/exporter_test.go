@@ -114,7 +114,7 @@ func TestExportParityWithStock(t *testing.T) {
 // with independent clients, on every registry tested for real: with the
 // referrers API (olareg) and without (distribution 2.8 and v3.0.0).
 func TestExportArtifacts(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			run := fixture.PushRunImage(t, reg.Host+"/run")

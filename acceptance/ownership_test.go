@@ -21,7 +21,7 @@ import (
 // image. The platform can allow overwriting. A tag of the cache image in the
 // same repository is refused the same way.
 func TestExportNeverMovesForeignTags(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			run := fixture.PushRunImage(t, reg.Host+"/run")

@@ -28,7 +28,7 @@ import (
 // it as carried; a second reattach changes nothing. With the referrers API
 // (olareg) and the fallback index (distribution).
 func TestRebaseThenReattach(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			runRef := fixture.PushRunImage(t, reg.Host+"/run")
@@ -118,7 +118,7 @@ func patchRunImage(t *testing.T, runRef, to string) string {
 // report.toml lists them. Without artifacts it gives the stock rebaser's
 // digest and report, byte for byte.
 func TestRebaserCarriesArtifacts(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			runRef := fixture.PushRunImage(t, reg.Host+"/run")

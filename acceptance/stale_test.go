@@ -17,7 +17,7 @@ import (
 // real rebuild. Checked with the referrers API (olareg) and the fallback
 // index (distribution).
 func TestRebuildWarnsOfStaleArtifacts(t *testing.T) {
-	for _, start := range []func(testing.TB) *harness.Registry{harness.StartDistribution, harness.StartDistribution3, harness.StartOlareg} {
+	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
 			run := fixture.PushRunImage(t, reg.Host+"/run")

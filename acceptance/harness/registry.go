@@ -41,6 +41,13 @@ func (r *Registry) LogTail() string {
 	return fileTail(r.LogPath)
 }
 
+// Registries returns the starters of every real registry the suites run
+// against: distribution 2.8 and 3.0 (fallback index) and olareg (referrers
+// API). A test that loops over it covers a registry added here.
+func Registries() []func(testing.TB) *Registry {
+	return []func(testing.TB) *Registry{StartDistribution, StartDistribution3, StartOlareg}
+}
+
 // StartDistribution starts the Debian docker-registry (CNCF distribution 2.8)
 // with filesystem storage, no auth and deletes enabled. It has no referrers API.
 func StartDistribution(t testing.TB) *Registry {
