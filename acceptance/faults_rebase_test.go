@@ -102,20 +102,7 @@ func TestRebaseAndReattachUnderFaults(t *testing.T) {
 				began := time.Now()
 				for n := 1; n <= k; n += faultRebaseStride {
 					o, code, injected := one(n, kind)
-					c.runs++
-					if injected {
-						c.injected++
-					}
-					switch o {
-					case succeeded:
-						c.ok++
-					case cleanFailure:
-						c.clean++
-					case tagStepFailure:
-						c.tagStep++
-					case inconsistent:
-						c.inconsistent++
-					}
+					c.count(o, injected)
 					if op == "reattach" && kind != faultproxy.Outage && injected && o != succeeded {
 						t.Errorf("reattach, one-off fault %s at request %d: exit %d (%s), want 0: the fault must be retried", kind, n, code, o)
 					}

@@ -317,6 +317,27 @@ type tally struct {
 	runs, injected, retriedOK, ok, clean, tagStep, inconsistent int
 }
 
+// count records one run that ended in o; injected: the fault was injected.
+func (t *tally) count(o outcome, injected bool) {
+	t.runs++
+	if injected {
+		t.injected++
+	}
+	switch o {
+	case succeeded:
+		t.ok++
+		if injected {
+			t.retriedOK++
+		}
+	case cleanFailure:
+		t.clean++
+	case tagStepFailure:
+		t.tagStep++
+	case inconsistent:
+		t.inconsistent++
+	}
+}
+
 func (t *tally) add(o tally) {
 	t.runs += o.runs
 	t.injected += o.injected
@@ -463,23 +484,7 @@ func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryF
 			}
 			o, code, injected, _ := exportRun(n, kind)
 			checkFaultRun(t, kind, n, o, code, injected, kind == faultproxy.Outage && n <= lastRunRead)
-			c.runs++
-			if injected {
-				c.injected++
-			}
-			switch o {
-			case succeeded:
-				c.ok++
-				if injected {
-					c.retriedOK++
-				}
-			case cleanFailure:
-				c.clean++
-			case tagStepFailure:
-				c.tagStep++
-			case inconsistent:
-				c.inconsistent++
-			}
+			c.count(o, injected)
 		}
 		line := fmt.Sprintf("faults[%s]: runs=%d injected=%d ok=%d retried-ok=%d clean-failures=%d tag-step-failures=%d inconsistent=%d",
 			kind, c.runs, c.injected, c.ok, c.retriedOK, c.clean, c.tagStep, c.inconsistent)
