@@ -42,6 +42,8 @@ func TestExportRejectsBadInput(t *testing.T) {
 		{name: "directory", toml: "[[artifact]]\ntag = \"a\"\nfile = \"dir\"\n" + typ, want: `file "dir": not a regular file`,
 			setup: func(t *testing.T, layer string) { must(t, os.Mkdir(filepath.Join(layer, "dir"), 0o755)) }},
 		{name: "file does not exist", toml: "[[artifact]]\ntag = \"a\"\nfile = \"nope.txt\"\n" + typ, want: `file "nope.txt": file does not exist`},
+		{name: "path relative to $CNB_LAYERS_DIR", toml: "[[artifact]]\ntag = \"a\"\nfile = \"out/a.txt\"\n" + typ,
+			want: `file "out/a.txt": file does not exist in the layer directory (paths are relative to the layer directory, not to $CNB_LAYERS_DIR: write "a.txt")`},
 		{name: "invalid tag", toml: "[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\n" + typ, want: `invalid tag "-bad"`},
 		{name: "fallback tag", toml: "[[artifact]]\ntag = \"sha256-" + strings.Repeat("ab", 32) + "\"\nfile = \"a.txt\"\n" + typ, want: "referrers fallback tag"},
 		{name: "invalid media type", toml: "[[artifact]]\ntag = \"a\"\nfile = \"a.txt\"\ntype = \"not a type\"\n", want: `invalid media type "not a type"`},

@@ -135,6 +135,61 @@ func TestLoad(t *testing.T) {
 			}},
 		},
 		{
+			name: "RFC labels beyond the media types become annotations",
+			files: map[string]string{
+				wasmTOML: `
+[[artifact]]
+tag = "wasm"
+file = "m.wasm"
+[[artifact.labels]]
+ConfigMediaType = "application/vnd.wasm.config.v1+json"
+"org.opencontainers.image.description" = "from labels"
+Team = "payments"
+[artifact.annotations]
+"org.opencontainers.image.source" = "from annotations"
+`,
+				"examples_wasm/wasm/m.wasm": "w",
+			},
+			want: []Declaration{{
+				Buildpack: wasmBP, Layer: "wasm", LayerDir: "examples_wasm/wasm", Source: wasmTOML,
+				Tag:             "wasm",
+				ArtifactType:    "application/vnd.wasm.config.v1+json",
+				ConfigMediaType: "application/vnd.wasm.config.v1+json",
+				Files:           []File{{Path: "m.wasm", MediaType: DefaultMediaType, Title: "m.wasm"}},
+				Annotations: map[string]string{
+					"org.opencontainers.image.description": "from labels",
+					"Team":                                 "payments",
+					"org.opencontainers.image.source":      "from annotations",
+				},
+			}},
+		},
+		{
+			name: "labels: misspelt media type, not a string, also an annotation, reserved key",
+			files: map[string]string{
+				wasmTOML: `
+[[artifact]]
+tag = "t"
+type = "a/b"
+file = "f"
+[artifact.labels]
+contentlayermediatyp = "a/b"
+Count = 3
+"org.example.x" = "a"
+"io.buildpacks.artifact.tag" = "x"
+[artifact.annotations]
+"org.example.x" = "b"
+`,
+				"examples_wasm/wasm/f": "",
+			},
+			wantErrs: []string{
+				`unknown key "artifact.labels.contentlayermediatyp"; did you mean "ContentLayerMediaType"?`,
+				`invalid labels: labels.Count: want a string, got int64`,
+				`invalid labels: "org.example.x" is both a label and an annotation; keep one`,
+				`invalid annotation "io.buildpacks.artifact.tag": the prefix`,
+			},
+			wantIs: []error{ErrUnknownKey, ErrInvalidLabels, ErrInvalidAnnotation},
+		},
+		{
 			name: "several files, file first, defaults, titles, symlink inside the layer, two artifacts",
 			files: map[string]string{
 				wasmTOML: `
@@ -333,6 +388,21 @@ file = "raw.bin"
 			name:     "missing file",
 			files:    map[string]string{wasmTOML: "[[artifact]]\ntag='t'\ntype='a/b'\nfile='nope.wasm'\n"},
 			wantErrs: []string{`file "nope.wasm": file does not exist in the layer directory`},
+			wantIs:   []error{fs.ErrNotExist},
+		},
+		{
+			name: "path relative to $CNB_LAYERS_DIR, as the RFC's wording reads",
+			files: map[string]string{
+				wasmTOML:                    "[[artifact]]\ntag='t'\ntype='a/b'\nfile='wasm/m.wasm'\n",
+				"examples_wasm/wasm/m.wasm": "w",
+			},
+			wantErrs: []string{`file "wasm/m.wasm": file does not exist in the layer directory (paths are relative to the layer directory, not to $CNB_LAYERS_DIR: write "m.wasm")`},
+			wantIs:   []error{fs.ErrNotExist},
+		},
+		{
+			name:     "missing file named like the layer gets no RFC hint",
+			files:    map[string]string{wasmTOML: "[[artifact]]\ntag='t'\ntype='a/b'\nfile='wasm/nope.wasm'\n"},
+			wantErrs: []string{`file "wasm/nope.wasm": file does not exist in the layer directory; fix`},
 			wantIs:   []error{fs.ErrNotExist},
 		},
 		{

@@ -2,7 +2,9 @@ package artifacts
 
 import (
 	"fmt"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -23,9 +25,13 @@ type rawArtifact struct {
 	Annotations map[string]string `toml:"annotations"`
 }
 
+// rawLabels are the RFC's labels: the two media types, and any other key,
+// which becomes a manifest annotation (the RFC's "labelling mechanism").
 type rawLabels struct {
-	ConfigMediaType       string `toml:"ConfigMediaType"`
-	ContentLayerMediaType string `toml:"ContentLayerMediaType"`
+	ConfigMediaType       string
+	ContentLayerMediaType string
+	// Other holds every other label, by key.
+	Other map[string]string
 }
 
 type rawFileEntry struct {
@@ -56,9 +62,9 @@ func parse(data []byte, loc location) ([]Declaration, []error) {
 	}
 	var errs []error
 	labels := make([]rawLabels, len(raw.Artifacts))
-	labelErr := make([]error, len(raw.Artifacts))
+	labelErrs := make([][]error, len(raw.Artifacts))
 	for i := range raw.Artifacts {
-		labels[i], labelErr[i] = decodeLabels(md, raw.Artifacts[i].Labels)
+		labels[i], labelErrs[i] = decodeLabels(md, raw.Artifacts[i].Labels, raw.Artifacts[i].Annotations)
 	}
 	unknown := unknownKeys(md, len(raw.Artifacts))
 
@@ -75,9 +81,7 @@ func parse(data []byte, loc location) ([]Declaration, []error) {
 		for _, k := range unknown[i] {
 			aerrs = append(aerrs, unknownKeyError(k))
 		}
-		if labelErr[i] != nil {
-			aerrs = append(aerrs, labelErr[i])
-		}
+		aerrs = append(aerrs, labelErrs[i]...)
 		d := declaration(ra, labels[i], loc, i)
 		aerrs = append(aerrs, validate(d)...)
 		for _, e := range aerrs {
@@ -100,6 +104,11 @@ func declaration(ra rawArtifact, l rawLabels, loc location, index int) Declarati
 		ArtifactType:    ra.Type,
 		ConfigMediaType: l.ConfigMediaType,
 		Annotations:     ra.Annotations,
+	}
+	if len(l.Other) > 0 {
+		d.Annotations = make(map[string]string, len(ra.Annotations)+len(l.Other))
+		maps.Copy(d.Annotations, l.Other)
+		maps.Copy(d.Annotations, ra.Annotations)
 	}
 	if d.ArtifactType == "" {
 		d.ArtifactType = d.ConfigMediaType
@@ -138,24 +147,53 @@ func cleanPath(p string) string {
 }
 
 // decodeLabels accepts labels as a table or, as in the RFC, an array holding
-// exactly one table.
-func decodeLabels(md toml.MetaData, prim toml.Primitive) (rawLabels, error) {
-	var list []rawLabels
+// exactly one table. ConfigMediaType and ContentLayerMediaType are the media
+// types; every other key is a label that becomes a manifest annotation
+// (docs/spec.md 2.2), except a key within maxSuggestDistance edits of one
+// of the two, which is taken for a misspelling of it. annotations are the
+// artifact's [artifact.annotations]: a label may not set one of them too.
+func decodeLabels(md toml.MetaData, prim toml.Primitive, annotations map[string]string) (rawLabels, []error) {
+	var table map[string]any
+	var list []map[string]any
 	if err := md.PrimitiveDecode(prim, &list); err == nil {
 		switch len(list) {
 		case 0:
 			return rawLabels{}, nil
 		case 1:
-			return list[0], nil
+			table = list[0]
 		default:
-			return rawLabels{}, fmt.Errorf("%w: %d [[artifact.labels]] tables, want at most one", ErrInvalidLabels, len(list))
+			return rawLabels{}, []error{fmt.Errorf("%w: %d [[artifact.labels]] tables, want at most one", ErrInvalidLabels, len(list))}
+		}
+	} else if err := md.PrimitiveDecode(prim, &table); err != nil {
+		return rawLabels{}, []error{fmt.Errorf("%w: want a table ([artifact.labels]): %s", ErrInvalidLabels, strings.TrimPrefix(err.Error(), "toml: "))}
+	}
+	var l rawLabels
+	var errs []error
+	for _, k := range slices.Sorted(maps.Keys(table)) {
+		s, ok := table[k].(string)
+		if !ok {
+			errs = append(errs, fmt.Errorf("%w: labels.%s: want a string, got %T", ErrInvalidLabels, k, table[k]))
+			continue
+		}
+		switch {
+		case k == "ConfigMediaType":
+			l.ConfigMediaType = s
+		case k == "ContentLayerMediaType":
+			l.ContentLayerMediaType = s
+		case closest(k, knownKeys["artifact.labels"]) != "":
+			errs = append(errs, unknownKeyError("artifact.labels."+k))
+		default:
+			if _, dup := annotations[k]; dup {
+				errs = append(errs, fmt.Errorf("%w: %q is both a label and an annotation; keep one", ErrInvalidLabels, k))
+				continue
+			}
+			if l.Other == nil {
+				l.Other = map[string]string{}
+			}
+			l.Other[k] = s
 		}
 	}
-	var one rawLabels
-	if err := md.PrimitiveDecode(prim, &one); err != nil {
-		return rawLabels{}, fmt.Errorf("%w: want a table ([artifact.labels]): %s", ErrInvalidLabels, strings.TrimPrefix(err.Error(), "toml: "))
-	}
-	return one, nil
+	return l, errs
 }
 
 // unknownKeys returns the undecoded keys by artifact index; -1 holds the keys
@@ -208,9 +246,6 @@ func unknownKeyError(key string) error {
 	msg := fmt.Errorf("%w %q", ErrUnknownKey, key)
 	if s := suggestKey(key); s != "" {
 		return fmt.Errorf("%w; did you mean %s?", msg, s)
-	}
-	if strings.HasPrefix(key, "artifact.labels.") {
-		return fmt.Errorf("%w (labels know only ConfigMediaType and ContentLayerMediaType; put free-form metadata in [artifact.annotations])", msg)
 	}
 	return msg
 }

@@ -165,7 +165,7 @@ func checkFiles(root *os.Root, d Declaration) []error {
 	var errs []error
 	if d.Config != nil && validatePath("config", d.Config.Path) == nil {
 		if err := checkRegular(root, d.Config.Path, MaxConfigSize); err != nil {
-			errs = append(errs, fmt.Errorf("config %q: %w", d.Config.Path, err))
+			errs = append(errs, fmt.Errorf("config %q: %w%s", d.Config.Path, err, layersDirReading(root, d, d.Config.Path, err)))
 		}
 	}
 	if len(d.Files) > MaxFilesPerArtifact {
@@ -176,10 +176,22 @@ func checkFiles(root *os.Root, d Declaration) []error {
 			continue
 		}
 		if err := checkRegular(root, f.Path, noSizeLimit); err != nil {
-			errs = append(errs, fmt.Errorf("file %q: %w", f.Path, err))
+			errs = append(errs, fmt.Errorf("file %q: %w%s", f.Path, err, layersDirReading(root, d, f.Path, err)))
 		}
 	}
 	return errs
+}
+
+// layersDirReading explains a missing path that the RFC's wording ("a file
+// relative to the current $LAYERS_DIR") would have found: one that starts
+// with the layer's directory name, the rest of which names a file of the
+// layer (docs/spec.md 2.6). It returns "" otherwise.
+func layersDirReading(root *os.Root, d Declaration, p string, err error) string {
+	rest, ok := strings.CutPrefix(p, filepath.Base(d.LayerDir)+"/")
+	if !ok || !errors.Is(err, fs.ErrNotExist) || checkRegular(root, rest, noSizeLimit) != nil {
+		return ""
+	}
+	return fmt.Sprintf(" (paths are relative to the layer directory, not to $CNB_LAYERS_DIR: write %q)", rest)
 }
 
 // checkRegular opens p through root as openRegular does (following symlinks
