@@ -67,7 +67,7 @@ func TestDiscoverArtifacts(t *testing.T) {
 			}
 			subj, err := name.NewDigest(repo + "@" + d.String())
 			must(err)
-			prev, err := exporter.DiscoverArtifacts(context.Background(), subj)
+			prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
 			must(err)
 			var got []string
 			for _, p := range prev {

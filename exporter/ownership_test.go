@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
@@ -16,6 +17,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 const emptyConfig = `{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}`
@@ -80,7 +82,8 @@ func TestCheckTagOwnership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) []remote.Option { return nil })
+			c := client(t, host)
+			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -145,4 +148,18 @@ func TestCheckReservedTags(t *testing.T) {
 			t.Errorf("%v: err %v, want %q", tc.names, err, tc.want)
 		}
 	}
+}
+
+// client dials the test registry at host.
+func client(t *testing.T, host string) *registry.Client {
+	t.Helper()
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.Dial(context.Background(), reg, nil, registry.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
