@@ -235,7 +235,6 @@ func TestRetryStopsWhenCancelled(t *testing.T) {
 	})
 }
 
-
 // do, against a real HTTP server: which statuses are retried, and the
 // Retry-After it reads from each.
 func TestRetryDo(t *testing.T) {
