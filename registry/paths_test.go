@@ -77,12 +77,14 @@ func (f *faultOnce) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	next.ServeHTTP(w, r)
 }
 
+// statusFault answers code with a plain-text body: no OCI error code that
+// go-containerregistry would judge temporary on its own.
 func statusFault(code int) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Content-Type", "text/plain")
 		w.WriteHeader(code)
-		_, _ = io.WriteString(w, `{"errors":[{"code":"UNAVAILABLE","message":"injected"}]}`)
+		_, _ = io.WriteString(w, "injected")
 	}
 }
 
