@@ -8,7 +8,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cnb-artifacts/lifecycle/registry"
@@ -122,8 +121,7 @@ func distinct(ls []v1.Layer) []v1.Layer {
 func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
 	out := make([]v1.Layer, len(ls))
 	for i, l := range ls {
-		switch l.(type) {
-		case *remote.MountableLayer, *registry.Mountable:
+		if registry.Mounts(l) {
 			out[i] = l
 			continue
 		}

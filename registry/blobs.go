@@ -35,6 +35,13 @@ type Mountable struct {
 	From name.Repository
 }
 
+// Mounts reports whether l names a repository it can be mounted from
+// (a Mountable, or go-containerregistry's remote.MountableLayer).
+func Mounts(l v1.Layer) bool {
+	_, _, ok := mountSource(l)
+	return ok
+}
+
 // mountSource returns the repository a blob can be mounted from, and the
 // blob itself. imgutil's layers of the run image are go-containerregistry's
 // remote.MountableLayer: they mount from the run image's repository.
