@@ -6,12 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash"
 	"io"
 	"net/http"
 	"net/url"
+	"sync"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
@@ -199,9 +199,9 @@ func (c *Client) session(ctx context.Context, repo name.Repository, l v1.Layer, 
 		}
 	}
 	patch, err := c.http.Do(req)
-	if src.err != nil {
+	if serr := src.failed(); serr != nil {
 		// The blob, not the registry, failed: a file of a layer directory.
-		return 0, permanent(src.err)
+		return 0, permanent(serr)
 	}
 	if err != nil {
 		return 0, err
@@ -213,7 +213,9 @@ func (c *Client) session(ctx context.Context, repo name.Repository, l v1.Layer, 
 	if loc, err = patch.Location(); err != nil {
 		return 0, permanent(fmt.Errorf("upload session without a location: %w", err))
 	}
+	src.mu.Lock()
 	d := v1.Hash{Algorithm: "sha256", Hex: hex.EncodeToString(src.h.Sum(nil))}
+	src.mu.Unlock()
 	if known != nil {
 		d = *known
 	}
@@ -229,20 +231,30 @@ func (c *Client) session(ctx context.Context, repo name.Repository, l v1.Layer, 
 }
 
 // sourceReader hashes what it reads and keeps the source's error, so that
-// a failed read of the blob is told from a failed request.
+// a failed read of the blob is told from a failed request. net/http may
+// still read it after the request returned, hence the lock.
 type sourceReader struct {
 	r   io.Reader
 	h   hash.Hash
+	mu  sync.Mutex
 	err error
 }
 
 func (s *sourceReader) Read(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	n, err := s.r.Read(p)
 	s.h.Write(p[:n])
-	if err != nil && err != io.EOF {
+	if err != nil && err != io.EOF && s.err == nil {
 		s.err = err
 	}
 	return n, err
+}
+
+func (s *sourceReader) failed() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
 }
 
 // readBlob reads a small blob whole, checking its size.
@@ -318,7 +330,5 @@ func sniffMediaType(b []byte) types.MediaType {
 	_ = json.Unmarshal(b, &m)
 	return m.MediaType
 }
-
-var _ = errors.New
 
 func bytesReader(b []byte) *bytes.Reader { return bytes.NewReader(b) }

@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -331,13 +330,3 @@ func drain(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()
 }
-
-// retryAfterOf is retryAfter for a response that may be nil.
-func retryAfterOf(resp *http.Response) time.Duration {
-	if resp == nil {
-		return 0
-	}
-	return retryAfter(resp)
-}
-
-var _ = strconv.Itoa

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -173,5 +172,3 @@ func (c *Client) Referrers(ctx context.Context, repo name.Repository, subject v1
 	}
 	return idx.Manifests, nil
 }
-
-var _ = strings.Cut
