@@ -4,12 +4,16 @@ package acceptance_test
 
 import (
 	"encoding/json"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/static"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/faultproxy"
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
@@ -98,5 +102,57 @@ func TestRegistryQuirks(t *testing.T) {
 				t.Errorf("a client finds %d referrers, the report has %d artifacts", len(im.Manifests), len(rep.Artifacts))
 			}
 		})
+	}
+}
+
+// A registry that resolves the referrers fallback tag to the subject itself
+// (GitLab) and has no referrers API cannot tell an image's artifacts:
+// reattach must fail, moving nothing, rather than exit 0 having re-attached
+// none.
+func TestReattachFailsWhenTheFallbackTagIsTheSubject(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	app := reg.Host + "/app:latest"
+	if out, code := export(t, w, false, "0.13", nil, app); code != 0 {
+		t.Fatalf("export: exit %d\n%s", code, out)
+	}
+	rep := readReport(t, w.Report)
+	if len(rep.Artifacts) == 0 {
+		t.Fatal("the export published no artifacts")
+	}
+	old := head(t, app)
+	// The image as a rebase elsewhere leaves it: another digest, no referrers.
+	img, err := remote.Image(mustRef(t, app))
+	must(t, err)
+	rebased, err := mutate.AppendLayers(img, static.NewLayer([]byte("patch"), types.DockerLayer))
+	must(t, err)
+	must(t, remote.Write(mustTag(t, app), rebased))
+	rebasedDigest, _ := rebased.Digest()
+	tags := map[string]string{}
+	for _, a := range rep.Artifacts {
+		tags[a.Tag] = head(t, reg.Host+"/app:"+a.Tag).String()
+	}
+
+	proxy, err := faultproxy.Start(reg.Host, 5*time.Second)
+	must(t, err)
+	t.Cleanup(proxy.Close)
+	proxy.SetQuirks(faultproxy.Quirks{FallbackTagIsSubject: true})
+	cmd := exec.Command(harness.Binary(t, "lifecycle-artifacts"), "reattach", "-from", proxy.Host+"/app@"+old.String(), proxy.Host+"/app:latest")
+	cmd.Env = w.Env("0.13")
+	stdout, stderr, code := harness.Run(t, cmd)
+	if code == 0 {
+		t.Fatalf("reattach exited 0 on a registry that cannot tell the referrers\n%s%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout+stderr, "cannot tell the referrers") {
+		t.Errorf("the error does not say why:\n%s%s", stdout, stderr)
+	}
+	for tag, was := range tags {
+		if now := head(t, reg.Host+"/app:"+tag).String(); now != was {
+			t.Errorf("tag %s moved from %s to %s", tag, was, now)
+		}
+	}
+	if _, err := remote.Head(mustTag(t, reg.Host+"/app:sha256-"+rebasedDigest.Hex)); err == nil {
+		t.Error("a fallback index was written for the rebased image")
 	}
 }

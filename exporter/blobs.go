@@ -8,8 +8,9 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"golang.org/x/sync/errgroup"
+
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // Stage 1 of the transaction (docs/spec.md section 7): every blob, to every
@@ -114,20 +115,21 @@ func distinct(ls []v1.Layer) []v1.Layer {
 }
 
 // mountable marks blobs as mountable from repo, keeping a source they
-// already have (a run image layer mounts from the run image).
+// already have (a run image layer mounts from the run image, go-containerregistry's
+// remote.MountableLayer as imgutil makes it; a carried blob from the previous
+// image's repository).
 func mountable(ls []v1.Layer, from name.Repository) []v1.Layer {
 	out := make([]v1.Layer, len(ls))
 	for i, l := range ls {
-		if _, ok := l.(*remote.MountableLayer); ok {
+		if registry.Mounts(l) {
 			out[i] = l
 			continue
 		}
-		d, err := l.Digest()
-		if err != nil {
+		if _, err := l.Digest(); err != nil {
 			out[i] = l
 			continue
 		}
-		out[i] = &remote.MountableLayer{Layer: l, Reference: from.Digest(d.String())}
+		out[i] = &registry.Mountable{Layer: l, From: from}
 	}
 	return out
 }

@@ -6,36 +6,18 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/BurntSushi/toml"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
-
-// ReadOptions are the options to read the previous image's repository: the
-// keychain's credentials, the transaction's transport (TLS verification off
-// for an insecure registry, the stall deadline) and its idea of a transient
-// failure (resets, timeouts, 408, 429, 5xx are retried).
-func ReadOptions(kc authn.Keychain, insecure bool, timeout time.Duration) []remote.Option {
-	return []remote.Option{
-		remote.WithAuthFromKeychain(kc),
-		remote.WithTransport(baseTransport(insecure, timeout)),
-		remote.WithRetryPredicate(uploadRetryable),
-		remote.WithRetryStatusCodes(http.StatusRequestTimeout, http.StatusTooManyRequests,
-			http.StatusInternalServerError, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout),
-	}
-}
 
 // ReusedLayer is a launch layer that this build keeps from the previous
 // image without writing it: its <layer>.toml says launch = true and there is
@@ -126,21 +108,24 @@ func (p CarryProblem) Error() string {
 // Carry returns the previous image's artifacts of the reused layers,
 // rebuilt (artifacts.FromManifest) to be published again for the new image:
 // same config and layer blobs, which the previous image's repository has
-// (the pusher finds them there, or mounts them), same tag, new subject. A
-// declared artifact of the same buildpack and layer wins; a carried tag that
+// (the upload mounts them from there), same tag, new subject. A declared
+// artifact of the same buildpack and layer wins; a carried tag that
 // another buildpack declares is a *CollisionError. Previous artifacts of
 // other layers are left to Plan.Stale. Reused layers whose artifacts cannot
-// be found are CarryProblems. It writes nothing.
-func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, declared []*artifacts.Artifact, opts ...remote.Option) ([]*artifacts.Artifact, []CarryProblem, error) {
+// be read (the previous image is gone, the registry cannot tell its
+// referrers, a manifest cannot be read) are CarryProblems, each with the
+// error: a failed read is never "no artifacts". c is the client of the
+// previous image's registry. It writes nothing.
+func Carry(ctx context.Context, c *registry.Client, previous name.Digest, reused []ReusedLayer, declared []*artifacts.Artifact) ([]*artifacts.Artifact, []CarryProblem, error) {
 	if len(reused) == 0 {
 		return nil, nil, nil
 	}
-	opts = append(opts, remote.WithContext(ctx))
-	prev, err := DiscoverArtifacts(ctx, previous, opts...)
+	// A subject need not exist to have referrers: make sure the previous
+	// image is there, or its artifacts cannot be trusted found.
+	_, err := c.Head(ctx, previous.Context(), previous.DigestStr())
+	var prev []PreviousArtifact
 	if err == nil {
-		// A subject need not exist to have referrers: make sure the
-		// previous image is there, or its artifacts cannot be trusted found.
-		_, err = remote.Head(previous, opts...)
+		prev, err = DiscoverArtifacts(ctx, c, previous)
 	}
 	if err != nil {
 		var probs []CarryProblem
@@ -171,7 +156,7 @@ func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, decl
 			continue
 		}
 		layer := ReusedLayer{Buildpack: artifacts.Buildpack{ID: pa.Buildpack, Version: pa.BuildpackVersion}, Layer: pa.Layer}
-		a, err := rebuild(previous.Context(), pa, opts...)
+		a, err := rebuild(ctx, c, previous.Context(), pa)
 		if err != nil {
 			probs = append(probs, CarryProblem{Layer: layer, Err: err})
 			continue
@@ -188,15 +173,15 @@ func Carry(ctx context.Context, previous name.Digest, reused []ReusedLayer, decl
 }
 
 // rebuild reads a previous artifact's manifest from repo and rebuilds it to
-// publish for a new subject, its blobs those of repo.
-func rebuild(repo name.Repository, pa PreviousArtifact, opts ...remote.Option) (*artifacts.Artifact, error) {
-	desc, err := remote.Get(repo.Digest(pa.Descriptor.Digest.String()), opts...)
+// publish for a new subject, its blobs those of repo (mounted from there,
+// read through c otherwise).
+func rebuild(ctx context.Context, c *registry.Client, repo name.Repository, pa PreviousArtifact) (*artifacts.Artifact, error) {
+	m, err := c.Get(ctx, repo, pa.Descriptor.Digest.String())
 	if err != nil {
 		return nil, err
 	}
-	a, err := artifacts.FromManifest(desc.Manifest, func(d v1.Descriptor) (artifacts.Blob, error) {
-		ref := repo.Digest(d.Digest.String())
-		return &remote.MountableLayer{Layer: remoteBlob{desc: d, ref: ref, opts: opts}, Reference: ref}, nil
+	a, err := artifacts.FromManifest(m.Raw, func(d v1.Descriptor) (artifacts.Blob, error) {
+		return c.Blob(ctx, repo, d), nil
 	})
 	if err != nil {
 		return nil, err
@@ -207,20 +192,21 @@ func rebuild(repo name.Repository, pa PreviousArtifact, opts ...remote.Option) (
 
 // ArtifactsOf returns every artifact the exporter published for the image
 // from, rebuilt to be published again for another image (reattach, after a
-// rebase): same blobs, tags and annotations, a new subject. An artifact
-// that cannot be read fails it: a re-attachment drops nothing silently.
-func ArtifactsOf(ctx context.Context, from name.Digest, opts ...remote.Option) ([]*artifacts.Artifact, error) {
-	opts = append(opts, remote.WithContext(ctx))
-	if _, err := remote.Head(from, opts...); err != nil {
+// rebase): same blobs, tags and annotations, a new subject. c is the client
+// of from's registry. An artifact that cannot be read, or a registry that
+// cannot tell the referrers (registry.ErrReferrersUnknown), fails it: a
+// re-attachment drops nothing silently.
+func ArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) ([]*artifacts.Artifact, error) {
+	if _, err := c.Head(ctx, from.Context(), from.DigestStr()); err != nil {
 		return nil, fmt.Errorf("reading %s: %w", from.Name(), err)
 	}
-	prev, err := DiscoverArtifacts(ctx, from, opts...)
+	prev, err := DiscoverArtifacts(ctx, c, from)
 	if err != nil {
 		return nil, err
 	}
 	var out []*artifacts.Artifact
 	for _, pa := range prev {
-		a, err := rebuild(from.Context(), pa, opts...)
+		a, err := rebuild(ctx, c, from.Context(), pa)
 		if err != nil {
 			return nil, fmt.Errorf("artifact %s of buildpack %q, layer %q: %w", pa.Descriptor.Digest, pa.Buildpack, pa.Layer, err)
 		}
@@ -228,25 +214,3 @@ func ArtifactsOf(ctx context.Context, from name.Digest, opts ...remote.Option) (
 	}
 	return out, nil
 }
-
-// remoteBlob is a blob of the previous image's repository known by its
-// descriptor. The pusher finds it in the target repository, or mounts it
-// (remote.MountableLayer); it is read only to copy it to another registry.
-type remoteBlob struct {
-	desc v1.Descriptor
-	ref  name.Digest
-	opts []remote.Option
-}
-
-func (b remoteBlob) Digest() (v1.Hash, error)            { return b.desc.Digest, nil }
-func (b remoteBlob) DiffID() (v1.Hash, error)            { return b.desc.Digest, nil }
-func (b remoteBlob) Size() (int64, error)                { return b.desc.Size, nil }
-func (b remoteBlob) MediaType() (types.MediaType, error) { return b.desc.MediaType, nil }
-func (b remoteBlob) Compressed() (io.ReadCloser, error) {
-	l, err := remote.Layer(b.ref, b.opts...)
-	if err != nil {
-		return nil, err
-	}
-	return l.Compressed()
-}
-func (b remoteBlob) Uncompressed() (io.ReadCloser, error) { return b.Compressed() }

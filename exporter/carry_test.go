@@ -98,7 +98,7 @@ func TestCarry(t *testing.T) {
 		{name: "the previous image is gone", previous: gone, reused: []exporter.ReusedLayer{layer("examples/helm", "chart"), layer("examples/helm", "notes")}, wantProbs: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			carried, probs, err := exporter.Carry(context.Background(), tc.previous, tc.reused, fixture(t))
+			carried, probs, err := exporter.Carry(context.Background(), client(t, host), tc.previous, tc.reused, fixture(t))
 			if tc.wantErr != "" {
 				if !errors.Is(err, artifacts.ErrInvalid) || !strings.Contains(err.Error(), tc.wantErr) {
 					t.Fatalf("err %v, want %q", err, tc.wantErr)

@@ -3,14 +3,18 @@ package exporter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // PreviousArtifact is an artifact the exporter published for an earlier
@@ -25,26 +29,63 @@ type PreviousArtifact struct {
 	Tag string
 }
 
+// maxReferrers bounds the referrers of a subject read to discover its
+// artifacts (ours and others', signatures, SBOMs).
+const maxReferrers = 10 * artifacts.MaxArtifacts
+
+// TooManyArtifactsError reports a subject with more artifacts of ours than
+// an export publishes (artifacts.MaxArtifacts): discovery does not pick
+// some of them.
+type TooManyArtifactsError struct {
+	Subject string
+	Count   int
+}
+
+func (e *TooManyArtifactsError) Error() string {
+	return fmt.Sprintf("%s has %d artifacts of buildpacks as referrers, more than the %d an export publishes", e.Subject, e.Count, artifacts.MaxArtifacts)
+}
+
+// DuplicateTagError reports two artifacts of a subject that declare the
+// same tag (two exports of the same app image digest whose artifact bytes
+// differed) when the tag names neither of them (docs/spec.md 15).
+type DuplicateTagError struct {
+	Subject string
+	Tag     string
+	Digests []v1.Hash
+}
+
+func (e *DuplicateTagError) Error() string {
+	var ds []string
+	for _, d := range e.Digests {
+		ds = append(ds, d.String())
+	}
+	return fmt.Sprintf("%s has %d artifacts declaring tag %q (%s), and the tag names none of them: which one to keep cannot be told; "+
+		"tag the one to keep, or delete the others", e.Subject, len(e.Digests), e.Tag, strings.Join(ds, ", "))
+}
+
 // DiscoverArtifacts lists the artifacts the exporter published with subject
-// as their subject, in the subject's repository: through the referrers API,
-// or the referrers tag schema's fallback index where the registry has no
-// API (go-containerregistry's remote.Referrers decides, per request). Only
-// referrers whose annotations mark them as ours are kept; at most
-// artifacts.MaxArtifacts are returned. It writes nothing.
-func DiscoverArtifacts(ctx context.Context, subject name.Digest, opts ...remote.Option) ([]PreviousArtifact, error) {
-	idx, err := remote.Referrers(subject, append(opts, remote.WithContext(ctx))...)
+// as their subject, in the subject's repository, under the client's
+// referrers rule (the API, or the fallback index): a registry that cannot
+// tell is an error (registry.ErrReferrersUnknown), never "no artifacts".
+// Only referrers whose annotations mark them as ours are kept. Two that
+// declare the same tag are resolved by the tag: the one it names wins;
+// when it names neither, a *DuplicateTagError. More than
+// artifacts.MaxArtifacts is a *TooManyArtifactsError. It writes nothing.
+func DiscoverArtifacts(ctx context.Context, c *registry.Client, subject name.Digest) ([]PreviousArtifact, error) {
+	h, err := v1.NewHash(subject.DigestStr())
+	if err != nil {
+		return nil, err
+	}
+	repo := subject.Context()
+	refs, err := c.Referrers(ctx, repo, h)
 	if err != nil {
 		return nil, fmt.Errorf("listing the referrers of %s: %w", subject.Name(), err)
 	}
-	im, err := idx.IndexManifest()
-	if err != nil {
-		return nil, fmt.Errorf("reading the referrers of %s: %w", subject.Name(), err)
+	if len(refs) > maxReferrers {
+		return nil, fmt.Errorf("listing the referrers of %s: %d referrers, more than %d are read", subject.Name(), len(refs), maxReferrers)
 	}
 	var out []PreviousArtifact
-	for _, d := range im.Manifests {
-		if len(out) == artifacts.MaxArtifacts {
-			break
-		}
+	for _, d := range refs {
 		if d.MediaType != types.OCIManifestSchema1 {
 			continue
 		}
@@ -52,7 +93,7 @@ func DiscoverArtifacts(ctx context.Context, subject name.Digest, opts ...remote.
 		if ann[artifacts.AnnotationBuildpackID] == "" {
 			// A fallback index written without annotations, or a registry
 			// that leaves them out: read the manifest itself.
-			if ann, err = manifestAnnotations(subject.Context().Digest(d.Digest.String()), append(opts, remote.WithContext(ctx))...); err != nil {
+			if ann, err = manifestAnnotations(ctx, c, repo, d.Digest); err != nil {
 				return nil, err
 			}
 		}
@@ -67,21 +108,79 @@ func DiscoverArtifacts(ctx context.Context, subject name.Digest, opts ...remote.
 			Tag:              ann[artifacts.AnnotationTag],
 		})
 	}
+	if out, err = oneByTag(ctx, c, subject, out); err != nil {
+		return nil, err
+	}
+	if len(out) > artifacts.MaxArtifacts {
+		return nil, &TooManyArtifactsError{Subject: subject.Name(), Count: len(out)}
+	}
 	return out, nil
 }
 
-func manifestAnnotations(ref name.Digest, opts ...remote.Option) (map[string]string, error) {
-	desc, err := remote.Get(ref, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("reading referrer %s: %w", ref.Name(), err)
+// oneByTag keeps one artifact per declared tag: where several declare it,
+// the one the tag names in the subject's repository (a HEAD).
+func oneByTag(ctx context.Context, c *registry.Client, subject name.Digest, prev []PreviousArtifact) ([]PreviousArtifact, error) {
+	byTag := map[string][]int{}
+	for i, pa := range prev {
+		if pa.Tag != "" {
+			byTag[pa.Tag] = append(byTag[pa.Tag], i)
+		}
 	}
-	var m struct {
+	drop := map[int]bool{}
+	var errs []error
+	for _, tag := range slices.Sorted(maps.Keys(byTag)) {
+		is := byTag[tag]
+		if len(is) < 2 {
+			continue
+		}
+		named := v1.Hash{}
+		d, err := c.Head(ctx, subject.Context(), tag)
+		switch {
+		case err == nil:
+			named = d.Digest
+		case !registry.IsNotFound(err):
+			return nil, fmt.Errorf("resolving tag %s, which %d artifacts of %s declare: %w", subject.Context().Tag(tag).Name(), len(is), subject.Name(), err)
+		}
+		keep := -1
+		var ds []v1.Hash
+		for _, i := range is {
+			ds = append(ds, prev[i].Descriptor.Digest)
+			if prev[i].Descriptor.Digest == named {
+				keep = i
+			}
+		}
+		if keep < 0 {
+			errs = append(errs, &DuplicateTagError{Subject: subject.Name(), Tag: tag, Digests: ds})
+			continue
+		}
+		for _, i := range is {
+			drop[i] = i != keep
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	var out []PreviousArtifact
+	for i, pa := range prev {
+		if !drop[i] {
+			out = append(out, pa)
+		}
+	}
+	return out, nil
+}
+
+func manifestAnnotations(ctx context.Context, c *registry.Client, repo name.Repository, d v1.Hash) (map[string]string, error) {
+	m, err := c.Get(ctx, repo, d.String())
+	if err != nil {
+		return nil, fmt.Errorf("reading referrer %s@%s: %w", repo.Name(), d, err)
+	}
+	var a struct {
 		Annotations map[string]string `json:"annotations"`
 	}
-	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		return nil, fmt.Errorf("reading referrer %s: %w", ref.Name(), err)
+	if err := json.Unmarshal(m.Raw, &a); err != nil {
+		return nil, fmt.Errorf("reading referrer %s@%s: %w", repo.Name(), d, err)
 	}
-	return m.Annotations, nil
+	return a.Annotations, nil
 }
 
 // Stale returns the previous artifacts that this plan neither declares nor

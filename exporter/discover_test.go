@@ -2,11 +2,19 @@ package exporter_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log"
+	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/registry"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
@@ -17,6 +25,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	ourregistry "github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // The artifacts of a previous image are found by their annotations, through
@@ -67,7 +76,7 @@ func TestDiscoverArtifacts(t *testing.T) {
 			}
 			subj, err := name.NewDigest(repo + "@" + d.String())
 			must(err)
-			prev, err := exporter.DiscoverArtifacts(context.Background(), subj)
+			prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
 			must(err)
 			var got []string
 			for _, p := range prev {
@@ -95,3 +104,129 @@ func (o descOnly) RawManifest() ([]byte, error)        { return nil, nil }
 func (o descOnly) MediaType() (types.MediaType, error) { return o.d.MediaType, nil }
 func (o descOnly) Digest() (v1.Hash, error)            { return o.d.Digest, nil }
 func (o descOnly) Size() (int64, error)                { return o.d.Size, nil }
+
+// putFallback writes, as the fallback index of subject d in repo, an index
+// listing descs as given (annotations included).
+func putFallback(t *testing.T, repo string, d v1.Hash, descs []v1.Descriptor) {
+	t.Helper()
+	raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, repo+":sha256-"+d.Hex, rawManifest{raw, types.OCIImageIndex})
+}
+
+func oursDesc(i int, tag string) v1.Descriptor {
+	return v1.Descriptor{MediaType: types.OCIManifestSchema1, Size: 100, ArtifactType: "application/x",
+		Digest:      v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", i)},
+		Annotations: map[string]string{artifacts.AnnotationBuildpackID: "examples/many", artifacts.AnnotationLayer: "l", artifacts.AnnotationTag: tag}}
+}
+
+// Discovery never truncates: more artifacts than an export publishes is an
+// error naming the count.
+func TestDiscoverArtifactsTooMany(t *testing.T) {
+	t.Parallel()
+	var descs []v1.Descriptor
+	for i := range artifacts.MaxArtifacts + 1 {
+		descs = append(descs, oursDesc(i, fmt.Sprintf("t%d", i)))
+	}
+	raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
+	must(t, err)
+	// The registry serves this fallback index (its entries, which a
+	// registry would want to exist, are never read: their annotations say
+	// whose they are).
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.Contains(r.URL.Path, "/manifests/sha256-") {
+			w.Header().Set("Content-Type", string(types.OCIImageIndex))
+			_, _ = w.Write(raw)
+			return
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	repo := host + "/app"
+	img, _ := random.Image(64, 1)
+	must(t, remote.Write(mustRef(t, repo+":latest"), img))
+	d, _ := img.Digest()
+	subj, _ := name.NewDigest(repo + "@" + d.String())
+	prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
+	var tm *exporter.TooManyArtifactsError
+	if !errors.As(err, &tm) || tm.Count != artifacts.MaxArtifacts+1 || !strings.Contains(err.Error(), fmt.Sprint(artifacts.MaxArtifacts+1)) {
+		t.Fatalf("discovered %d, err %v; want an error naming %d", len(prev), err, artifacts.MaxArtifacts+1)
+	}
+}
+
+// Two artifacts of one subject declaring the same tag (two exports of the
+// same app digest whose artifact bytes changed): the one the tag names
+// wins; when it names neither, discovery refuses, naming both digests.
+func TestDiscoverArtifactsSameTag(t *testing.T) {
+	t.Parallel()
+	for _, named := range []bool{true, false} {
+		t.Run(map[bool]string{true: "the tag names one", false: "the tag names neither"}[named], func(t *testing.T) {
+			t.Parallel()
+			_, host := newRegistry(t, false)
+			repo := host + "/app"
+			img, _ := random.Image(64, 1)
+			must(t, remote.Write(mustRef(t, repo+":latest"), img))
+			d, _ := img.Digest()
+			subject := `{"mediaType":"application/vnd.docker.distribution.manifest.v2+json","digest":"` + d.String() + `","size":1}`
+			var descs []v1.Descriptor
+			for _, v := range []string{"one", "two"} {
+				m := rawManifest{[]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x","config":` + emptyConfig + `,"layers":[],"subject":` + subject +
+					`,"annotations":{"` + artifacts.AnnotationBuildpackID + `":"examples/wasm","` + artifacts.AnnotationLayer + `":"wasm","` + artifacts.AnnotationTag + `":"wasm","v":"` + v + `"}}`), types.OCIManifestSchema1}
+				h, size, _ := v1.SHA256(strings.NewReader(string(m.b)))
+				must(t, remote.Put(mustRef(t, repo+"@"+h.String()), m))
+				descs = append(descs, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: h, Size: size})
+				if named && v == "two" {
+					must(t, remote.Put(mustRef(t, repo+":wasm"), m))
+				}
+			}
+			putFallback(t, repo, d, descs)
+			subj, _ := name.NewDigest(repo + "@" + d.String())
+			prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
+			if named {
+				if err != nil || len(prev) != 1 || prev[0].Descriptor.Digest != descs[1].Digest {
+					t.Fatalf("discovered %+v, err %v; want the one tag wasm names", prev, err)
+				}
+				return
+			}
+			var dt *exporter.DuplicateTagError
+			if !errors.As(err, &dt) || !strings.Contains(err.Error(), descs[0].Digest.String()) || !strings.Contains(err.Error(), descs[1].Digest.String()) {
+				t.Fatalf("discovered %+v, err %v; want a refusal naming both digests", prev, err)
+			}
+		})
+	}
+}
+
+// A registry that resolves the fallback tag to the subject itself (GitLab)
+// cannot tell the referrers: discovery fails, and carrying reports a
+// problem for each reused layer, never "no artifacts".
+func TestDiscoverArtifactsFallbackIsSubject(t *testing.T) {
+	t.Parallel()
+	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if i := strings.Index(r.URL.Path, "/manifests/sha256-"); i >= 0 && r.Method != http.MethodPut {
+			r = r.Clone(r.Context())
+			r.URL.Path = r.URL.Path[:i] + "/manifests/sha256:" + r.URL.Path[i+len("/manifests/sha256-"):]
+		}
+		reg.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	repo := host + "/app"
+	img, _ := random.Image(64, 1)
+	must(t, remote.Write(mustRef(t, repo+":latest"), img))
+	d, _ := img.Digest()
+	subj, _ := name.NewDigest(repo + "@" + d.String())
+	c := client(t, host)
+	if prev, err := exporter.DiscoverArtifacts(context.Background(), c, subj); !errors.Is(err, ourregistry.ErrReferrersUnknown) {
+		t.Fatalf("discovered %+v, err %v; want ErrReferrersUnknown", prev, err)
+	}
+	reused := []exporter.ReusedLayer{{Buildpack: artifacts.Buildpack{ID: "examples/many", Version: "1"}, Layer: "l"}}
+	carried, probs, err := exporter.Carry(context.Background(), c, subj, reused, nil)
+	if len(carried) != 0 || len(probs) != 1 || !errors.Is(probs[0].Err, ourregistry.ErrReferrersUnknown) || err != nil {
+		t.Fatalf("carried %v, problems %v, err %v; want one problem", carried, probs, err)
+	}
+}

@@ -6,18 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"maps"
-	"net/http"
 	"slices"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // Tags that are not ours are never moved (docs/spec.md, "Tag ownership"):
@@ -51,38 +49,41 @@ func (e *ForeignTagError) Error() string {
 // Is makes every ForeignTagError an artifacts.ErrInvalid.
 func (e *ForeignTagError) Is(target error) bool { return target == artifacts.ErrInvalid }
 
-// CheckTagOwnership resolves every artifact tag of the plan: one tag listing
-// per repository, then a read of the manifest of each artifact tag that
-// exists, at most jobs at a time (a HEAD would not do: the annotations that
-// make an artifact ours are in the body). It returns every tag that holds
-// something other than an artifact manifest of ours (errors.Join of
-// *ForeignTagError, in plan order), or the registry's error. It writes
-// nothing. opts gives the options (transport, credentials) for a repository.
-func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, opts func(name.Repository) []remote.Option) error {
+// CheckTagOwnership resolves every artifact tag of the plan, at most jobs
+// at a time: one tag listing per repository, then a HEAD of each artifact
+// tag that exists. The HEAD settles it when the tag holds a manifest in
+// ours (the previous image's artifacts found by discovery, the manifests
+// about to be written) or something other than an OCI image manifest
+// (foreign); only the rest is read (GET), for the annotations that make an
+// artifact ours. A registry that refuses to list tags (401, 403:
+// least-privilege credentials) gets a HEAD of every planned tag instead. It
+// returns every tag that holds something other than an artifact manifest of
+// ours (errors.Join of *ForeignTagError, in plan order), or the registry's
+// error. It writes nothing. client gives a repository's registry client.
+func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name.Repository) *registry.Client, ours map[v1.Hash]bool) error {
 	var errs []error
 	for _, t := range p.repos {
-		opts := append(opts(t.repo), remote.WithContext(ctx))
-		existing, err := listTags(t.repo, opts...)
-		if err != nil {
+		c := client(t.repo)
+		existing, err := c.ListTags(ctx, t.repo)
+		denied := errors.Is(err, registry.ErrTagListDenied)
+		if err != nil && !denied {
 			return fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
 		}
 		foreign := make([]error, len(t.artifactTags))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(max(jobs, 1))
 		for i, tag := range t.artifactTags {
-			if !slices.Contains(existing, tag.TagStr()) {
+			if !denied && !slices.Contains(existing, tag.TagStr()) {
 				continue
 			}
 			g.Go(func() error {
-				desc, err := remote.Get(tag, append(opts, remote.WithContext(gctx))...)
-				if isNotFound(err) {
-					return nil // deleted since the listing
-				}
+				f, err := owner(gctx, c, tag, ours)
 				if err != nil {
 					return fmt.Errorf("reading %s: %w", tag.Name(), err)
 				}
-				if !isOurArtifact(desc.MediaType, desc.Manifest) {
-					foreign[i] = &ForeignTagError{Tag: tag, MediaType: desc.MediaType, Digest: desc.Digest, Artifact: p.artifacts[i].Declaration}
+				if f != nil {
+					f.Artifact = p.artifacts[i].Declaration
+					foreign[i] = f
 				}
 				return nil
 			})
@@ -95,18 +96,33 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, opts func(name.R
 	return errors.Join(errs...)
 }
 
-// listTags lists repo's tags; a repository that does not exist has none.
-func listTags(repo name.Repository, opts ...remote.Option) ([]string, error) {
-	tags, err := remote.List(repo, opts...)
-	if isNotFound(err) {
+// owner resolves one tag: nil when it is absent or holds an artifact of
+// ours, a *ForeignTagError otherwise.
+func owner(ctx context.Context, c *registry.Client, tag name.Tag, ours map[v1.Hash]bool) (*ForeignTagError, error) {
+	d, err := c.Head(ctx, tag.Context(), tag.TagStr())
+	if registry.IsNotFound(err) {
+		return nil, nil // absent, or deleted since the listing
+	}
+	if err != nil {
+		return nil, err
+	}
+	if ours[d.Digest] {
 		return nil, nil
 	}
-	return tags, err
-}
-
-func isNotFound(err error) bool {
-	var terr *transport.Error
-	return errors.As(err, &terr) && terr.StatusCode == http.StatusNotFound
+	if d.MediaType != "" && d.MediaType != types.OCIManifestSchema1 {
+		return &ForeignTagError{Tag: tag, MediaType: d.MediaType, Digest: d.Digest}, nil
+	}
+	m, err := c.Get(ctx, tag.Context(), d.Digest.String())
+	if registry.IsNotFound(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !isOurArtifact(m.Descriptor.MediaType, m.Raw) {
+		return &ForeignTagError{Tag: tag, MediaType: m.Descriptor.MediaType, Digest: m.Descriptor.Digest}, nil
+	}
+	return nil, nil
 }
 
 // isOurArtifact reports whether a manifest is an OCI image manifest that

@@ -3,10 +3,13 @@ package exporter_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
@@ -16,6 +19,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 const emptyConfig = `{"mediaType":"application/vnd.oci.empty.v1+json","digest":"sha256:44136fa355b3678a1146ad16f7e8649e94fb4fc21fe77e8310c060f61caaff8a","size":2}`
@@ -80,7 +84,8 @@ func TestCheckTagOwnership(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) []remote.Option { return nil })
+			c := client(t, host)
+			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -144,5 +149,123 @@ func TestCheckReservedTags(t *testing.T) {
 		if !errors.Is(err, artifacts.ErrInvalid) || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%v: err %v, want %q", tc.names, err, tc.want)
 		}
+	}
+}
+
+// client dials the test registry at host.
+func client(t *testing.T, host string) *registry.Client {
+	t.Helper()
+	reg, err := name.NewRegistry(host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := registry.Dial(context.Background(), reg, nil, registry.Options{Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// A registry that refuses to list tags (403, least-privilege credentials)
+// does not fail the export: every planned tag is resolved with a HEAD
+// instead, and a foreign one is still refused.
+func TestCheckTagOwnershipWithoutTagListing(t *testing.T) {
+	t.Parallel()
+	img, err := random.Image(64, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, foreign := range []bool{false, true} {
+		t.Run(map[bool]string{false: "tags ours or absent", true: "a foreign tag"}[foreign], func(t *testing.T) {
+			t.Parallel()
+			rec, host := newRegistry(t, false)
+			repo := host + "/app"
+			ours := rawManifest{[]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x","config":` + emptyConfig + `,"layers":[],"annotations":{"` +
+				artifacts.AnnotationBuildpackID + `":"examples/wasm","` + artifacts.AnnotationLayer + `":"wasm"}}`), types.OCIManifestSchema1}
+			put(t, repo+":wasm", ours)
+			if foreign {
+				put(t, repo+":junit", img)
+			}
+			rec.setFail(func(r *http.Request) int {
+				if strings.HasSuffix(r.URL.Path, "/tags/list") {
+					return http.StatusForbidden
+				}
+				return 0
+			})
+			tmpl, _ := platform.ParseTagTemplate("{tag}")
+			plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
+			must(t, err)
+			c := client(t, host)
+			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
+			var fe *exporter.ForeignTagError
+			if foreign != errors.As(err, &fe) || (!foreign && err != nil) {
+				t.Fatalf("err %v; want a foreign tag refused: %v", err, foreign)
+			}
+			heads := 0
+			for _, r := range rec.requests() {
+				if r.method == http.MethodHead && strings.Contains(r.path, "/manifests/") {
+					heads++
+				}
+			}
+			if heads < 3 {
+				t.Fatalf("%d HEADs; want one per planned tag (3)", heads)
+			}
+		})
+	}
+}
+
+// The ownership check reads (GET) only what a HEAD cannot settle: a tag
+// holding a manifest known to be ours (found by discovery, or about to be
+// written), or something other than an OCI image manifest, costs a HEAD.
+func TestCheckTagOwnershipHeadSettles(t *testing.T) {
+	t.Parallel()
+	img, err := random.Image(64, 1)
+	must(t, err)
+	ours := rawManifest{[]byte(`{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","artifactType":"application/x","config":` + emptyConfig + `,"layers":[],"annotations":{"` +
+		artifacts.AnnotationBuildpackID + `":"examples/wasm","` + artifacts.AnnotationLayer + `":"wasm"}}`), types.OCIManifestSchema1}
+	oursDigest, _, _ := v1.SHA256(strings.NewReader(string(ours.b)))
+	for _, tc := range []struct {
+		name     string
+		known    bool
+		wantGets int
+		foreign  bool
+	}{
+		{name: "our artifacts, known", known: true, wantGets: 0},
+		{name: "our artifacts, not known: read", known: false, wantGets: 2},
+		{name: "an image: a HEAD settles it", foreign: true, wantGets: 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, host := newRegistry(t, false)
+			repo := host + "/app"
+			if tc.foreign {
+				put(t, repo+":wasm", img)
+			} else {
+				put(t, repo+":wasm", ours)
+				put(t, repo+":junit", ours)
+			}
+			tmpl, _ := platform.ParseTagTemplate("{tag}")
+			plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
+			must(t, err)
+			known := map[v1.Hash]bool{}
+			if tc.known {
+				known[oursDigest] = true
+			}
+			c := client(t, host)
+			before := len(rec.requests())
+			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, known)
+			if tc.foreign != (err != nil) {
+				t.Fatalf("err %v", err)
+			}
+			gets := 0
+			for _, r := range rec.requests()[before:] {
+				if r.method == http.MethodGet && strings.Contains(r.path, "/manifests/") {
+					gets++
+				}
+			}
+			if gets != tc.wantGets {
+				t.Fatalf("%d manifest GETs, want %d", gets, tc.wantGets)
+			}
+		})
 	}
 }

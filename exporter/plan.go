@@ -8,6 +8,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // Plan says where each artifact goes: every repository that the app image is
@@ -141,23 +142,7 @@ func (p *Plan) PublishedTags(i int) []name.Tag {
 }
 
 func nameOptions(ref string, insecure []string) []name.Option {
-	opts := []name.Option{name.WeakValidation}
-	if isInsecure(ref, insecure) {
-		opts = append(opts, name.Insecure)
-	}
-	return opts
-}
-
-// isInsecure reports whether ref's registry is one of the insecure ones.
-func isInsecure(ref string, insecure []string) bool {
-	r, err := name.ParseReference(ref, name.WeakValidation)
-	if err != nil {
-		if repo, rerr := name.NewRepository(ref, name.WeakValidation); rerr == nil {
-			return contains(insecure, repo.RegistryStr())
-		}
-		return false
-	}
-	return contains(insecure, r.Context().RegistryStr())
+	return registry.NameOptions(ref, insecure)
 }
 
 func contains(list []string, s string) bool {

@@ -8,12 +8,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
-// fallbackTagFor is the referrers tag schema's tag for a subject:
-// <alg>-<hex> (distribution-spec 1.1, "Referrers Tag Schema").
-func fallbackTagFor(subject v1.Hash) string {
-	return subject.Algorithm + "-" + subject.Hex
-}
-
 // mergeReferrers returns the fallback index with add listed: entries already
 // there (another tool's signature, an earlier export's artifacts) are kept in
 // their order, an entry with the same digest as a new one is replaced, and

@@ -8,6 +8,8 @@ import (
 	"github.com/buildpacks/lifecycle/log"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // Stage 3 of the transaction (docs/spec.md section 7): tags, in waves.
@@ -34,7 +36,7 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 			}})
 		}
 		if w.referrers == referrersFallback {
-			ft := fallbackTagFor(s.desc.Digest)
+			ft := registry.FallbackTag(s.desc.Digest)
 			fallbacks = append(fallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
 				return w.updateFallback(ctx, ft, s.desc.Digest, ps, t.logger)
 			}})
@@ -62,8 +64,9 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 // updateFallback adds the artifacts to the referrers fallback index tagged
 // ft, keeping what it lists (docs/spec.md section 6).
 func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, ps []Published, logger log.Logger) error {
-	existing, err := w.client.getIndex(ctx, w.repo, ft, subject)
-	if errors.Is(err, errFallbackIsSubject) {
+	existing, err := w.client.FallbackIndex(ctx, w.repo, subject)
+	var nf *registry.NoFallbackIndexError
+	if errors.As(err, &nf) && nf.IsSubject {
 		logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", w.repo.RegistryStr(), w.repo.Tag(ft).Name())
 		existing, err = nil, nil
 	}

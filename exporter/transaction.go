@@ -11,10 +11,10 @@ import (
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // Transaction publishes one app image and its artifacts.
@@ -89,7 +89,7 @@ func WithJobs(n int) Option {
 // publish again are named in a warning. Any other reference is ignored.
 func WithPreviousImage(ref string) Option {
 	return func(t *Transaction) error {
-		if d, err := name.NewDigest(ref, nameOptions(ref, t.insecure)...); err == nil {
+		if d, err := name.NewDigest(ref, registry.NameOptions(ref, t.insecure)...); err == nil {
 			t.previous = &d
 		}
 		return nil
@@ -282,13 +282,14 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 	if err != nil {
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-	if err := t.checkOwnership(ctx, writers); err != nil {
+	prev := t.previousArtifacts(ctx, writers)
+	if err := t.checkOwnership(ctx, writers, t.knownOurs(s, prev)); err != nil {
 		if errors.Is(err, artifacts.ErrInvalid) {
 			return nil, err // a tag that is not ours: nothing was written
 		}
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
-	t.warnStale(ctx, writers)
+	t.warnStale(ctx, writers, prev)
 	// Artifact files are hashed while they are uploaded (or not read at all
 	// when the digest cache knows them), so their manifests are built after
 	// the blobs are up.
@@ -332,7 +333,8 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 
 // dial returns a writer per repository of the plan, in plan order, and the
 // writers grouped by registry; it authenticates once per registry, with push
-// scope on each of its repositories.
+// scope on each of its repositories (and pull scope on the repositories
+// carried artifacts mount from).
 func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup, error) {
 	var writers []*repoWriter
 	for _, rp := range t.plan.repos {
@@ -344,7 +346,11 @@ func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup,
 		for _, w := range g.writers {
 			repos = append(repos, w.repo)
 		}
-		c, err := dial(ctx, repos[0].Registry, repos, t.keychain, contains(t.insecure, g.name), t.jobs, t.timeout)
+		scopes := registry.Push(repos...)
+		for _, src := range t.mountSources(g.name) {
+			scopes = append(scopes, registry.Pull(src)...)
+		}
+		c, err := registry.Dial(ctx, repos[0].Registry, scopes, t.clientOptions())
 		if err != nil {
 			return nil, nil, err
 		}
@@ -355,30 +361,69 @@ func (t *Transaction) dial(ctx context.Context) ([]*repoWriter, []registryGroup,
 	return writers, groups, nil
 }
 
-// warnStale logs one warning per artifact of the previous image that this
-// export does not publish again and whose tag still names it. It never
-// fails the export: a registry that cannot say is logged at debug level.
-func (t *Transaction) warnStale(ctx context.Context, writers []*repoWriter) {
-	if t.previous == nil {
-		return
+// clientOptions are the options of every registry client of the export.
+func (t *Transaction) clientOptions() registry.Options {
+	return registry.Options{Keychain: t.keychain, Insecure: t.insecure, Timeout: t.timeout}
+}
+
+// mountSources are the repositories of registry reg that carried artifacts
+// mount their blobs from.
+func (t *Transaction) mountSources(reg string) []name.Repository {
+	var out []name.Repository
+	seen := map[string]bool{}
+	for _, a := range t.plan.artifacts {
+		if a.CarriedFrom == "" {
+			continue
+		}
+		d, err := name.NewDigest(a.CarriedFrom, registry.NameOptions(a.CarriedFrom, t.insecure)...)
+		if err != nil || d.Context().RegistryStr() != reg || seen[d.Context().Name()] {
+			continue
+		}
+		seen[d.Context().Name()] = true
+		out = append(out, d.Context())
 	}
-	var r *registry
+	return out
+}
+
+// previousArtifacts discovers the artifacts published for the previous
+// image, through the client of its registry when the export writes there.
+// Where the registry cannot tell, it warns: no stale warning is then given,
+// and the ownership check reads every tag it finds.
+func (t *Transaction) previousArtifacts(ctx context.Context, writers []*repoWriter) []PreviousArtifact {
+	if t.previous == nil {
+		return nil
+	}
+	var c *registry.Client
 	for _, w := range writers {
 		if w.repo.RegistryStr() == t.previous.Context().RegistryStr() {
-			r = w.client
+			c = w.client
 		}
 	}
-	if r == nil {
-		return // the previous image is in another registry than this export
+	if c == nil {
+		return nil // the previous image is in another registry than this export
 	}
-	opts := []remote.Option{remote.WithTransport(r.client.Transport), remote.WithContext(ctx)}
-	prev, err := DiscoverArtifacts(ctx, *t.previous, opts...)
+	prev, err := DiscoverArtifacts(ctx, c, *t.previous)
 	if err != nil {
-		t.logger.Debugf("Not checking for stale artifacts: %v", err)
+		t.logger.Warnf("Not checking for stale artifacts: %v", err)
+		return nil
+	}
+	return prev
+}
+
+// warnStale logs one warning per artifact of the previous image that this
+// export does not publish again and whose tag still names it.
+func (t *Transaction) warnStale(ctx context.Context, writers []*repoWriter, prev []PreviousArtifact) {
+	if len(prev) == 0 {
 		return
 	}
+	var c *registry.Client
+	for _, w := range writers {
+		if w.repo.RegistryStr() == t.previous.Context().RegistryStr() {
+			c = w.client
+		}
+	}
 	for _, pa := range t.plan.Stale(prev) {
-		tag, ok := t.staleTag(pa, opts...)
+		tag, ok := t.staleTag(ctx, c, pa)
 		if !ok {
 			continue
 		}
@@ -390,7 +435,7 @@ func (t *Transaction) warnStale(ctx context.Context, writers []*repoWriter) {
 // staleTag returns the tag in the previous image's repository that still
 // names pa, if the plan publishes to that repository (its template applied
 // as for this export) or pa's declared tag does.
-func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name.Tag, bool) {
+func (t *Transaction) staleTag(ctx context.Context, c *registry.Client, pa PreviousArtifact) (name.Tag, bool) {
 	if pa.Tag == "" {
 		return name.Tag{}, false
 	}
@@ -401,10 +446,9 @@ func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name
 			candidates = append([]string{t.plan.template.Expand(pa.Tag, tg.imageTags[0].TagStr())}, candidates...)
 		}
 	}
-	for _, c := range candidates {
-		tag := repo.Tag(c)
-		if d, err := remote.Head(tag, opts...); err == nil && d.Digest == pa.Descriptor.Digest {
-			return tag, true
+	for _, cand := range candidates {
+		if d, err := c.Head(ctx, repo, cand); err == nil && d.Digest == pa.Descriptor.Digest {
+			return repo.Tag(cand), true
 		}
 	}
 	return name.Tag{}, false
@@ -414,23 +458,55 @@ func (t *Transaction) staleTag(pa PreviousArtifact, opts ...remote.Option) (name
 // something no buildpack published (docs/spec.md, "Tag ownership"), unless
 // the platform allowed overwriting such tags. The reads go through each
 // repository's client and are retried as any request; a foreign tag is not.
-func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter) error {
+// ours are manifests known to be ours without reading them: the previous
+// image's artifacts found by discovery, and the manifests about to be
+// written.
+func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter, ours map[v1.Hash]bool) error {
 	if t.overwriteForeign || len(t.plan.artifacts) == 0 {
 		return nil
 	}
-	clients := map[string]*registry{}
+	clients := map[string]*registry.Client{}
 	for _, w := range writers {
 		clients[w.repo.RegistryStr()] = w.client
 	}
-	return defaultRetry.try(ctx, func() (time.Duration, error) {
-		err := t.plan.CheckTagOwnership(ctx, t.jobs, func(repo name.Repository) []remote.Option {
-			return []remote.Option{remote.WithTransport(clients[repo.RegistryStr()].client.Transport)}
-		})
-		if errors.Is(err, artifacts.ErrInvalid) {
-			return 0, permanent(err)
+	return t.plan.CheckTagOwnership(ctx, t.jobs, func(repo name.Repository) *registry.Client { return clients[repo.RegistryStr()] }, ours)
+}
+
+// knownOurs are the manifests an artifact tag may hold that are ours
+// without reading them: the previous image's artifacts (discovery read
+// their annotations) and the manifests this export is about to write, where
+// their digests are known without reading a file (every file's digest is
+// known: read already, or vouched for by the digest cache).
+func (t *Transaction) knownOurs(s subject, prev []PreviousArtifact) map[v1.Hash]bool {
+	ours := map[v1.Hash]bool{}
+	for _, pa := range prev {
+		ours[pa.Descriptor.Digest] = true
+	}
+	for _, a := range t.plan.artifacts {
+		if !digestsKnown(a) {
+			continue
 		}
-		return 0, err
-	})
+		if m, err := s.manifest(a); err == nil {
+			ours[m.Descriptor.Digest] = true
+		}
+	}
+	return ours
+}
+
+// digestsKnown reports whether every file blob of a has a known digest.
+func digestsKnown(a *artifacts.Artifact) bool {
+	ls, err := a.Layers()
+	if err != nil {
+		return false
+	}
+	for _, l := range ls {
+		if f, ok := l.(artifacts.FileBlob); ok {
+			if _, _, known := f.Known(); !known {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // warnDigestCache warns when the digest cache's file was ignored.

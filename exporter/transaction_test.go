@@ -818,3 +818,37 @@ func TestCommitWithoutImageManifestRefused(t *testing.T) {
 		}
 	}
 }
+
+// The referrers probe is retried like any request: one 503 from a registry
+// that serves the referrers API does not make the export write a fallback
+// tag there.
+func TestCommitRetriesReferrersProbe(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, true)
+	var mu sync.Mutex
+	probes := 0
+	rec.setFail(func(r *http.Request) int {
+		if r.Method != http.MethodGet || !strings.Contains(r.URL.Path, "/referrers/") {
+			return 0
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		probes++
+		if probes == 1 {
+			return http.StatusServiceUnavailable
+		}
+		return 0
+	})
+	img, _ := random.Image(512, 1)
+	d, _ := img.Digest()
+	app := host + "/app"
+	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
+		t.Fatal(err)
+	}
+	if probes < 2 {
+		t.Fatalf("%d referrers probes, want the 503 retried", probes)
+	}
+	if _, err := remote.Head(mustRef(t, app+":sha256-"+d.Hex)); err == nil {
+		t.Fatal("a fallback tag was written on a registry that serves the referrers API")
+	}
+}

@@ -8,6 +8,8 @@ import (
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // referrers is what a repository's registry does with a manifest's subject.
@@ -43,7 +45,7 @@ func (r referrers) String() string {
 // writers, not maps keyed by repository name.
 type repoWriter struct {
 	*repoPlan
-	client    *registry
+	client    *registry.Client
 	referrers referrers
 	// serial: artifact manifests and tags are written one at a time (see
 	// learnReferrers).
@@ -51,30 +53,36 @@ type repoWriter struct {
 }
 
 func (w *repoWriter) putManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) (http.Header, error) {
-	return w.client.putManifest(ctx, w.repo, ref, mt, body)
+	return w.client.PutManifest(ctx, w.repo, ref, mt, body)
 }
 
 func (w *repoWriter) uploadBlob(ctx context.Context, l v1.Layer) error {
-	return w.client.uploadBlob(ctx, w.repo, l)
+	return w.client.UploadBlob(ctx, w.repo, l)
 }
 
 // learnReferrers decides, after the first artifact manifest, whether the
-// registry indexes referrers: the referrers API's own answer (as oras-go
-// asks it). An OCI-Subject header alone is not trusted: clients read the
-// API, and some registries send the header without serving it, or serve it
-// without the header (docs/spec.md 6). It never fails.
+// registry indexes referrers: the referrers API's own answer (the client's
+// referrers rule, asked as oras-go asks it, retried like any request). An
+// OCI-Subject header alone is not trusted: clients read the API, and some
+// registries send the header without serving it, or serve it without the
+// header (docs/spec.md 6). It never fails: a registry whose API does not
+// answer within the retries gets the fallback index, which clients read
+// when the API does not answer.
 func (w *repoWriter) learnReferrers(ctx context.Context, subject v1.Hash, logger log.Logger) {
-	indexed, absent, why := w.client.supportsReferrers(ctx, w.repo, subject)
+	a, err := w.client.ProbeReferrersAPI(ctx, w.repo, subject)
+	if err != nil {
+		a = registry.APIAnswer{Why: "did not answer: " + err.Error()}
+	}
 	w.referrers = referrersFallback
-	if indexed {
+	if a.Indexed {
 		w.referrers = referrersAPI
 	}
 	// A registry that may index referrers (it serves the API, or did not
 	// plainly say it does not) gets its artifact manifests and tags one at a
 	// time: some (olareg) lose a referrer when two such writes race.
-	w.serial = indexed || !absent
-	logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", w.repo.RegistryStr(), w.repo.RepositoryStr(), "the referrers API "+why,
-		map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[indexed])
+	w.serial = a.Indexed || !a.Absent
+	logger.Debugf("Registry %s, repository %s: %s, so the referrers %s", w.repo.RegistryStr(), w.repo.RepositoryStr(), "the referrers API "+a.Why,
+		map[bool]string{true: "API lists the artifacts", false: "fallback index is written"}[a.Indexed])
 }
 
 // registryGroup is the writers of one registry, in plan order; the first

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"slices"
 
 	"github.com/buildpacks/lifecycle/auth"
 	"github.com/buildpacks/lifecycle/buildpack"
@@ -29,6 +28,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // exportCmd is lifecycle's export command with the artifacts added. Its
@@ -334,13 +334,22 @@ func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, d
 		warn("the previous image is not in a registry")
 		return nil, nil
 	}
-	d, err := name.NewDigest(prev, name.WeakValidation)
+	d, err := name.NewDigest(prev, registry.NameOptions(prev, e.InsecureRegistries)...)
 	if err != nil {
 		warn(fmt.Sprintf("the previous image %q is not named by digest", prev))
 		return nil, nil
 	}
-	opts := exporter.ReadOptions(e.keychain, slices.Contains(e.InsecureRegistries, d.RegistryStr()), e.extra.RegistryTimeout)
-	carried, probs, err := exporter.Carry(ctx, d, reused, declared, opts...)
+	var carried []*artifacts.Artifact
+	var probs []exporter.CarryProblem
+	c, err := registry.Dial(ctx, d.Context().Registry, registry.Pull(d.Context()),
+		registry.Options{Keychain: e.keychain, Insecure: e.InsecureRegistries, Timeout: e.extra.RegistryTimeout})
+	if err != nil {
+		for _, l := range reused {
+			probs = append(probs, exporter.CarryProblem{Layer: l, Err: err})
+		}
+	} else {
+		carried, probs, err = exporter.Carry(ctx, c, d, reused, declared)
+	}
 	for _, p := range probs {
 		cmd.DefaultLogger.Warnf("%v", p)
 	}

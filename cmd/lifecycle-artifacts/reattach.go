@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"slices"
 	"strings"
 
 	"github.com/buildpacks/lifecycle/api"
@@ -15,11 +14,13 @@ import (
 	lplatform "github.com/buildpacks/lifecycle/platform"
 	"github.com/buildpacks/lifecycle/platform/files"
 	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // reattach publishes the artifacts of one image again for another: after
@@ -49,7 +50,7 @@ func reattach(args []string) error {
 	if env := os.Getenv(lplatform.EnvInsecureRegistries); env != "" {
 		insecure = append(insecure, strings.Split(env, ",")...)
 	}
-	old, err := name.NewDigest(*from, name.WeakValidation)
+	old, err := name.NewDigest(*from, registry.NameOptions(*from, insecure)...)
 	if err != nil {
 		return cmd.FailErrCode(fmt.Errorf("-from %q: %w (name the image by digest)", *from, err), cmd.CodeForInvalidArgs, "parse arguments")
 	}
@@ -66,18 +67,16 @@ func reattach(args []string) error {
 	p := lplatform.NewPlatformFor(cmd.EnvOrDefault(lplatform.EnvPlatformAPI, api.Platform.Latest().String()))
 	ctx := context.Background()
 
-	readOpts := func(ref name.Reference) []remote.Option {
-		return exporter.ReadOptions(keychain, slices.Contains(insecure, ref.Context().RegistryStr()), extra.RegistryTimeout)
-	}
-	newRef, err := name.ParseReference(fs.Arg(0), name.WeakValidation)
+	clientOpts := registry.Options{Keychain: keychain, Insecure: insecure, Timeout: extra.RegistryTimeout}
+	newRef, err := name.ParseReference(fs.Arg(0), registry.NameOptions(fs.Arg(0), insecure)...)
 	if err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
 	}
-	img, err := remote.Image(newRef, append(readOpts(newRef), remote.WithContext(ctx))...)
+	img, err := readImage(ctx, newRef, clientOpts)
 	if err != nil {
 		return exitCode(fmt.Errorf("reading %s: %w", newRef.Name(), err), p)
 	}
-	arts, err := exporter.ArtifactsOf(ctx, old, readOpts(old)...)
+	arts, err := readArtifacts(ctx, old, clientOpts)
 	if err != nil {
 		return exitCode(err, p)
 	}
@@ -120,6 +119,25 @@ func reattach(args []string) error {
 		return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "write report")
 	}
 	return nil
+}
+
+// readImage reads the image ref through the registry client.
+func readImage(ctx context.Context, ref name.Reference, o registry.Options) (v1.Image, error) {
+	c, err := registry.Dial(ctx, ref.Context().Registry, registry.Pull(ref.Context()), o)
+	if err != nil {
+		return nil, err
+	}
+	return c.Image(ctx, ref.Context(), ref.Identifier())
+}
+
+// readArtifacts reads the artifacts published for the image from, through
+// the registry client (exporter.ArtifactsOf).
+func readArtifacts(ctx context.Context, from name.Digest, o registry.Options) ([]*artifacts.Artifact, error) {
+	c, err := registry.Dial(ctx, from.Context().Registry, registry.Pull(from.Context()), o)
+	if err != nil {
+		return nil, err
+	}
+	return exporter.ArtifactsOf(ctx, c, from)
 }
 
 // stringList is a repeatable string flag.

@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 
 	"github.com/buildpacks/imgutil"
 	"github.com/buildpacks/imgutil/local"
@@ -28,6 +27,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 // rebaseCmd is lifecycle's rebaser, whose rebased image keeps the original
@@ -197,12 +197,11 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error)
 	if err != nil {
 		return nil, cmd.FailErr(err, "get app image identifier")
 	}
-	from, err := name.NewDigest(id.String(), name.WeakValidation)
+	from, err := name.NewDigest(id.String(), registry.NameOptions(id.String(), r.InsecureRegistries)...)
 	if err != nil {
 		return nil, cmd.FailErr(err, "get app image digest")
 	}
-	opts := exporter.ReadOptions(r.keychain, slices.Contains(r.InsecureRegistries, from.RegistryStr()), r.extra.RegistryTimeout)
-	arts, err := exporter.ArtifactsOf(ctx, from, opts...)
+	arts, err := readArtifacts(ctx, from, registry.Options{Keychain: r.keychain, Insecure: r.InsecureRegistries, Timeout: r.extra.RegistryTimeout})
 	if err != nil {
 		return nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
 	}

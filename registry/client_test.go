@@ -1,8 +1,7 @@
-package exporter
+package registry
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log"
@@ -13,11 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
-	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/static"
 )
 
@@ -84,7 +81,7 @@ func TestDialRetriesPing(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			f, repo := startFaulty(t, func(r *http.Request) bool { return r.URL.Path == "/v2/" }, tc.fault)
-			if _, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond); err != nil {
+			if _, err := Dial(context.Background(), repo.Registry, Push(repo), Options{Timeout: 100 * time.Millisecond}); err != nil {
 				t.Fatalf("dial: %v", err)
 			}
 			if n := f.hits.Load(); n < 2 {
@@ -100,7 +97,7 @@ func TestUploadRetriesStall(t *testing.T) {
 	f, repo := startFaulty(t, func(r *http.Request) bool {
 		return r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/blobs/uploads/")
 	}, stall)
-	reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 100*time.Millisecond)
+	reg, err := Dial(context.Background(), repo.Registry, Push(repo), Options{Timeout: 100 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +105,7 @@ func TestUploadRetriesStall(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := reg.uploadBlob(context.Background(), repo, l); err != nil {
+	if err := reg.UploadBlob(context.Background(), repo, l); err != nil {
 		t.Fatalf("upload: %v", err)
 	}
 	if n := f.hits.Load(); n < 2 {
@@ -116,36 +113,7 @@ func TestUploadRetriesStall(t *testing.T) {
 	}
 }
 
-type timeoutErr struct{}
-
-func (timeoutErr) Error() string        { return "timeout awaiting response headers" }
-func (timeoutErr) Timeout() bool        { return true }
-func (timeoutErr) Temporary() bool      { return false }
-func (timeoutErr) Is(target error) bool { return target == context.DeadlineExceeded }
-
-func TestUploadRetryable(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		err  error
-		want bool
-	}{
-		{nil, false},
-		{fmt.Errorf("PATCH: %w", timeoutErr{}), true},
-		{&transport.Error{StatusCode: http.StatusInternalServerError}, true},
-		{&transport.Error{StatusCode: http.StatusTooManyRequests}, true},
-		{&transport.Error{StatusCode: http.StatusBadRequest, Errors: []transport.Diagnostic{{Code: transport.BlobUploadUnknownErrorCode}}}, false},
-		{&transport.Error{StatusCode: http.StatusUnauthorized}, false},
-		{fmt.Errorf("read: %w", io.ErrUnexpectedEOF), true},
-		{context.Canceled, false},
-		{errors.New("file changed since it was hashed"), false},
-	} {
-		if got := uploadRetryable(tc.err); got != tc.want {
-			t.Errorf("uploadRetryable(%v) = %v, want %v", tc.err, got, tc.want)
-		}
-	}
-}
-
-// A blob of up to smallBlob bytes goes up in one POST with its digest; a
+// A blob of up to SmallBlob bytes goes up in one POST with its digest; a
 // bigger one through the pusher's session (POST, PATCH, PUT).
 func TestUploadSmallBlobBoundary(t *testing.T) {
 	t.Parallel()
@@ -153,8 +121,8 @@ func TestUploadSmallBlobBoundary(t *testing.T) {
 		size    int
 		oneShot bool
 	}{
-		{smallBlob, true},
-		{smallBlob + 1, false},
+		{SmallBlob, true},
+		{SmallBlob + 1, false},
 	} {
 		t.Run(fmt.Sprint(tc.size), func(t *testing.T) {
 			var patches, digestPosts atomic.Int32
@@ -167,12 +135,12 @@ func TestUploadSmallBlobBoundary(t *testing.T) {
 				}
 				return false
 			}, nil)
-			reg, err := dial(context.Background(), repo.Registry, []name.Repository{repo}, authn.NewMultiKeychain(), false, 1, 10*time.Second)
+			reg, err := Dial(context.Background(), repo.Registry, Push(repo), Options{Timeout: 10 * time.Second})
 			if err != nil {
 				t.Fatal(err)
 			}
 			l := static.NewLayer(make([]byte, tc.size), "application/octet-stream")
-			if err := reg.uploadBlob(context.Background(), repo, l); err != nil {
+			if err := reg.UploadBlob(context.Background(), repo, l); err != nil {
 				t.Fatal(err)
 			}
 			if oneShot := digestPosts.Load() == 1 && patches.Load() == 0; oneShot != tc.oneShot {

@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ func TestStallTransport(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) }) // runs first: lets the handlers end
-	client := &http.Client{Transport: baseTransport(false, timeout)}
+	client := &http.Client{Transport: baseTransport(false, timeout, nil)}
 
 	for _, tc := range []struct {
 		name    string
@@ -79,7 +79,7 @@ func TestStallTransport(t *testing.T) {
 			}
 			var se *StallError
 			var nerr net.Error
-			if !errors.As(err, &se) || !errors.As(err, &nerr) || !nerr.Timeout() || !uploadRetryable(err) || !transient(t.Context(), err) {
+			if !errors.As(err, &se) || !errors.As(err, &nerr) || !nerr.Timeout() || !transient(t.Context(), err) {
 				t.Fatalf("error %v (%T), want a retryable *StallError", err, err)
 			}
 			if took > 10*timeout {

@@ -1,20 +1,21 @@
-package exporter
+package registry
 
 import (
 	"context"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 )
 
 // retryPolicy retries transient failures of one registry request with
-// exponential backoff, bounded in attempts and in total time. Transient are:
+// exponential backoff, bounded in attempts and in total time. It is the one
+// policy of every request a Client makes: ping and token, manifests, tags,
+// referrers, blob uploads of every size (a retried upload reopens the blob)
+// and blob reads. Transient are:
 // network errors, 408, 429 (honouring Retry-After) and 5xx. Anything else
 // (401, 403, 400 MANIFEST_INVALID, …) fails at once with the registry's
 // message.
@@ -37,6 +38,9 @@ func (e permanentError) Error() string { return e.err.Error() }
 func (e permanentError) Unwrap() error { return e.err }
 
 func permanent(err error) error { return permanentError{err} }
+
+// Permanent marks err as not to be retried by the client's policy.
+func Permanent(err error) error { return permanent(err) }
 
 // do sends a request with send and judges the response with check, retrying
 // as the policy allows. check sees every response that arrived; the body is
@@ -130,25 +134,4 @@ func retryAfter(resp *http.Response) time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	return 0
-}
-
-// uploadRetryable is the retry predicate of blob uploads, which
-// go-containerregistry retries itself: its default (temporary errors, EOFs,
-// resets, broken pipes) plus timeouts. Its default misses a registry that
-// stalls past the timeout: net/http's "timeout awaiting response headers" is
-// a context.DeadlineExceeded, which it deliberately never retries.
-func uploadRetryable(err error) bool {
-	if err == nil || errors.Is(err, context.Canceled) {
-		return false
-	}
-	var tmp interface{ Temporary() bool }
-	if errors.As(err, &tmp) && tmp.Temporary() {
-		return true
-	}
-	var nerr net.Error
-	if errors.As(err, &nerr) && nerr.Timeout() {
-		return true
-	}
-	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) ||
-		errors.Is(err, syscall.EPIPE) || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, net.ErrClosed)
 }

@@ -1,4 +1,4 @@
-package exporter
+package registry
 
 import (
 	"context"
@@ -235,11 +235,6 @@ func TestRetryStopsWhenCancelled(t *testing.T) {
 	})
 }
 
-func isStatus(err error, code int) bool {
-	var terr *transport.Error
-	return errors.As(err, &terr) && terr.StatusCode == code
-}
-
 // do, against a real HTTP server: which statuses are retried, and the
 // Retry-After it reads from each.
 func TestRetryDo(t *testing.T) {
@@ -363,45 +358,3 @@ func (c *closeRecorder) Close() error {
 	c.closed = true
 	return c.ReadCloser.Close()
 }
-
-// uploadRetryable is go-containerregistry's predicate plus timeouts; the
-// network errors one by one (TestUploadRetryable has the statuses).
-func TestUploadRetryableNetworkErrors(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		name string
-		err  error
-		want bool
-	}{
-		{"nil", nil, false},
-		{"canceled", fmt.Errorf("upload: %w", context.Canceled), false},
-		{"deadline (a stalled registry)", fmt.Errorf("upload: %w", context.DeadlineExceeded), true},
-		{"net timeout", &net.OpError{Op: "read", Err: timeoutError{}}, true},
-		{"temporary", temporaryError{}, true},
-		{"unexpected EOF", io.ErrUnexpectedEOF, true},
-		{"EOF", fmt.Errorf("read: %w", io.EOF), true},
-		{"broken pipe", &net.OpError{Op: "write", Err: syscall.EPIPE}, true},
-		{"reset", &net.OpError{Op: "read", Err: syscall.ECONNRESET}, true},
-		{"closed", net.ErrClosed, true},
-		{"refused", &net.OpError{Op: "dial", Err: syscall.ECONNREFUSED}, false},
-		{"other", errors.New("bad digest"), false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			if got := uploadRetryable(tc.err); got != tc.want {
-				t.Fatalf("uploadRetryable(%v) = %v, want %v", tc.err, got, tc.want)
-			}
-		})
-	}
-}
-
-type timeoutError struct{}
-
-func (timeoutError) Error() string   { return "i/o timeout" }
-func (timeoutError) Timeout() bool   { return true }
-func (timeoutError) Temporary() bool { return false }
-
-type temporaryError struct{}
-
-func (temporaryError) Error() string   { return "try again" }
-func (temporaryError) Timeout() bool   { return false }
-func (temporaryError) Temporary() bool { return true }
