@@ -29,6 +29,8 @@ func TestExitCode(t *testing.T) {
 		{"manifest refused", fmt.Errorf("saving image: %w", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}), platform.CodeRegistryFailed},
 		{"first tag refused: nothing moved", &exporter.CommitError{Stage: exporter.StageTags, NotMoved: []string{"r/a:x"}, Err: errors.New("403")}, platform.CodeRegistryFailed},
 		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, NotMoved: []string{"r/a:latest"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
+		{"artifacts of a reused layer not carried", &carryError{probs: []exporter.CarryProblem{{Err: errors.New("MANIFEST_UNKNOWN")}}}, platform.CodeRegistryFailed},
+		{"a name names another image", fmt.Errorf("reattach: %w", &nameError{name: "r/a:v1", names: "sha256:1", want: "sha256:2"}), platform.CodeInvalidArtifacts},
 		{"stock failure", imgutil.SaveError{Errors: []imgutil.SaveDiagnostic{{ImageName: "r/a", Cause: errors.New("x")}}}, 62},
 		{"other", errors.New("layer factory failed"), 62},
 	} {
