@@ -20,7 +20,7 @@ import (
 // endpoint hangs (a failure to read it would otherwise fail the rebase),
 // and its report.toml is the stock rebaser's.
 func TestRebaserPolicyOff(t *testing.T) {
-	reg := harness.StartOlareg(t)
+	reg := harness.StartDistribution(t)
 	proxy, err := faultproxy.Start(reg.Host, faultStall)
 	must(t, err)
 	t.Cleanup(proxy.Close)
