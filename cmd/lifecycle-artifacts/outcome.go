@@ -36,6 +36,22 @@ func exitCode(err error, p *lplatform.Platform) error {
 	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
 }
 
+// rebaseExitCode maps a rebase error: the export's codes for what the
+// export transaction and the artifacts report (exitCode), lifecycle's
+// rebase error for the rest, as upstream's rebaser.
+func rebaseExitCode(err error, p *lplatform.Platform) error {
+	var (
+		ce    *exporter.CommitError
+		carry *carryError
+		names *nameError
+	)
+	if errors.As(err, &ce) || errors.As(err, &carry) || errors.As(err, &names) ||
+		errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
+		return exitCode(err, p)
+	}
+	return cmd.FailErrCode(err, p.CodeFor(lplatform.RebaseError), "rebase")
+}
+
 // carryError is the reused layers whose artifacts could not be carried,
 // under policy required: the export fails before any write (exit 64).
 type carryError struct{ probs []exporter.CarryProblem }

@@ -43,3 +43,27 @@ func TestExitCode(t *testing.T) {
 		})
 	}
 }
+
+// The rebaser keeps lifecycle's rebase error for what is not the export
+// transaction's, and the export's codes for what is.
+func TestRebaseExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"stock rebase failure", errors.New("run image is not compatible"), 72},
+		{"manifest refused", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}, platform.CodeRegistryFailed},
+		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
+		{"tag collision", &exporter.CollisionError{Tag: "latest"}, platform.CodeInvalidArtifacts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := rebaseExitCode(tc.err, lplatform.NewPlatformFor("0.13"))
+			var fail *cmd.ErrorFail
+			if !errors.As(err, &fail) || fail.Code != tc.want {
+				t.Fatalf("rebaseExitCode(%v) = %v, want code %d", tc.err, err, tc.want)
+			}
+		})
+	}
+}

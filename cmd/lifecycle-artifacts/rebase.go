@@ -25,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
 
-	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
@@ -169,11 +168,7 @@ func (r *rebaseCmd) Exec() error {
 	}
 	res, err := target.Finish(ctx, report.Image, err)
 	if err != nil {
-		var ce *exporter.CommitError
-		if errors.As(err, &ce) || errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
-			return exitCode(err, r.Platform)
-		}
-		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
+		return rebaseExitCode(err, r.Platform)
 	}
 	logPublished(res)
 	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: artifactReports(res)}); err != nil {
