@@ -35,7 +35,10 @@ type ArtifactReport struct {
 	ManifestSize     int64  `toml:"manifest-size"`
 	// Refs holds one "repository:tag@sha256:…" per repository written to.
 	Refs []string `toml:"refs"`
-	// Skipped says why the artifact was not published (daemon target).
+	// Skipped says why the artifact was not published: a daemon export
+	// without a repository, a registry's refusal under best-effort, or
+	// "not carried: <reason>" for a reused layer whose previous artifacts
+	// could not be read under best-effort (then Tag and Type are empty).
 	Skipped string `toml:"skipped,omitempty"`
 	// CarriedFrom is set for an artifact of a layer reused from the
 	// previous image: the previous artifact, "repository@sha256:…", which

@@ -45,6 +45,13 @@ func sampleReport() *platform.Report {
 				Type: "application/vnd.acme.digest+json", ManifestSize: 400,
 				Refs: []string{"127.0.0.1:5000/app:digest@sha256:3333333333333333333333333333333333333333333333333333333333333333"},
 			},
+			{
+				// A reused layer whose previous artifacts could not be
+				// carried, under best-effort: recorded, with the reason,
+				// whose registry error names the word too.
+				Buildpack: "examples/helm", BuildpackVersion: "1.0.0", Layer: "chart", Refs: []string{},
+				Skipped: "not carried: reading 127.0.0.1:5000/app@sha256:4444444444444444444444444444444444444444444444444444444444444444: MANIFEST_UNKNOWN: manifest unknown; map[Digest:sha256:4444]",
+			},
 		},
 	}
 }

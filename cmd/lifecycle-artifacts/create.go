@@ -96,12 +96,11 @@ func (c *createCmd) Args(nargs int, args []string) error {
 	if err := lplatform.ResolveInputs(lplatform.Create, c.LifecycleInputs, cmd.DefaultLogger); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	extra, err := platform.ResolveArtifactInputs(os.Getenv)
-	if err != nil {
+	var err error
+	if c.deps.settings, err = newSettings(c.LifecycleInputs, c.InsecureRegistries, os.Getenv); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	c.deps.extra = extra
-	if c.UseLayout {
+	if c.deps.settings.kind == kindLayout {
 		if err := lplatform.GuardExperimental(lplatform.LayoutFormat, cmd.DefaultLogger); err != nil {
 			return err
 		}
@@ -118,7 +117,7 @@ func (c *createCmd) Privileges() error {
 	if c.deps.keychain, err = auth.DefaultKeychain(c.RegistryImages()...); err != nil {
 		return cmd.FailErr(err, "resolve keychain")
 	}
-	if c.UseDaemon {
+	if c.deps.settings.kind == kindDaemon {
 		if c.deps.docker, err = priv.DockerClient(); err != nil {
 			return cmd.FailErr(err, "initialize docker client")
 		}

@@ -45,7 +45,7 @@ type exportDeps struct {
 	keychain authn.Keychain   // made before privileges are dropped
 
 	analyzed files.Analyzed
-	extra    platform.ArtifactInputs
+	settings settings // decided once from the inputs (settings.go)
 }
 
 func newExportCmd(api string) *exportCmd {
@@ -100,15 +100,14 @@ func (e *exportCmd) Args(nargs int, args []string) error {
 	if err := lplatform.ResolveInputs(lplatform.Export, e.LifecycleInputs, cmd.DefaultLogger); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	extra, err := platform.ResolveArtifactInputs(os.Getenv)
-	if err != nil {
+	var err error
+	if e.settings, err = newSettings(e.LifecycleInputs, e.InsecureRegistries, os.Getenv); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	e.extra = extra
 	if e.analyzed, err = files.Handler.ReadAnalyzed(e.AnalyzedPath, cmd.DefaultLogger); err != nil {
 		return err
 	}
-	if e.UseLayout {
+	if e.settings.kind == kindLayout {
 		if err := lplatform.GuardExperimental(lplatform.LayoutFormat, cmd.DefaultLogger); err != nil {
 			return err
 		}
@@ -123,7 +122,7 @@ func (e *exportCmd) Privileges() error {
 	if e.keychain, err = auth.DefaultKeychain(e.registryImages()...); err != nil {
 		return cmd.FailErr(err, "resolve keychain")
 	}
-	if e.UseDaemon {
+	if e.settings.kind == kindDaemon {
 		if e.docker, err = priv.DockerClient(); err != nil {
 			return cmd.FailErr(err, "initialize docker client")
 		}
@@ -145,11 +144,11 @@ func (e *exportCmd) dropPrivileges() error {
 
 func (e *exportCmd) registryImages() []string {
 	imgs := e.RegistryImages()
-	if !e.UseDaemon && e.analyzed.PreviousImageRef() != "" {
+	switch {
+	case e.settings.kind == kindRegistry && e.analyzed.PreviousImageRef() != "":
 		imgs = append(imgs, e.analyzed.PreviousImageRef())
-	}
-	if e.UseDaemon && e.extra.DaemonRepository != "" {
-		imgs = append(imgs, e.extra.DaemonRepository)
+	case e.settings.kind == kindDaemon && e.settings.DaemonRepository != "":
+		imgs = append(imgs, e.settings.DaemonRepository)
 	}
 	return imgs
 }
@@ -173,7 +172,7 @@ func (e *exportCmd) Exec() error {
 		}
 	}()
 	var arts []*artifacts.Artifact
-	if e.extra.Policy != platform.PolicyOff {
+	if e.settings.artifactsOn() {
 		if arts, err = loadArtifacts(cmd.DefaultLogger, e.LayersDir, group, digests); err != nil {
 			return exitCode(err, e.Platform)
 		}
@@ -235,7 +234,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return err
 	}
 
-	carried, err := e.carryArtifacts(ctx, group, arts)
+	carried, notCarried, err := e.carryArtifacts(ctx, group, arts)
 	if err != nil {
 		return exitCode(err, e.Platform)
 	}
@@ -289,7 +288,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 
-	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: artifactReports(res)}
+	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: append(artifactReports(res), notCarried...)}
 	logPublished(res)
 	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
 		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")
@@ -307,11 +306,13 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 
 // carryArtifacts returns the previous image's artifacts of the launch
 // layers this build reuses without writing them, to publish again for the
-// new image (docs/spec.md 15.2). A layer whose artifacts cannot be carried
-// gets a warning; the export goes on.
-func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, declared []*artifacts.Artifact) ([]*artifacts.Artifact, error) {
-	if e.extra.Policy == platform.PolicyOff {
-		return nil, nil
+// new image (docs/spec.md 15.2). It writes nothing. A reused layer whose
+// artifacts cannot be carried follows the policy: under required it fails
+// the export (exit 64, before any write); under best-effort it is returned
+// as a report entry that says why.
+func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, declared []*artifacts.Artifact) ([]*artifacts.Artifact, []platform.ArtifactReport, error) {
+	if !e.settings.artifactsOn() {
+		return nil, nil, nil
 	}
 	var bps []artifacts.Buildpack
 	for _, bp := range group.Group {
@@ -319,78 +320,73 @@ func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, d
 	}
 	reused, err := exporter.ReusedLayers(e.LayersDir, bps)
 	if err != nil || len(reused) == 0 {
-		return nil, err
-	}
-	warn := func(why string) {
-		for _, l := range reused {
-			cmd.DefaultLogger.Warnf("Buildpack '%s', layer '%s' is reused from the previous image, but its artifacts are not carried: %s", l.Buildpack.ID, l.Layer, why)
-		}
+		return nil, nil, err
 	}
 	prev := e.analyzed.PreviousImageRef()
-	switch {
-	case prev == "":
-		return nil, nil // no previous image: nothing is reused
-	case e.UseDaemon || e.UseLayout:
-		warn("the previous image is not in a registry")
-		return nil, nil
+	if prev == "" {
+		return nil, nil, nil // no previous image: nothing is reused
 	}
-	d, err := name.NewDigest(prev, registry.NameOptions(prev, e.InsecureRegistries)...)
-	if err != nil {
-		warn(fmt.Sprintf("the previous image %q is not named by digest", prev))
-		return nil, nil
+	if e.settings.kind != kindRegistry {
+		for _, l := range reused {
+			cmd.DefaultLogger.Warnf("Buildpack '%s', layer '%s' is reused from the previous image, but its artifacts are not carried: the previous image is not in a registry", l.Buildpack.ID, l.Layer)
+		}
+		return nil, nil, nil
 	}
-	var carried []*artifacts.Artifact
-	var probs []exporter.CarryProblem
-	c, err := registry.Dial(ctx, d.Context().Registry, registry.Pull(d.Context()),
-		registry.Options{Keychain: e.keychain, Insecure: e.InsecureRegistries, Timeout: e.extra.RegistryTimeout})
+	var (
+		carried []*artifacts.Artifact
+		probs   []exporter.CarryProblem
+	)
+	d, err := e.settings.digest(prev)
 	if err != nil {
+		for _, l := range reused {
+			probs = append(probs, exporter.CarryProblem{Layer: l, Err: fmt.Errorf("the previous image %q is not named by digest", prev)})
+		}
+	} else if c, err := registry.Dial(ctx, d.Context().Registry, registry.Pull(d.Context()), e.settings.clientOptions(e.keychain)); err != nil {
 		for _, l := range reused {
 			probs = append(probs, exporter.CarryProblem{Layer: l, Err: err})
 		}
-	} else {
-		carried, probs, err = exporter.Carry(ctx, c, d, reused, declared)
+	} else if carried, probs, err = exporter.Carry(ctx, c, d, reused, declared); err != nil {
+		return nil, nil, err
 	}
+	if len(probs) == 0 {
+		return carried, nil, nil
+	}
+	if !e.settings.bestEffort() {
+		return nil, nil, &carryError{probs: probs}
+	}
+	var skipped []platform.ArtifactReport
 	for _, p := range probs {
 		cmd.DefaultLogger.Warnf("%v", p)
+		skipped = append(skipped, notCarried(p))
 	}
-	return carried, err
+	return carried, skipped, nil
 }
 
-// target is where this export puts the app image and its artifacts, chosen
-// once from the platform's inputs, with the inputs' credentials, insecure
-// registries, logger, timeout and the layers directory's digest cache.
+// target is where this export puts the app image and its artifacts: the
+// settings' target kind, with the settings' transaction options and the
+// layers directory's digest cache.
 func (e *exportCmd) target(digests *artifacts.DigestCache) (exporter.Target, error) {
-	opts := []exporter.Option{
-		exporter.WithKeychain(e.keychain),
-		exporter.WithInsecureRegistries(e.InsecureRegistries),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(e.extra.RegistryTimeout),
-		exporter.WithDigestCache(digests),
-		exporter.WithOverwriteForeignTags(e.extra.OverwriteForeignTags),
-		exporter.WithBestEffort(e.extra.Policy == platform.PolicyBestEffort),
-	}
-	if e.extra.Policy != platform.PolicyOff {
-		opts = append(opts, exporter.WithPreviousImage(e.analyzed.PreviousImageRef()))
-	}
-	tmpl := e.extra.TagTemplate
-	switch {
-	case e.UseLayout:
+	opts := e.settings.txOptions(e.keychain, digests, e.analyzed.PreviousImageRef())
+	tmpl := e.settings.TagTemplate
+	switch e.settings.kind {
+	case kindLayout:
 		return exporter.NewLayoutTarget(e.OutputImageRef, tmpl, opts...), nil
-	case e.UseDaemon:
+	case kindDaemon:
 		tag, err := name.NewTag(e.OutputImageRef, name.WeakValidation)
 		if err != nil {
 			return nil, cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
 		}
-		return exporter.NewDaemonTarget(e.extra.DaemonRepository, tag.TagStr(), tmpl, opts...), nil
+		return exporter.NewDaemonTarget(e.settings.DaemonRepository, tag.TagStr(), tmpl, opts...), nil
 	default:
 		// The names exactly as the phase will pass them to SaveAs. The
-		// export reads or writes these too: an artifact must not take
-		// their tags.
+		// export writes the cache image after the commit, and reads the run
+		// image by its tag: an artifact must not take their tags. (The
+		// previous image is read by digest, and its tags are the app's
+		// names or an image tag that tag ownership refuses: docs/spec.md 5.)
 		names := append([]string{e.OutputImageRef}, e.AdditionalTags...)
 		reserved := exporter.WithReservedTags(map[string]string{
-			"the cache image":    e.CacheImageRef,
-			"the previous image": e.analyzed.PreviousImageRef(),
-			"the run image":      e.RunImageRef,
+			"the cache image": e.CacheImageRef,
+			"the run image":   e.RunImageRef,
 		})
 		return exporter.NewRegistryTarget(names, tmpl, append(opts, reserved)...), nil
 	}

@@ -34,14 +34,14 @@ import (
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
-// initAppImage makes the working image for the target the platform chose,
-// as the switch in upstream's export does, and returns the run image's
+// initAppImage makes the working image for the settings' target kind, as
+// the switch in upstream's export does, and returns the run image's
 // identifier.
 func (e *exportCmd) initAppImage(analyzedMD files.Analyzed) (imgutil.Image, string, error) {
-	switch {
-	case e.UseLayout:
+	switch e.settings.kind {
+	case kindLayout:
 		return e.initLayoutAppImage(analyzedMD)
-	case e.UseDaemon:
+	case kindDaemon:
 		return e.initDaemonAppImage(analyzedMD, cmd.DefaultLogger)
 	default:
 		return e.initRemoteAppImage(analyzedMD)

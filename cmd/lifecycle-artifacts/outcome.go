@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
@@ -14,8 +16,16 @@ import (
 // exitCode maps an export error to its documented exit code. This is the
 // only place errors become exit codes.
 func exitCode(err error, p *lplatform.Platform) error {
-	var ce *exporter.CommitError
+	var (
+		ce    *exporter.CommitError
+		carry *carryError
+		names *nameError
+	)
 	switch {
+	case errors.As(err, &carry):
+		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "carry artifacts")
+	case errors.As(err, &names):
+		return cmd.FailErrCode(err, platform.CodeInvalidArtifacts, "check image names")
 	case errors.Is(err, artifacts.ErrInvalid):
 		return cmd.FailErrCode(err, platform.CodeInvalidArtifacts, "validate artifacts")
 	case errors.As(err, &ce) && ce.Stage == exporter.StageTags && len(ce.Moved) > 0:
@@ -24,6 +34,46 @@ func exitCode(err error, p *lplatform.Platform) error {
 		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "export")
 	}
 	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
+}
+
+// rebaseExitCode maps a rebase error: the export's codes for what the
+// export transaction and the artifacts report (exitCode), lifecycle's
+// rebase error for the rest, as upstream's rebaser.
+func rebaseExitCode(err error, p *lplatform.Platform) error {
+	var (
+		ce    *exporter.CommitError
+		carry *carryError
+		names *nameError
+	)
+	if errors.As(err, &ce) || errors.As(err, &carry) || errors.As(err, &names) ||
+		errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
+		return exitCode(err, p)
+	}
+	return cmd.FailErrCode(err, p.CodeFor(lplatform.RebaseError), "rebase")
+}
+
+// carryError is the reused layers whose artifacts could not be carried,
+// under policy required: the export fails before any write (exit 64).
+type carryError struct{ probs []exporter.CarryProblem }
+
+func (e *carryError) Error() string {
+	var b strings.Builder
+	for _, p := range e.probs {
+		fmt.Fprintf(&b, "%v\n", p)
+	}
+	fmt.Fprintf(&b, "nothing was written; set %s=%s to publish the image without them (report.toml then records each as not carried)",
+		platform.EnvPolicy, platform.PolicyBestEffort)
+	return b.String()
+}
+
+// nameError is a name a command was told to move that names another image
+// than the one it moves (exit 63, before any write).
+type nameError struct {
+	name, names, want string
+}
+
+func (e *nameError) Error() string {
+	return fmt.Sprintf("%s names %s, not the image being re-attached %s: refusing to move it (name only the image's own tags, or new ones)", e.name, e.names, e.want)
 }
 
 // logPublished prints the artifacts summary that follows lifecycle's images

@@ -29,6 +29,8 @@ func TestExitCode(t *testing.T) {
 		{"manifest refused", fmt.Errorf("saving image: %w", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}), platform.CodeRegistryFailed},
 		{"first tag refused: nothing moved", &exporter.CommitError{Stage: exporter.StageTags, NotMoved: []string{"r/a:x"}, Err: errors.New("403")}, platform.CodeRegistryFailed},
 		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, NotMoved: []string{"r/a:latest"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
+		{"artifacts of a reused layer not carried", &carryError{probs: []exporter.CarryProblem{{Err: errors.New("MANIFEST_UNKNOWN")}}}, platform.CodeRegistryFailed},
+		{"a name names another image", fmt.Errorf("reattach: %w", &nameError{name: "r/a:v1", names: "sha256:1", want: "sha256:2"}), platform.CodeInvalidArtifacts},
 		{"stock failure", imgutil.SaveError{Errors: []imgutil.SaveDiagnostic{{ImageName: "r/a", Cause: errors.New("x")}}}, 62},
 		{"other", errors.New("layer factory failed"), 62},
 	} {
@@ -37,6 +39,30 @@ func TestExitCode(t *testing.T) {
 			var fail *cmd.ErrorFail
 			if !errors.As(err, &fail) || fail.Code != tc.want {
 				t.Fatalf("exitCode(%v) = %v, want code %d", tc.err, err, tc.want)
+			}
+		})
+	}
+}
+
+// The rebaser keeps lifecycle's rebase error for what is not the export
+// transaction's, and the export's codes for what is.
+func TestRebaseExitCode(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		err  error
+		want int
+	}{
+		{"stock rebase failure", errors.New("run image is not compatible"), 72},
+		{"manifest refused", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}, platform.CodeRegistryFailed},
+		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
+		{"tag collision", &exporter.CollisionError{Tag: "latest"}, platform.CodeInvalidArtifacts},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := rebaseExitCode(tc.err, lplatform.NewPlatformFor("0.13"))
+			var fail *cmd.ErrorFail
+			if !errors.As(err, &fail) || fail.Code != tc.want {
+				t.Fatalf("rebaseExitCode(%v) = %v, want code %d", tc.err, err, tc.want)
 			}
 		})
 	}

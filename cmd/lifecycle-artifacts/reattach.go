@@ -47,16 +47,13 @@ func reattach(args []string) error {
 	if *from == "" || fs.NArg() == 0 {
 		return cmd.FailErrCode(errors.New("usage: reattach -from <image>@sha256:<digest> <image> [<image> ...]"), cmd.CodeForInvalidArgs, "parse arguments")
 	}
-	if env := os.Getenv(lplatform.EnvInsecureRegistries); env != "" {
-		insecure = append(insecure, strings.Split(env, ",")...)
-	}
-	old, err := name.NewDigest(*from, registry.NameOptions(*from, insecure)...)
-	if err != nil {
-		return cmd.FailErrCode(fmt.Errorf("-from %q: %w (name the image by digest)", *from, err), cmd.CodeForInvalidArgs, "parse arguments")
-	}
-	extra, err := platform.ResolveArtifactInputs(os.Getenv)
+	s, err := newSettings(nil, insecureFromEnv(insecure, os.Getenv), os.Getenv)
 	if err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
+	}
+	old, err := s.digest(*from)
+	if err != nil {
+		return cmd.FailErrCode(fmt.Errorf("-from %q: %w (name the image by digest)", *from, err), cmd.CodeForInvalidArgs, "parse arguments")
 	}
 	keychain, err := auth.DefaultKeychain(append([]string{*from}, fs.Args()...)...)
 	if err != nil {
@@ -67,8 +64,12 @@ func reattach(args []string) error {
 	p := lplatform.NewPlatformFor(cmd.EnvOrDefault(lplatform.EnvPlatformAPI, api.Platform.Latest().String()))
 	ctx := context.Background()
 
-	clientOpts := registry.Options{Keychain: keychain, Insecure: insecure, Timeout: extra.RegistryTimeout}
-	newRef, err := name.ParseReference(fs.Arg(0), registry.NameOptions(fs.Arg(0), insecure)...)
+	if !s.artifactsOn() {
+		cmd.DefaultLogger.Infof("%s=%s: no artifacts are re-attached", platform.EnvPolicy, platform.PolicyOff)
+		return nil
+	}
+	clientOpts := s.clientOptions(keychain)
+	newRef, err := s.parse(fs.Arg(0))
 	if err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "parse image name")
 	}
@@ -76,11 +77,18 @@ func reattach(args []string) error {
 	if err != nil {
 		return exitCode(fmt.Errorf("reading %s: %w", newRef.Name(), err), p)
 	}
-	arts, err := readArtifacts(ctx, old, clientOpts)
+	desc, err := partial.Descriptor(img)
 	if err != nil {
 		return exitCode(err, p)
 	}
-	desc, err := partial.Descriptor(img)
+	// Every name is resolved before anything is read or written: one that
+	// names another image is refused.
+	if err := checkNames(ctx, fs.Args(), desc.Digest.String(), s, func(ctx context.Context, ref name.Reference) (string, error) {
+		return headDigest(ctx, ref, clientOpts)
+	}); err != nil {
+		return exitCode(err, p)
+	}
+	arts, err := readArtifacts(ctx, old, clientOpts)
 	if err != nil {
 		return exitCode(err, p)
 	}
@@ -90,18 +98,11 @@ func reattach(args []string) error {
 	cmd.DefaultLogger.Infof("Re-attaching %d artifact(s) of %s to %s@%s", len(arts), old.Name(), newRef.Context().Name(), desc.Digest)
 	exporter.LogAdding(cmd.DefaultLogger, arts)
 
-	plan, err := exporter.NewPlan(fs.Args(), arts, extra.TagTemplate, insecure)
+	plan, err := exporter.NewPlan(fs.Args(), arts, s.TagTemplate, s.insecure)
 	if err != nil {
 		return exitCode(err, p)
 	}
-	tx, err := exporter.New(plan,
-		exporter.WithKeychain(keychain),
-		exporter.WithInsecureRegistries(insecure),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(extra.RegistryTimeout),
-		exporter.WithOverwriteForeignTags(extra.OverwriteForeignTags),
-		exporter.WithBestEffort(extra.Policy == platform.PolicyBestEffort),
-	)
+	tx, err := exporter.New(plan, s.txOptions(keychain, nil, "")...)
 	if err != nil {
 		return exitCode(err, p)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 
 	"github.com/buildpacks/imgutil"
 	"github.com/buildpacks/imgutil/local"
@@ -24,7 +25,6 @@ import (
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/moby/moby/client"
 
-	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 	"github.com/cnb-artifacts/lifecycle/registry"
@@ -36,7 +36,7 @@ import (
 // the image's tags last). With no artifacts it is the stock rebaser.
 type rebaseCmd struct {
 	*lplatform.Platform
-	extra platform.ArtifactInputs
+	settings settings // decided once from the inputs (settings.go)
 
 	docker   client.APIClient
 	keychain authn.Keychain
@@ -74,11 +74,10 @@ func (r *rebaseCmd) Args(nargs int, args []string) error {
 	if err := r.upstreamArgs(nargs, args); err != nil {
 		return err
 	}
-	extra, err := platform.ResolveArtifactInputs(nil)
-	if err != nil {
+	var err error
+	if r.settings, err = newSettings(r.LifecycleInputs, r.InsecureRegistries, os.Getenv); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	r.extra = extra
 	return nil
 }
 
@@ -128,13 +127,13 @@ func (r *rebaseCmd) Privileges() error {
 // Exec rebases; in a registry, the original image's artifacts go with it.
 func (r *rebaseCmd) Exec() error {
 	var err error
-	if r.UseDaemon {
+	if r.settings.kind == kindDaemon {
 		if err = r.setAppImage(); err != nil {
 			return cmd.FailErrCode(errors.New(err.Error()), r.CodeFor(lplatform.RebaseError), "set app image")
 		}
 	}
 	var newBaseImage imgutil.Image
-	if r.UseDaemon {
+	if r.settings.kind == kindDaemon {
 		newBaseImage, err = local.NewImage(r.RunImageRef, r.docker, local.FromBaseImage(r.RunImageRef))
 	} else {
 		newBaseImage, err = phase.OpenRemoteImage(cmd.DefaultLogger, func() (imgutil.Image, error) {
@@ -170,11 +169,7 @@ func (r *rebaseCmd) Exec() error {
 	}
 	res, err := target.Finish(ctx, report.Image, err)
 	if err != nil {
-		var ce *exporter.CommitError
-		if errors.As(err, &ce) || errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
-			return exitCode(err, r.Platform)
-		}
-		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "rebase")
+		return rebaseExitCode(err, r.Platform)
 	}
 	logPublished(res)
 	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: artifactReports(res)}); err != nil {
@@ -186,11 +181,11 @@ func (r *rebaseCmd) Exec() error {
 // carryArtifacts finds the artifacts of the image being rebased and returns
 // the registry target that publishes them again for the rebased image (its
 // Wrap, the rebase's save, its Finish: the export's one path). With none (or
-// a daemon image, which holds none) it returns nil: the stock rebase. An
-// artifact that cannot be read fails the rebase rather than being left
-// behind.
+// a daemon image, which holds none, or under policy off, which reads no
+// referrers) it returns nil: the stock rebase. An artifact that cannot be
+// read fails the rebase rather than being left behind.
 func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error) {
-	if r.UseDaemon {
+	if r.settings.kind != kindRegistry || !r.settings.artifactsOn() {
 		return nil, nil
 	}
 	id, err := r.appImage.Identifier()
@@ -201,21 +196,15 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error)
 	if err != nil {
 		return nil, cmd.FailErr(err, "get app image digest")
 	}
-	arts, err := readArtifacts(ctx, from, registry.Options{Keychain: r.keychain, Insecure: r.InsecureRegistries, Timeout: r.extra.RegistryTimeout})
+	arts, err := readArtifacts(ctx, from, r.settings.clientOptions(r.keychain))
 	if err != nil {
 		return nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
 	}
 	if len(arts) == 0 {
 		return nil, nil
 	}
-	target := exporter.NewRegistryTarget(append([]string{r.OutputImageRef}, r.AdditionalTags...), r.extra.TagTemplate,
-		exporter.WithKeychain(r.keychain),
-		exporter.WithInsecureRegistries(r.InsecureRegistries),
-		exporter.WithLogger(cmd.DefaultLogger),
-		exporter.WithTimeout(r.extra.RegistryTimeout),
-		exporter.WithOverwriteForeignTags(r.extra.OverwriteForeignTags),
-		exporter.WithBestEffort(r.extra.Policy == platform.PolicyBestEffort),
-	)
+	target := exporter.NewRegistryTarget(append([]string{r.OutputImageRef}, r.AdditionalTags...), r.settings.TagTemplate,
+		r.settings.txOptions(r.keychain, nil, "")...)
 	if err := target.Plan(arts); err != nil {
 		return nil, exitCode(err, r.Platform)
 	}

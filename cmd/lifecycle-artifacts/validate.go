@@ -106,7 +106,7 @@ func orEnv(getenv func(string) string, key, def string) string {
 // the inputs (no group.toml, a bad template); declaration errors are in the
 // result.
 func validate(o validateOptions, getenv func(string) string, logger log.Logger) (*validateResult, error) {
-	inputs, err := platform.ResolveArtifactInputs(getenv)
+	inputs, err := newSettings(nil, nil, getenv)
 	if err != nil {
 		return nil, err
 	}
