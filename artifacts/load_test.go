@@ -173,6 +173,7 @@ type = "a/b"
 file = "f"
 [artifact.labels]
 contentlayermediatyp = "a/b"
+media_type = "a/b"
 Count = 3
 "org.example.x" = "a"
 "io.buildpacks.artifact.tag" = "x"
@@ -183,6 +184,7 @@ Count = 3
 			},
 			wantErrs: []string{
 				`unknown key "artifact.labels.contentlayermediatyp"; did you mean "ContentLayerMediaType"?`,
+				`unknown key "artifact.labels.media_type"; did you mean "media-type" in [[artifact.files]]?`,
 				`invalid labels: labels.Count: want a string, got int64`,
 				`invalid labels: "org.example.x" is both a label and an annotation; keep one`,
 				`invalid annotation "io.buildpacks.artifact.tag": the prefix`,

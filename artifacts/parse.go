@@ -149,8 +149,8 @@ func cleanPath(p string) string {
 // decodeLabels accepts labels as a table or, as in the RFC, an array holding
 // exactly one table. ConfigMediaType and ContentLayerMediaType are the media
 // types; every other key is a label that becomes a manifest annotation
-// (docs/spec.md 2.2), except a key within maxSuggestDistance edits of one
-// of the two, which is taken for a misspelling of it. annotations are the
+// (docs/spec.md 2.2), except a key misspelt for one of the two or for
+// another key of artifacts.toml (misspeltLabel). annotations are the
 // artifact's [artifact.annotations]: a label may not set one of them too.
 func decodeLabels(md toml.MetaData, prim toml.Primitive, annotations map[string]string) (rawLabels, []error) {
 	var table map[string]any
@@ -180,7 +180,7 @@ func decodeLabels(md toml.MetaData, prim toml.Primitive, annotations map[string]
 			l.ConfigMediaType = s
 		case k == "ContentLayerMediaType":
 			l.ContentLayerMediaType = s
-		case closest(k, knownKeys["artifact.labels"]) != "":
+		case misspeltLabel(k):
 			errs = append(errs, unknownKeyError("artifact.labels."+k))
 		default:
 			if _, dup := annotations[k]; dup {

@@ -48,6 +48,25 @@ func suggestKey(key string) string {
 	return ""
 }
 
+// misspeltLabel reports whether a label key (a free-form annotation key
+// otherwise) is taken for a misspelling: within maxSuggestDistance edits of
+// ConfigMediaType or ContentLayerMediaType, or within one edit of a key of
+// [[artifact]] or [[artifact.files]] ("media_type"). The key is compared
+// whole: dotted annotation keys are not split.
+func misspeltLabel(key string) bool {
+	if closest(key, knownKeys["artifact.labels"]) != "" {
+		return true
+	}
+	for _, table := range []string{"artifact", "artifact.files"} {
+		for _, k := range knownKeys[table] {
+			if editDistance(strings.ToLower(key), strings.ToLower(k)) <= 1 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // closest returns the candidate nearest to s within maxSuggestDistance, or "".
 func closest(s string, candidates []string) string {
 	best, bestDist := "", maxSuggestDistance+1
