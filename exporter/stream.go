@@ -83,3 +83,24 @@ func (s *streamedBlob) Compressed() (io.ReadCloser, error) {
 }
 
 func (s *streamedBlob) Uncompressed() (io.ReadCloser, error) { return s.Compressed() }
+
+// hashedFirst reports whether every file of a is hashed before its upload
+// (its digest is known, or it is smaller than minSize), so that a's manifest
+// can be built before the upload without reading a file the upload would
+// stream.
+func (p streamPolicy) hashedFirst(a *artifacts.Artifact) bool {
+	ls, err := a.Layers()
+	if err != nil {
+		return false
+	}
+	for _, l := range ls {
+		f, ok := l.(artifacts.FileBlob)
+		if !ok {
+			continue
+		}
+		if !(&streamedBlob{f: f, minSize: p.minSize}).hashFirst() {
+			return false
+		}
+	}
+	return true
+}

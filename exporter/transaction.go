@@ -475,15 +475,16 @@ func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter,
 // knownOurs are the manifests an artifact tag may hold that are ours
 // without reading them: the previous image's artifacts (discovery read
 // their annotations) and the manifests this export is about to write, where
-// their digests are known without reading a file (every file's digest is
-// known: read already, or vouched for by the digest cache).
+// building them reads no file that the upload would not have hashed first
+// anyway (every file's digest is known, or the file is below the streaming
+// size: see streamPolicy).
 func (t *Transaction) knownOurs(s subject, prev []PreviousArtifact) map[v1.Hash]bool {
 	ours := map[v1.Hash]bool{}
 	for _, pa := range prev {
 		ours[pa.Descriptor.Digest] = true
 	}
 	for _, a := range t.plan.artifacts {
-		if !digestsKnown(a) {
+		if !t.stream.hashedFirst(a) {
 			continue
 		}
 		if m, err := s.manifest(a); err == nil {
@@ -491,22 +492,6 @@ func (t *Transaction) knownOurs(s subject, prev []PreviousArtifact) map[v1.Hash]
 		}
 	}
 	return ours
-}
-
-// digestsKnown reports whether every file blob of a has a known digest.
-func digestsKnown(a *artifacts.Artifact) bool {
-	ls, err := a.Layers()
-	if err != nil {
-		return false
-	}
-	for _, l := range ls {
-		if f, ok := l.(artifacts.FileBlob); ok {
-			if _, _, known := f.Known(); !known {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // warnDigestCache warns when the digest cache's file was ignored.

@@ -852,3 +852,35 @@ func TestCommitRetriesReferrersProbe(t *testing.T) {
 		t.Fatal("a fallback tag was written on a registry that serves the referrers API")
 	}
 }
+
+// A re-export over existing artifact tags settles the ownership check with
+// HEADs: the tags hold the very manifests about to be written (their small
+// files are hashed before the upload anyway), so no manifest is read.
+func TestCommitReexportChecksOwnershipWithHeads(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, false)
+	img, _ := random.Image(512, 1)
+	app := host + "/app"
+	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
+		t.Fatal(err)
+	}
+	before := len(rec.requests())
+	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
+		t.Fatal(err)
+	}
+	heads := 0
+	for _, r := range rec.requests()[before:] {
+		if !strings.Contains(r.path, "/manifests/") || strings.Contains(r.path, "/manifests/sha256") {
+			continue
+		}
+		switch r.method {
+		case http.MethodGet:
+			t.Errorf("the ownership check read %s", r.path)
+		case http.MethodHead:
+			heads++
+		}
+	}
+	if heads != 3 {
+		t.Fatalf("%d HEADs of artifact tags, want 3", heads)
+	}
+}
