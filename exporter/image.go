@@ -48,7 +48,12 @@ func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 
 func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {
 	if r.plan == nil {
-		return img, nil // nothing to publish: the stock save
+		// Nothing to publish: the stock save. The previous image's
+		// artifacts are still stale (R15.1-1).
+		if err := r.warnStale(ctx); err != nil {
+			return nil, err
+		}
+		return img, nil
 	}
 	tx, err := New(r.plan, r.opts...)
 	if err != nil {
@@ -59,6 +64,25 @@ func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.I
 	}
 	tx.logAdding(r.arts)
 	return r.saved, nil
+}
+
+// warnStale warns of the previous image's artifacts for an export that
+// publishes none.
+func (r *registryTarget) warnStale(ctx context.Context) error {
+	tx, err := New(&Plan{}, r.opts...)
+	if err != nil || tx.previous == nil {
+		return err
+	}
+	if tx.plan, err = NewPlan(r.names, nil, r.tmpl, tx.insecure); err != nil {
+		return err
+	}
+	writers, _, err := tx.dial(ctx)
+	if err != nil {
+		tx.logger.Debugf("Not checking for stale artifacts: %v", err)
+		return nil
+	}
+	tx.warnStale(ctx, writers)
+	return nil
 }
 
 // Finish returns what the save committed; a failed commit's error wins over
