@@ -257,8 +257,9 @@ type Published struct {
 	Manifest artifacts.Manifest
 	// Refs holds "repository:tag@digest", one per repository.
 	Refs []string
-	// Skipped says why the artifact was not published (WithBestEffort: a
-	// registry refused its manifest); Refs is then empty.
+	// Skipped says where and why the artifact was not published
+	// (WithBestEffort: a registry refused its manifest); Refs lists the
+	// repositories where it was, and is empty when it was nowhere.
 	Skipped string
 }
 
@@ -302,17 +303,13 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
 	res := &Result{Subject: s.descriptor()}
-	for i, a := range t.plan.artifacts {
+	for _, a := range t.plan.artifacts {
 		m, err := s.manifest(a)
 		if err != nil {
 			return nil, err
 		}
 		t.logger.Debugf("Artifact '%s' manifest %s:\n%s", a.Tag, m.Descriptor.Digest, m.Raw)
-		p := Published{Artifact: a, Manifest: m}
-		for _, w := range writers {
-			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+m.Descriptor.Digest.String())
-		}
-		res.Artifacts = append(res.Artifacts, p)
+		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: m})
 	}
 
 	refused := &refusals{}
@@ -320,14 +317,32 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		return nil, &CommitError{Stage: StageManifests, Err: err}
 	}
 	for i := range res.Artifacts {
-		if why, ok := refused.get(res.Artifacts[i].Manifest.Descriptor.Digest); ok {
-			p := &res.Artifacts[i]
-			p.Skipped, p.Refs = why, []string{}
-			t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Artifact.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
-		}
+		t.account(&res.Artifacts[i], i, writers, refused)
 	}
-	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts)
+	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, refused)
 	return res, err
+}
+
+// account fills p's refs, one per repository that took its manifest, and
+// says, with a warning each, where and why it was skipped (best-effort).
+func (t *Transaction) account(p *Published, i int, writers []*repoWriter, refused *refusals) {
+	d := p.Manifest.Descriptor.Digest
+	p.Refs = []string{}
+	var skipped []string
+	for _, w := range writers {
+		why, ok := refused.get(w.repo.Name(), d)
+		if !ok {
+			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+d.String())
+			continue
+		}
+		if len(writers) > 1 {
+			why = "in " + w.repo.Name() + ": " + why
+		}
+		skipped = append(skipped, why)
+		a := p.Artifact
+		t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", a.Buildpack.ID, a.Layer, a.Tag, a.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
+	}
+	p.Skipped = strings.Join(skipped, "; ")
 }
 
 // dial returns a writer per repository of the plan, in plan order, and the
