@@ -18,7 +18,8 @@ import (
 type registryTarget struct {
 	names []string
 	tmpl  platform.TagTemplate
-	opts  []Option
+	opts  options
+	err   error // the options' error, returned by Plan
 
 	arts  []*artifacts.Artifact
 	plan  *Plan
@@ -28,22 +29,20 @@ type registryTarget struct {
 // NewRegistryTarget is the target of a registry export of the app image
 // under names, the first the primary one, as the phase will save it.
 func NewRegistryTarget(names []string, tmpl platform.TagTemplate, opts ...Option) Target {
-	return &registryTarget{names: append([]string(nil), names...), tmpl: tmpl, opts: opts}
+	o, err := makeOptions(opts)
+	return &registryTarget{names: append([]string(nil), names...), tmpl: tmpl, opts: o, err: err}
 }
 
 func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 	r.arts = arts
-	if len(arts) == 0 {
-		return nil
+	if r.err != nil || len(arts) == 0 {
+		return r.err
 	}
-	s, err := settings(r.opts)
-	if err != nil {
+	var err error
+	if r.plan, err = NewPlan(r.names, arts, r.tmpl, r.opts.insecure); err != nil {
 		return err
 	}
-	if r.plan, err = NewPlan(r.names, arts, r.tmpl, s.insecure); err != nil {
-		return err
-	}
-	return r.plan.CheckReservedTags(s.reserved, s.insecure)
+	return r.plan.CheckReservedTags(r.opts.reserved, r.opts.insecure)
 }
 
 func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {
@@ -55,7 +54,7 @@ func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.I
 		}
 		return img, nil
 	}
-	tx, err := New(r.plan, r.opts...)
+	tx, err := newTransaction(r.plan, r.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -69,11 +68,15 @@ func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.I
 // warnStale warns of the previous image's artifacts for an export that
 // publishes none.
 func (r *registryTarget) warnStale(ctx context.Context) error {
-	tx, err := New(&Plan{}, r.opts...)
-	if err != nil || tx.previous == nil {
+	if r.opts.previous == nil {
+		return nil
+	}
+	plan, err := NewPlan(r.names, nil, r.tmpl, r.opts.insecure)
+	if err != nil {
 		return err
 	}
-	if tx.plan, err = NewPlan(r.names, nil, r.tmpl, tx.insecure); err != nil {
+	tx, err := newTransaction(plan, r.opts)
+	if err != nil {
 		return err
 	}
 	writers, _, err := tx.dial(ctx)
