@@ -136,8 +136,13 @@ func checkSet(arts []*artifacts.Artifact) error {
 		if a.CarriedFrom != "" {
 			with += "; this one is carried from " + a.CarriedFrom
 		}
-		errs = append(errs, &CollisionError{Tag: a.Tag, Artifact: a.Declaration, With: with,
-			Fix: "change the tag of one of them (a carried artifact keeps the tag it was declared with until its buildpack writes the layer again)"})
+		fix := "change the tag of one of them (a carried artifact keeps the tag it was declared with until its buildpack writes the layer again)"
+		if a.CarriedFrom != "" && o.Buildpack.ID == a.Buildpack.ID && o.Layer == a.Layer {
+			// Two versions of one artifact, both referrers of the previous
+			// image: which one its tag names is not the plan's to guess.
+			fix = "have the buildpack write the layer again, so that it declares its artifacts"
+		}
+		errs = append(errs, &CollisionError{Tag: a.Tag, Artifact: a.Declaration, With: with, Fix: fix})
 	}
 	return errors.Join(errs...)
 }

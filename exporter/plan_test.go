@@ -133,6 +133,8 @@ func TestPlanDeclaredAndCarriedTogether(t *testing.T) {
 		{name: "distinct tags", arts: []*artifacts.Artifact{declared("examples/wasm", "wasm"), carried("examples/helm", "chart", "chart", "a")}},
 		{name: "two carried artifacts with one tag", arts: []*artifacts.Artifact{carried("examples/helm", "chart", "same", "a"), carried("examples/other", "notes", "same", "b")},
 			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, `buildpack "examples/helm", layer "chart"`, "sha256:aaaa", `buildpack "examples/other@1", layer "notes"`, "sha256:bbbb"}},
+		{name: "two versions of one carried artifact", arts: []*artifacts.Artifact{carried("examples/helm", "chart", "same", "a"), carried("examples/helm", "chart", "same", "b")},
+			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, "sha256:aaaa", "sha256:bbbb", "have the buildpack write the layer again"}},
 		{name: "a declared and a carried artifact with one tag", arts: []*artifacts.Artifact{declared("examples/wasm", "same"), carried("examples/helm", "chart", "same", "a")},
 			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, `buildpack "examples/wasm@1"`, `buildpack "examples/helm", layer "chart"`}},
 		{name: "exactly the limit", arts: many(artifacts.MaxArtifacts)},
