@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
 	"github.com/cnb-artifacts/lifecycle/acceptance/faultproxy"
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
@@ -94,4 +96,65 @@ func TestArtifactsPolicy(t *testing.T) {
 			t.Fatalf("policy off differs from stock:\n--- stock\n%s\n--- ours\n%s", reports[0], reports[1])
 		}
 	})
+}
+
+// best-effort with the app image in two repositories, the second refusing
+// every artifact type but Helm charts (GitLab's allow-list is a project's
+// setting; lifecycle writes an image to one registry only): the first
+// repository, written first, holds every artifact manifest as a referrer of
+// the app image, so the report says what is true per repository (R10-6).
+// Each refused artifact is published in the first (its ref there, its tag
+// moved) and skipped in the second, which gets no tag for it; the chart is
+// published in both.
+func TestArtifactsPolicyAcrossRepositories(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	proxy, err := faultproxy.Start(reg.Host, faultStall)
+	must(t, err)
+	t.Cleanup(proxy.Close)
+	proxy.SetQuirks(faultproxy.Quirks{AllowedTypes: []string{"application/vnd.cncf.helm.config.v1+json"}, AllowedTypesIn: []string{"gitlab"}})
+	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
+	w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	first, second := proxy.Host+"/app", proxy.Host+"/gitlab"
+	out, code := export(t, w, false, "0.13", []string{platform.EnvPolicy + "=best-effort"}, first+":latest", second+":latest")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	rep := readReport(t, w.Report)
+	for _, n := range []string{reg.Host + "/app:latest", reg.Host + "/gitlab:latest"} {
+		if d := head(t, n); d.String() != rep.Image.Digest {
+			t.Errorf("%s is %s, not the reported app image %s", n, d, rep.Image.Digest)
+		}
+	}
+	refused := 0
+	for _, a := range rep.Artifacts {
+		if a.ManifestSize == 0 {
+			t.Errorf("artifact %s: manifest-size 0", a.Tag)
+		}
+		if a.Tag == "0.1.0" {
+			if a.Skipped != "" || len(a.Refs) != 2 {
+				t.Errorf("the chart: skipped %q refs %v, want published in both", a.Skipped, a.Refs)
+			}
+			continue
+		}
+		refused++
+		if len(a.Refs) != 1 || !strings.HasPrefix(a.Refs[0], first+":"+a.Tag+"@") {
+			t.Errorf("artifact %s: refs %v, want its ref in %s alone", a.Tag, a.Refs, first)
+			continue
+		}
+		if !strings.Contains(a.Skipped, "in "+second+": ") || !strings.Contains(a.Skipped, "MANIFEST_INVALID") {
+			t.Errorf("artifact %s: skipped %q, want the second repository and the registry's words", a.Tag, a.Skipped)
+		}
+		if d := head(t, reg.Host+"/app:"+a.Tag); a.Refs[0] != first+":"+a.Tag+"@"+d.String() {
+			t.Errorf("tag %s:%s is %s, the report says %s", first, a.Tag, d, a.Refs[0])
+		}
+		if _, err := remote.Head(mustRef(t, reg.Host+"/gitlab:"+a.Tag)); err == nil {
+			t.Errorf("the refusing repository has a tag %s", a.Tag)
+		}
+	}
+	if refused == 0 {
+		t.Fatal("no artifact was refused")
+	}
+	if n := strings.Count(out, "Skipping artifact"); n != refused {
+		t.Errorf("want %d skip warnings, got %d:\n%s", refused, n, out)
+	}
 }

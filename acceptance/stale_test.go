@@ -52,3 +52,40 @@ func TestRebuildWarnsOfStaleArtifacts(t *testing.T) {
 		})
 	}
 }
+
+// A rebuild that declares no artifact at all warns of every artifact of the
+// previous image, as one that declares some does (R15.1-1): the export
+// without artifacts still looks for them.
+func TestRebuildWithoutArtifactsWarnsOfStaleArtifacts(t *testing.T) {
+	for _, start := range harness.Registries() {
+		reg := start(t)
+		t.Run(reg.Name, func(t *testing.T) {
+			run := fixture.PushRunImage(t, reg.Host+"/run")
+			app := reg.Host + "/app:latest"
+			first := fixture.NewBuild(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+			if out, code := create(t, first, false, "0.13", nil, app); code != 0 {
+				t.Fatalf("first build: exit %d\n%s", code, out)
+			}
+			published := readReport(t, first.Report).Artifacts
+			if len(published) == 0 {
+				t.Fatal("the first build published no artifact")
+			}
+
+			second := fixture.NewBuild(t, run, fixture.Plain())
+			out, code := create(t, second, false, "0.13", nil, app)
+			if code != 0 {
+				t.Fatalf("second build: exit %d\n%s", code, out)
+			}
+			for _, a := range published {
+				ref := a.Refs[0][:strings.LastIndex(a.Refs[0], "@")]
+				want := "Artifact '" + a.Buildpack + ":" + a.Layer + "' (tag '" + a.Tag + "') was not published for this image: tag " + ref + " still names the previous image's artifact " + head(t, ref).String()
+				if n := strings.Count(out, want); n != 1 {
+					t.Fatalf("want the warning %q once, got %d:\n%s", want, n, out)
+				}
+			}
+			if n := strings.Count(out, "was not published for this image"); n != len(published) {
+				t.Fatalf("%d stale warnings, want %d:\n%s", n, len(published), out)
+			}
+		})
+	}
+}

@@ -3,10 +3,7 @@ package exporter_test
 import (
 	"context"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -19,32 +16,6 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 )
-
-// A launch layer with a <layer>.toml and no directory is reused from the
-// previous image; a written layer, a non-launch one, and hostile files are
-// not.
-func TestReusedLayers(t *testing.T) {
-	t.Parallel()
-	layers := t.TempDir()
-	write := func(p, c string) {
-		t.Helper()
-		must(t, os.MkdirAll(filepath.Dir(filepath.Join(layers, p)), 0o755))
-		must(t, os.WriteFile(filepath.Join(layers, p), []byte(c), 0o644))
-	}
-	write("examples_helm/chart.toml", "[types]\n  launch = true\n")
-	write("examples_helm/written.toml", "[types]\n  launch = true\n")
-	write("examples_helm/written/artifacts.toml", "")
-	write("examples_helm/cached.toml", "[types]\n  cache = true\n")
-	write("examples_helm/launch.toml", "[types]\n  launch = true\n")
-	must(t, syscall.Mkfifo(filepath.Join(layers, "examples_helm", "fifo.toml"), 0o644))
-	must(t, os.Symlink("/dev/zero", filepath.Join(layers, "examples_helm", "zero.toml")))
-	write("other_bp/x.toml", "[types]\n  launch = true\n")
-	got, err := exporter.ReusedLayers(layers, []artifacts.Buildpack{{ID: "examples/helm", Version: "1"}, {ID: "examples/none", Version: "1"}})
-	must(t, err)
-	if len(got) != 1 || got[0].Layer != "chart" || got[0].Buildpack.ID != "examples/helm" {
-		t.Fatalf("reused %+v, want examples/helm's chart alone", got)
-	}
-}
 
 func must(t *testing.T, err error) {
 	t.Helper()
@@ -79,23 +50,23 @@ func TestCarry(t *testing.T) {
 	must(t, err)
 	gone, err := name.NewDigest(repo + "@sha256:" + strings.Repeat("0", 64))
 	must(t, err)
-	layer := func(bp, l string) exporter.ReusedLayer {
-		return exporter.ReusedLayer{Buildpack: artifacts.Buildpack{ID: bp, Version: "1.0.0"}, Layer: l}
+	layer := func(bp, l string) artifacts.ReusedLayer {
+		return artifacts.ReusedLayer{Buildpack: artifacts.Buildpack{ID: bp, Version: "1.0.0"}, Layer: l}
 	}
 	for _, tc := range []struct {
 		name      string
 		previous  name.Digest
-		reused    []exporter.ReusedLayer
+		reused    []artifacts.ReusedLayer
 		wantTags  []string
 		wantProbs int
 		wantErr   string
 	}{
 		{name: "nothing reused", previous: prev},
-		{name: "a reused layer", previous: prev, reused: []exporter.ReusedLayer{layer("examples/helm", "chart")}, wantTags: []string{"0.1.0"}},
-		{name: "a declared layer wins", previous: prev, reused: []exporter.ReusedLayer{layer("examples/wasm", "wasm")}},
-		{name: "a carried tag another buildpack declares", previous: prev, reused: []exporter.ReusedLayer{layer("examples/helm", "notes")},
+		{name: "a reused layer", previous: prev, reused: []artifacts.ReusedLayer{layer("examples/helm", "chart")}, wantTags: []string{"0.1.0"}},
+		{name: "a declared layer wins", previous: prev, reused: []artifacts.ReusedLayer{layer("examples/wasm", "wasm")}},
+		{name: "a carried tag another buildpack declares", previous: prev, reused: []artifacts.ReusedLayer{layer("examples/helm", "notes")},
 			wantErr: `artifact 1 (tag "junit"): published tag "junit" collides with the artifact of buildpack "examples/helm", layer "notes", carried from the previous image`},
-		{name: "the previous image is gone", previous: gone, reused: []exporter.ReusedLayer{layer("examples/helm", "chart"), layer("examples/helm", "notes")}, wantProbs: 2},
+		{name: "the previous image is gone", previous: gone, reused: []artifacts.ReusedLayer{layer("examples/helm", "chart"), layer("examples/helm", "notes")}, wantProbs: 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			carried, probs, err := exporter.Carry(context.Background(), client(t, host), tc.previous, tc.reused, fixture(t))

@@ -23,7 +23,8 @@ const DaemonSkipReason = "the docker daemon cannot hold OCI artifacts"
 type daemonTarget struct {
 	repo, imageTag string
 	tmpl           platform.TagTemplate
-	opts           []Option
+	opts           options
+	err            error // the options' error, returned by Plan
 
 	arts []*artifacts.Artifact
 	plan *Plan
@@ -34,19 +35,17 @@ type daemonTarget struct {
 // imageTag (it fills {image-tag}); repo, if not empty, receives the
 // artifacts.
 func NewDaemonTarget(repo, imageTag string, tmpl platform.TagTemplate, opts ...Option) Target {
-	return &daemonTarget{repo: repo, imageTag: imageTag, tmpl: tmpl, opts: opts}
+	o, err := makeOptions(opts)
+	return &daemonTarget{repo: repo, imageTag: imageTag, tmpl: tmpl, opts: o, err: err}
 }
 
 func (d *daemonTarget) Plan(arts []*artifacts.Artifact) error {
 	d.arts = arts
-	if len(arts) == 0 || d.repo == "" {
-		return nil // tag collisions are not checked when nothing is pushed
+	if d.err != nil || len(arts) == 0 || d.repo == "" {
+		return d.err // tag collisions are not checked when nothing is pushed
 	}
-	s, err := settings(d.opts)
-	if err != nil {
-		return err
-	}
-	d.plan, err = NewRepositoryPlan(d.repo, d.imageTag, arts, d.tmpl, s.insecure)
+	var err error
+	d.plan, err = NewRepositoryPlan(d.repo, d.imageTag, arts, d.tmpl, d.opts.insecure)
 	return err
 }
 
@@ -55,10 +54,7 @@ func (d *daemonTarget) Wrap(_ context.Context, img imgutil.Image) (imgutil.Image
 	if len(d.arts) == 0 {
 		return img, nil
 	}
-	s, err := settings(d.opts)
-	if err != nil {
-		return nil, err
-	}
+	s := &d.opts
 	if d.plan == nil {
 		var names []string
 		for _, a := range d.arts {
@@ -95,7 +91,9 @@ func (d *daemonTarget) Finish(ctx context.Context, saved files.ImageReport, save
 	if !strings.HasPrefix(imageID, "sha256:") {
 		imageID = "sha256:" + imageID
 	}
-	tx, err := New(d.plan, append(append([]Option(nil), d.opts...), WithImageID(imageID), WithCreated(created))...)
+	o := d.opts
+	o.imageID, o.created = imageID, &created
+	tx, err := newTransaction(d.plan, o)
 	if err != nil {
 		return nil, err
 	}

@@ -224,7 +224,7 @@ func TestDiscoverArtifactsFallbackIsSubject(t *testing.T) {
 	if prev, err := exporter.DiscoverArtifacts(context.Background(), c, subj); !errors.Is(err, ourregistry.ErrReferrersUnknown) {
 		t.Fatalf("discovered %+v, err %v; want ErrReferrersUnknown", prev, err)
 	}
-	reused := []exporter.ReusedLayer{{Buildpack: artifacts.Buildpack{ID: "examples/many", Version: "1"}, Layer: "l"}}
+	reused := []artifacts.ReusedLayer{{Buildpack: artifacts.Buildpack{ID: "examples/many", Version: "1"}, Layer: "l"}}
 	carried, probs, err := exporter.Carry(context.Background(), c, subj, reused, nil)
 	if len(carried) != 0 || len(probs) != 1 || !errors.Is(probs[0].Err, ourregistry.ErrReferrersUnknown) || err != nil {
 		t.Fatalf("carried %v, problems %v, err %v; want one problem", carried, probs, err)

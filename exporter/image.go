@@ -18,7 +18,8 @@ import (
 type registryTarget struct {
 	names []string
 	tmpl  platform.TagTemplate
-	opts  []Option
+	opts  options
+	err   error // the options' error, returned by Plan
 
 	arts  []*artifacts.Artifact
 	plan  *Plan
@@ -28,29 +29,32 @@ type registryTarget struct {
 // NewRegistryTarget is the target of a registry export of the app image
 // under names, the first the primary one, as the phase will save it.
 func NewRegistryTarget(names []string, tmpl platform.TagTemplate, opts ...Option) Target {
-	return &registryTarget{names: append([]string(nil), names...), tmpl: tmpl, opts: opts}
+	o, err := makeOptions(opts)
+	return &registryTarget{names: append([]string(nil), names...), tmpl: tmpl, opts: o, err: err}
 }
 
 func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 	r.arts = arts
-	if len(arts) == 0 {
-		return nil
+	if r.err != nil || len(arts) == 0 {
+		return r.err
 	}
-	s, err := settings(r.opts)
-	if err != nil {
+	var err error
+	if r.plan, err = NewPlan(r.names, arts, r.tmpl, r.opts.insecure); err != nil {
 		return err
 	}
-	if r.plan, err = NewPlan(r.names, arts, r.tmpl, s.insecure); err != nil {
-		return err
-	}
-	return r.plan.CheckReservedTags(s.reserved, s.insecure)
+	return r.plan.CheckReservedTags(r.opts.reserved, r.opts.insecure)
 }
 
 func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {
 	if r.plan == nil {
-		return img, nil // nothing to publish: the stock save
+		// Nothing to publish: the stock save. The previous image's
+		// artifacts are still stale (R15.1-1).
+		if err := r.warnStale(ctx); err != nil {
+			return nil, err
+		}
+		return img, nil
 	}
-	tx, err := New(r.plan, r.opts...)
+	tx, err := newTransaction(r.plan, r.opts)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +63,29 @@ func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.I
 	}
 	tx.logAdding(r.arts)
 	return r.saved, nil
+}
+
+// warnStale warns of the previous image's artifacts for an export that
+// publishes none.
+func (r *registryTarget) warnStale(ctx context.Context) error {
+	if r.opts.previous == nil {
+		return nil
+	}
+	plan, err := NewPlan(r.names, nil, r.tmpl, r.opts.insecure)
+	if err != nil {
+		return err
+	}
+	tx, err := newTransaction(plan, r.opts)
+	if err != nil {
+		return err
+	}
+	writers, _, err := tx.dial(ctx)
+	if err != nil {
+		tx.logger.Debugf("Not checking for stale artifacts: %v", err)
+		return nil
+	}
+	tx.warnStale(ctx, writers, tx.previousArtifacts(ctx, writers))
+	return nil
 }
 
 // Finish returns what the save committed; a failed commit's error wins over

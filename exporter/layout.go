@@ -28,7 +28,8 @@ const refNameAnnotation = "org.opencontainers.image.ref.name"
 type layoutTarget struct {
 	outputRef string
 	tmpl      platform.TagTemplate
-	opts      []Option
+	opts      options
+	err       error // the options' error, returned by Plan
 
 	arts  []*artifacts.Artifact
 	plan  *Plan
@@ -38,19 +39,17 @@ type layoutTarget struct {
 // NewLayoutTarget is the target of a layout export of outputRef; the layout
 // holds that one image, so the plan is made from it alone.
 func NewLayoutTarget(outputRef string, tmpl platform.TagTemplate, opts ...Option) Target {
-	return &layoutTarget{outputRef: outputRef, tmpl: tmpl, opts: opts}
+	o, err := makeOptions(opts)
+	return &layoutTarget{outputRef: outputRef, tmpl: tmpl, opts: o, err: err}
 }
 
 func (l *layoutTarget) Plan(arts []*artifacts.Artifact) error {
 	l.arts = arts
-	if len(arts) == 0 {
-		return nil
+	if l.err != nil || len(arts) == 0 {
+		return l.err
 	}
-	s, err := settings(l.opts)
-	if err != nil {
-		return err
-	}
-	l.plan, err = NewPlan([]string{l.outputRef}, arts, l.tmpl, s.insecure)
+	var err error
+	l.plan, err = NewPlan([]string{l.outputRef}, arts, l.tmpl, l.opts.insecure)
 	return err
 }
 
@@ -58,8 +57,11 @@ func (l *layoutTarget) Wrap(_ context.Context, img imgutil.Image) (imgutil.Image
 	if l.plan == nil {
 		return img, nil
 	}
-	var err error
-	if l.saved, err = WrapLayout(img, l.plan, l.opts...); err != nil {
+	tx, err := newTransaction(l.plan, l.opts)
+	if err != nil {
+		return nil, err
+	}
+	if l.saved, err = wrapLayout(img, tx); err != nil {
 		return nil, err
 	}
 	l.saved.tx.logAdding(l.arts)
@@ -93,13 +95,18 @@ func WrapLayout(img imgutil.Image, plan *Plan, opts ...Option) (*LayoutImage, er
 	if err != nil {
 		return nil, err
 	}
+	return wrapLayout(img, tx)
+}
+
+// wrapLayout decorates img with tx, whose plan it publishes.
+func wrapLayout(img imgutil.Image, tx *Transaction) (*LayoutImage, error) {
 	if img.Kind() != "layout" {
 		return nil, fmt.Errorf("not a layout image: %q", img.Kind())
 	}
 	if _, ok := img.(finisher); !ok {
 		return nil, fmt.Errorf("image %T cannot be finished before saving", img)
 	}
-	return &LayoutImage{Image: img, plan: plan, tx: tx}, nil
+	return &LayoutImage{Image: img, plan: tx.plan, tx: tx}, nil
 }
 
 // SaveAs writes the app image with imgutil, and the artifacts around it.

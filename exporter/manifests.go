@@ -31,14 +31,14 @@ func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, 
 	for _, w := range writers {
 		put := func(ctx context.Context, p Published) (http.Header, error) {
 			d := p.Manifest.Descriptor
-			if _, ok := refused.get(d.Digest); ok {
-				return nil, nil // refused by another repository: skipped
-			}
 			h, err := w.putManifest(ctx, d.Digest.String(), d.MediaType, p.Manifest.Raw)
 			why, ok := refusal(err)
 			switch {
 			case ok && t.bestEffort:
-				refused.add(d.Digest, fmt.Sprintf("registry %s refused its manifest: %s", w.repo.RegistryStr(), why))
+				// Skipped in this repository alone: the ones before already
+				// hold the manifest, a referrer of the app image that cannot
+				// be reliably deleted, so it is published there (R10-6).
+				refused.add(w.repo.Name(), d.Digest, fmt.Sprintf("registry %s refused its manifest: %s", w.repo.RegistryStr(), why))
 				return nil, nil
 			case ok:
 				a := p.Artifact
@@ -80,27 +80,31 @@ func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, 
 }
 
 // refusals are the artifact manifests a registry refused for good, by
-// digest, with the registry's words.
+// repository and digest, with the registry's words.
 type refusals struct {
 	mu  sync.Mutex
-	why map[v1.Hash]string
+	why map[refused]string
 }
 
-func (r *refusals) add(d v1.Hash, why string) {
+type refused struct {
+	repo   string
+	digest v1.Hash
+}
+
+func (r *refusals) add(repo string, d v1.Hash, why string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.why == nil {
-		r.why = map[v1.Hash]string{}
+		r.why = map[refused]string{}
 	}
-	if _, ok := r.why[d]; !ok {
-		r.why[d] = why
-	}
+	r.why[refused{repo, d}] = why
 }
 
-func (r *refusals) get(d v1.Hash) (string, bool) {
+// get says why repo refused the manifest d, if it did.
+func (r *refusals) get(repo string, d v1.Hash) (string, bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	why, ok := r.why[d]
+	why, ok := r.why[refused{repo, d}]
 	return why, ok
 }
 

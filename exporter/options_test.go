@@ -68,3 +68,19 @@ func TestCommitErrorMessage(t *testing.T) {
 		}
 	}
 }
+
+// Every target validates its options once, when it is made, and its first
+// step says so, whether or not there is anything to publish.
+func TestTargetsValidateOptions(t *testing.T) {
+	t.Parallel()
+	bad := exporter.WithJobs(0)
+	for name, target := range map[string]exporter.Target{
+		"registry": exporter.NewRegistryTarget([]string{"r.example/app:latest"}, platform.TagTemplate{}, bad),
+		"layout":   exporter.NewLayoutTarget("r.example/app:latest", platform.TagTemplate{}, bad),
+		"daemon":   exporter.NewDaemonTarget("r.example/artifacts", "latest", platform.TagTemplate{}, bad),
+	} {
+		if err := target.Plan(nil); err == nil || !strings.Contains(err.Error(), "jobs must be at least 1, got 0") {
+			t.Errorf("%s target: Plan = %v, want the invalid option", name, err)
+		}
+	}
+}

@@ -61,6 +61,9 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 	if len(imageNames) == 0 {
 		return nil, fmt.Errorf("no image name")
 	}
+	if err := checkSet(arts); err != nil {
+		return nil, err
+	}
 	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...), template: tmpl}
 	byRepo := map[string]*repoPlan{}
 	for _, n := range imageNames {
@@ -97,11 +100,60 @@ func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl p
 	if err != nil {
 		return nil, fmt.Errorf("artifacts repository %q: %w", repo, err)
 	}
+	if err := checkSet(arts); err != nil {
+		return nil, err
+	}
 	t := &repoPlan{repo: r}
 	if errs := t.planArtifacts(arts, tmpl, imageTag, insecure); len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return &Plan{artifacts: arts, repos: []*repoPlan{t}, template: tmpl}, nil
+}
+
+// checkSet holds the artifacts of one export, declared and carried
+// together, to the rules of a declared set (docs/spec.md, R5-5): at most
+// artifacts.MaxArtifacts, and one artifact per declared tag, so one per
+// published tag in each repository (the template keeps distinct tags
+// distinct, R5-3). artifacts.Load holds declarations alone to them;
+// carried artifacts come later, from the previous image.
+func checkSet(arts []*artifacts.Artifact) error {
+	if len(arts) > artifacts.MaxArtifacts {
+		return fmt.Errorf("%w: %w: %d artifacts (declared and carried), more than %d per export",
+			artifacts.ErrInvalid, artifacts.ErrLimit, len(arts), artifacts.MaxArtifacts)
+	}
+	var errs []error
+	first := map[string]*artifacts.Artifact{}
+	for _, a := range arts {
+		o, ok := first[a.Tag]
+		if !ok {
+			first[a.Tag] = a
+			continue
+		}
+		// Name the declared one first: its buildpack can change the tag.
+		if a.CarriedFrom != "" && o.CarriedFrom == "" {
+			a, o = o, a
+		}
+		with := describe(o)
+		if a.CarriedFrom != "" {
+			with += "; this one is carried from " + a.CarriedFrom
+		}
+		fix := "change the tag of one of them (a carried artifact keeps the tag it was declared with until its buildpack writes the layer again)"
+		if a.CarriedFrom != "" && o.Buildpack.ID == a.Buildpack.ID && o.Layer == a.Layer {
+			// Two versions of one artifact, both referrers of the previous
+			// image: which one its tag names is not the plan's to guess.
+			fix = "have the buildpack write the layer again, so that it declares its artifacts"
+		}
+		errs = append(errs, &CollisionError{Tag: a.Tag, Artifact: a.Declaration, With: with, Fix: fix})
+	}
+	return errors.Join(errs...)
+}
+
+// describe names an artifact in a collision.
+func describe(a *artifacts.Artifact) string {
+	if a.CarriedFrom != "" {
+		return fmt.Sprintf("the artifact of buildpack %q, layer %q, carried from %s (the layer is reused)", a.Buildpack.ID, a.Layer, a.CarriedFrom)
+	}
+	return fmt.Sprintf("the artifact of buildpack %q, layer %q, file %q, artifact %d", a.Buildpack.String(), a.Layer, a.Source, a.Index+1)
 }
 
 // planArtifacts derives each artifact's tag in t and checks it against the

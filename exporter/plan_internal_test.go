@@ -1,6 +1,7 @@
 package exporter
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -24,5 +25,29 @@ func TestNewDefaults(t *testing.T) {
 	}
 	if _, err := New(nil); err == nil {
 		t.Fatal("New(nil) succeeded")
+	}
+}
+
+// Options are applied to the defaults once, then read: their order does
+// not matter (the previous image is resolved with the insecure registries
+// named after it).
+func TestOptionsOrder(t *testing.T) {
+	t.Parallel()
+	plan, err := NewPlan([]string{"r.example/app:latest"}, nil, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := "r.example/app@sha256:" + strings.Repeat("a", 64)
+	for _, opts := range [][]Option{
+		{WithInsecureRegistries([]string{"r.example"}), WithPreviousImage(prev)},
+		{WithPreviousImage(prev), WithInsecureRegistries([]string{"r.example"})},
+	} {
+		tx, err := New(plan, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tx.previous == nil || tx.previous.Context().Scheme() != "http" {
+			t.Errorf("previous image %v: want it reached without TLS, as its registry is insecure", tx.previous)
+		}
 	}
 }

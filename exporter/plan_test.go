@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -92,5 +93,73 @@ func TestPlanRefusesTemplatedFallbackTag(t *testing.T) {
 	_, err = exporter.NewPlan([]string{"r.example/app:sha256"}, []*artifacts.Artifact{a}, tmpl, nil)
 	if !errors.Is(err, artifacts.ErrInvalid) || !strings.Contains(err.Error(), "referrers fallback tag schema") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// Declared and carried artifacts together obey the rules of a declared set:
+// one artifact per tag (a *CollisionError naming both) and at most
+// artifacts.MaxArtifacts of them.
+func TestPlanDeclaredAndCarriedTogether(t *testing.T) {
+	t.Parallel()
+	base := fixture(t)[0]
+	declared := func(bp, tag string) *artifacts.Artifact {
+		a := *base
+		a.Buildpack, a.Tag = artifacts.Buildpack{ID: bp, Version: "1"}, tag
+		return &a
+	}
+	carried := func(bp, layer, tag, from string) *artifacts.Artifact {
+		a := declared(bp, tag)
+		a.Layer, a.Source, a.Index = layer, "", 0
+		a.CarriedFrom = "r.example/app@sha256:" + strings.Repeat(from, 64)
+		return a
+	}
+	many := func(n int) []*artifacts.Artifact {
+		var out []*artifacts.Artifact
+		for i := range n {
+			if i%2 == 0 {
+				out = append(out, declared("examples/many", fmt.Sprintf("d%d", i)))
+			} else {
+				out = append(out, carried("examples/many", fmt.Sprintf("l%d", i), fmt.Sprintf("c%d", i), "a"))
+			}
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		name    string
+		arts    []*artifacts.Artifact
+		wantIs  error
+		wantErr []string
+	}{
+		{name: "distinct tags", arts: []*artifacts.Artifact{declared("examples/wasm", "wasm"), carried("examples/helm", "chart", "chart", "a")}},
+		{name: "two carried artifacts with one tag", arts: []*artifacts.Artifact{carried("examples/helm", "chart", "same", "a"), carried("examples/other", "notes", "same", "b")},
+			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, `buildpack "examples/helm", layer "chart"`, "sha256:aaaa", `buildpack "examples/other@1", layer "notes"`, "sha256:bbbb"}},
+		{name: "two versions of one carried artifact", arts: []*artifacts.Artifact{carried("examples/helm", "chart", "same", "a"), carried("examples/helm", "chart", "same", "b")},
+			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, "sha256:aaaa", "sha256:bbbb", "have the buildpack write the layer again"}},
+		{name: "a declared and a carried artifact with one tag", arts: []*artifacts.Artifact{declared("examples/wasm", "same"), carried("examples/helm", "chart", "same", "a")},
+			wantIs: artifacts.ErrInvalid, wantErr: []string{`published tag "same" collides with`, `buildpack "examples/wasm@1"`, `buildpack "examples/helm", layer "chart"`}},
+		{name: "exactly the limit", arts: many(artifacts.MaxArtifacts)},
+		{name: "one more than the limit", arts: many(artifacts.MaxArtifacts + 1),
+			wantIs: artifacts.ErrLimit, wantErr: []string{"1001 artifacts (declared and carried), more than 1000 per export"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := exporter.NewPlan([]string{"r.example/app:latest", "r.example/mirror:latest"}, tc.arts, platform.TagTemplate{}, nil)
+			if tc.wantIs == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if !errors.Is(err, tc.wantIs) {
+				t.Fatalf("err = %v, want %v", err, tc.wantIs)
+			}
+			for _, w := range tc.wantErr {
+				if !strings.Contains(err.Error(), w) {
+					t.Fatalf("err = %v\nwant it to contain %q", err, w)
+				}
+			}
+			if n := strings.Count(err.Error(), "collides"); n > 1 {
+				t.Fatalf("one collision reported %d times (once per repository?):\n%v", n, err)
+			}
+		})
 	}
 }

@@ -19,16 +19,18 @@ import (
 // primary name. A wave starts only when every move of the one before
 // succeeded, so a failure leaves the primary tag where it was. It returns
 // the tags moved, in order.
-func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published) ([]string, error) {
+func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published, refused *refusals) ([]string, error) {
 	var artifactTags, fallbacks, additional, primary wave
 	for _, w := range writers {
 		// Where the registry indexes referrers, a repository's artifact
 		// tags move one after the other, as its manifests were written.
 		serial := w.serial
+		var kept []Published // the artifacts this repository took
 		for i, p := range ps {
-			if p.Skipped != "" {
+			if _, ok := refused.get(w.repo.Name(), p.Manifest.Descriptor.Digest); ok {
 				continue
 			}
+			kept = append(kept, p)
 			tag := w.artifactTags[i]
 			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: w.repo.Name(), do: func() error {
 				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
@@ -38,7 +40,7 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 		if w.referrers == referrersFallback {
 			ft := registry.FallbackTag(s.desc.Digest)
 			fallbacks = append(fallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
-				return w.updateFallback(ctx, ft, s.desc.Digest, ps, t.logger)
+				return w.updateFallback(ctx, ft, s.desc.Digest, kept, t.logger)
 			}})
 		}
 	}
@@ -61,8 +63,8 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 	return runWaves(t.jobs, []wave{artifactTags, fallbacks, additional, primary})
 }
 
-// updateFallback adds the artifacts to the referrers fallback index tagged
-// ft, keeping what it lists (docs/spec.md section 6).
+// updateFallback adds the artifacts ps (those the repository took) to the
+// referrers fallback index tagged ft, keeping what it lists (docs/spec.md section 6).
 func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, ps []Published, logger log.Logger) error {
 	existing, err := w.client.FallbackIndex(ctx, w.repo, subject)
 	var nf *registry.NoFallbackIndexError
@@ -75,9 +77,7 @@ func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.H
 	}
 	var add []v1.Descriptor
 	for _, p := range ps {
-		if p.Skipped == "" {
-			add = append(add, p.Manifest.Descriptor)
-		}
+		add = append(add, p.Manifest.Descriptor)
 	}
 	b, err := mergeReferrers(existing, add)
 	if err != nil {

@@ -39,19 +39,8 @@ type finisher interface {
 	SetCreatedAtAndHistory() error
 }
 
-// settings applies opts to the defaults, for a target's transaction.
-func settings(opts []Option) (*Transaction, error) {
-	t := defaults()
-	for _, o := range opts {
-		if err := o(t); err != nil {
-			return nil, err
-		}
-	}
-	return t, nil
-}
-
 // logAdding announces the artifacts a target will publish.
-func (t *Transaction) logAdding(arts []*artifacts.Artifact) { LogAdding(t.logger, arts) }
+func (o *options) logAdding(arts []*artifacts.Artifact) { LogAdding(o.logger, arts) }
 
 // LogAdding announces, before the export, the artifacts it will publish:
 // declared ("Adding") or carried from a previous image ("Carrying").

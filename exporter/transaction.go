@@ -5,10 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/buildpacks/lifecycle/log"
-	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 
@@ -19,197 +17,25 @@ import (
 
 // Transaction publishes one app image and its artifacts.
 type Transaction struct {
-	plan     *Plan
-	keychain authn.Keychain
-	insecure []string
-	logger   log.Logger
-	jobs     int
-	timeout  time.Duration
-	// overwriteForeign skips the tag ownership check.
-	overwriteForeign bool
-	// bestEffort skips artifacts whose manifests a registry refuses.
-	bestEffort bool
-	// progressEvery is how often a long artifact upload logs.
-	progressEvery time.Duration
-	reserved      map[string]string
-	// previous is the previous image, whose stale artifacts are warned of.
-	previous *name.Digest
-	imageID  string
-	created  *time.Time
-	cache    *artifacts.DigestCache
-	stream   streamPolicy
-}
-
-// Option configures a Transaction.
-type Option func(*Transaction) error
-
-// WithKeychain sets the credentials; the default is anonymous.
-func WithKeychain(kc authn.Keychain) Option {
-	return func(t *Transaction) error {
-		if kc == nil {
-			return errors.New("nil keychain")
-		}
-		t.keychain = kc
-		return nil
-	}
-}
-
-// WithInsecureRegistries names registries reached without TLS verification.
-func WithInsecureRegistries(regs []string) Option {
-	return func(t *Transaction) error {
-		t.insecure = append([]string(nil), regs...)
-		return nil
-	}
-}
-
-// WithLogger sets lifecycle's logger.
-func WithLogger(l log.Logger) Option {
-	return func(t *Transaction) error {
-		if l == nil {
-			return errors.New("nil logger")
-		}
-		t.logger = l
-		return nil
-	}
-}
-
-// WithJobs bounds the concurrent blob uploads per repository (default 4).
-func WithJobs(n int) Option {
-	return func(t *Transaction) error {
-		if n < 1 {
-			return fmt.Errorf("jobs must be at least 1, got %d", n)
-		}
-		t.jobs = n
-		return nil
-	}
-}
-
-// WithPreviousImage names the previous image (by digest, as analyzed.toml
-// records it): the artifacts published for it that this export does not
-// publish again are named in a warning. Any other reference is ignored.
-func WithPreviousImage(ref string) Option {
-	return func(t *Transaction) error {
-		if d, err := name.NewDigest(ref, registry.NameOptions(ref, t.insecure)...); err == nil {
-			t.previous = &d
-		}
-		return nil
-	}
-}
-
-// WithBestEffort makes an artifact whose manifest a registry refuses for
-// good (a permanent 4xx: 400 MANIFEST_INVALID, 415, …) skipped, with a
-// warning quoting the registry, instead of failing the export; the app
-// image and the other artifacts are published. Transient failures still
-// fail it (CNB_ARTIFACTS_POLICY=best-effort).
-func WithBestEffort(bestEffort bool) Option {
-	return func(t *Transaction) error {
-		t.bestEffort = bestEffort
-		return nil
-	}
-}
-
-// WithOverwriteForeignTags lets the transaction move artifact tags that
-// hold something no buildpack published; by default such a tag refuses the
-// export before any write (Plan.CheckTagOwnership).
-func WithOverwriteForeignTags(overwrite bool) Option {
-	return func(t *Transaction) error {
-		t.overwriteForeign = overwrite
-		return nil
-	}
-}
-
-// WithReservedTags names images the export reads or writes besides the app
-// image (description to name, an empty name ignored): a registry target's
-// plan refuses an artifact tag that one of them has (Plan.CheckReservedTags).
-func WithReservedTags(names map[string]string) Option {
-	return func(t *Transaction) error {
-		t.reserved = names
-		return nil
-	}
-}
-
-// WithTimeout bounds how long one request may go without progress, from its
-// first byte sent to the last byte of its answer read (default 60s); a
-// request that times out is retried like any transient failure.
-func WithTimeout(d time.Duration) Option {
-	return func(t *Transaction) error {
-		if d <= 0 {
-			return fmt.Errorf("timeout must be positive, got %s", d)
-		}
-		t.timeout = d
-		return nil
-	}
-}
-
-// WithImageID annotates every artifact manifest with the app image's ID; for
-// a Commit without an app image (daemon exports).
-func WithImageID(id string) Option {
-	return func(t *Transaction) error {
-		t.imageID = id
-		return nil
-	}
-}
-
-// WithCreated sets the artifacts' creation time for a Commit without an app
-// image; with one, the app image's creation time is used.
-func WithCreated(c time.Time) Option {
-	return func(t *Transaction) error {
-		t.created = &c
-		return nil
-	}
-}
-
-// WithDigestCache names the digest cache the artifacts were built with, so
-// that the transaction can warn when its file was ignored. The caller saves
-// it.
-func WithDigestCache(c *artifacts.DigestCache) Option {
-	return func(t *Transaction) error {
-		t.cache = c
-		return nil
-	}
-}
-
-// WithStreamMinSize sets the size from which an artifact file whose digest
-// is unknown is hashed while it is uploaded rather than before (default
-// 64 MiB).
-func WithStreamMinSize(n int64) Option {
-	return func(t *Transaction) error {
-		if n < 0 {
-			return fmt.Errorf("stream size must not be negative, got %d", n)
-		}
-		t.stream.minSize = n
-		return nil
-	}
-}
-
-// WithProgressInterval sets how often a long artifact upload logs where it
-// is (default 5s).
-func WithProgressInterval(d time.Duration) Option {
-	return func(t *Transaction) error {
-		if d <= 0 {
-			return fmt.Errorf("progress interval must be positive, got %s", d)
-		}
-		t.progressEvery = d
-		return nil
-	}
+	plan *Plan
+	options
 }
 
 // New returns the transaction for plan.
 func New(plan *Plan, opts ...Option) (*Transaction, error) {
-	if plan == nil {
-		return nil, errors.New("nil plan")
-	}
-	t, err := settings(opts)
+	o, err := makeOptions(opts)
 	if err != nil {
 		return nil, err
 	}
-	t.plan = plan
-	return t, nil
+	return newTransaction(plan, o)
 }
 
-func defaults() *Transaction {
-	return &Transaction{keychain: authn.NewMultiKeychain(), logger: log.NewDefaultLogger(discard{}), jobs: 4, timeout: 60 * time.Second,
-		stream: streamPolicy{minSize: defaultStreamMinSize}, progressEvery: defaultProgressInterval}
+// newTransaction returns the transaction for plan with options already made.
+func newTransaction(plan *Plan, o options) (*Transaction, error) {
+	if plan == nil {
+		return nil, errors.New("nil plan")
+	}
+	return &Transaction{plan: plan, options: o}, nil
 }
 
 // Stage is a step of the transaction.
@@ -257,8 +83,9 @@ type Published struct {
 	Manifest artifacts.Manifest
 	// Refs holds "repository:tag@digest", one per repository.
 	Refs []string
-	// Skipped says why the artifact was not published (WithBestEffort: a
-	// registry refused its manifest); Refs is then empty.
+	// Skipped says where and why the artifact was not published
+	// (WithBestEffort: a registry refused its manifest); Refs lists the
+	// repositories where it was, and is empty when it was nowhere.
 	Skipped string
 }
 
@@ -303,17 +130,13 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
 	res := &Result{Subject: s.descriptor()}
-	for i, a := range t.plan.artifacts {
+	for _, a := range t.plan.artifacts {
 		m, err := s.manifest(a)
 		if err != nil {
 			return nil, err
 		}
 		t.logger.Debugf("Artifact '%s' manifest %s:\n%s", a.Tag, m.Descriptor.Digest, m.Raw)
-		p := Published{Artifact: a, Manifest: m}
-		for _, w := range writers {
-			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+m.Descriptor.Digest.String())
-		}
-		res.Artifacts = append(res.Artifacts, p)
+		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: m})
 	}
 
 	refused := &refusals{}
@@ -321,14 +144,32 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		return nil, &CommitError{Stage: StageManifests, Err: err}
 	}
 	for i := range res.Artifacts {
-		if why, ok := refused.get(res.Artifacts[i].Manifest.Descriptor.Digest); ok {
-			p := &res.Artifacts[i]
-			p.Skipped, p.Refs = why, []string{}
-			t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Artifact.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
-		}
+		t.account(&res.Artifacts[i], i, writers, refused)
 	}
-	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts)
+	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, refused)
 	return res, err
+}
+
+// account fills p's refs, one per repository that took its manifest, and
+// says, with a warning each, where and why it was skipped (best-effort).
+func (t *Transaction) account(p *Published, i int, writers []*repoWriter, refused *refusals) {
+	d := p.Manifest.Descriptor.Digest
+	p.Refs = []string{}
+	var skipped []string
+	for _, w := range writers {
+		why, ok := refused.get(w.repo.Name(), d)
+		if !ok {
+			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+d.String())
+			continue
+		}
+		if len(writers) > 1 {
+			why = "in " + w.repo.Name() + ": " + why
+		}
+		skipped = append(skipped, why)
+		a := p.Artifact
+		t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", a.Buildpack.ID, a.Layer, a.Tag, a.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
+	}
+	p.Skipped = strings.Join(skipped, "; ")
 }
 
 // dial returns a writer per repository of the plan, in plan order, and the

@@ -20,6 +20,9 @@ type Quirks struct {
 	// an image manifest whose artifactType or config media type is not
 	// listed. Images (no artifactType, an image config) pass.
 	AllowedTypes []string
+	// AllowedTypesIn, when set, limits AllowedTypes to these repositories
+	// (GitLab's allow-list is a project's, a repository's setting).
+	AllowedTypesIn []string
 	// SubjectMustExist refuses (400 MANIFEST_INVALID, as GitLab does) a
 	// manifest whose subject is not in the repository yet.
 	SubjectMustExist bool
@@ -114,7 +117,7 @@ func (p *Proxy) serveQuirk(w http.ResponseWriter, r *http.Request, q Quirks) (ht
 			} `json:"subject"`
 		}
 		if json.Unmarshal(body, &man) == nil {
-			if len(q.AllowedTypes) > 0 && isArtifact(man.ArtifactType, man.Config.MediaType) &&
+			if len(q.AllowedTypes) > 0 && (len(q.AllowedTypesIn) == 0 || slices.Contains(q.AllowedTypesIn, repo)) && isArtifact(man.ArtifactType, man.Config.MediaType) &&
 				!slices.Contains(q.AllowedTypes, man.ArtifactType) && !slices.Contains(q.AllowedTypes, man.Config.MediaType) {
 				ociError(w, http.StatusBadRequest, "MANIFEST_INVALID", "manifest invalid: unknown media type "+firstNonEmpty(man.ArtifactType, man.Config.MediaType))
 				return w, true

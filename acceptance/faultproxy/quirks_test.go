@@ -73,6 +73,11 @@ func TestQuirks(t *testing.T) {
 		t.Errorf("allow-list: listed type answered %d", resp.StatusCode)
 	}
 
+	p.SetQuirks(faultproxy.Quirks{AllowedTypes: []string{"application/vnd.cncf.helm.config.v1+json"}, AllowedTypesIn: []string{"other"}})
+	if resp := put("wasm", artifact("application/wasm", subject)); resp.StatusCode != http.StatusCreated {
+		t.Errorf("allow-list of another repository: unlisted type answered %d", resp.StatusCode)
+	}
+
 	p.SetQuirks(faultproxy.Quirks{SubjectMustExist: true})
 	if resp := put("orphan", artifact("application/x", missing)); resp.StatusCode != http.StatusBadRequest {
 		t.Errorf("subject must exist: a missing subject answered %d", resp.StatusCode)

@@ -318,7 +318,7 @@ func (e *exportCmd) carryArtifacts(ctx context.Context, group buildpack.Group, d
 	for _, bp := range group.Group {
 		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
 	}
-	reused, err := exporter.ReusedLayers(e.LayersDir, bps)
+	reused, err := artifacts.ReusedLayers(e.LayersDir, bps)
 	if err != nil || len(reused) == 0 {
 		return nil, nil, err
 	}
