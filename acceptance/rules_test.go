@@ -6,9 +6,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -672,5 +677,66 @@ func TestRebuildWarnsWhenArtifactsCannotBeCarried(t *testing.T) {
 	t.Logf("the warning: %s", warnings[0])
 	if !strings.Contains(warnings[0], gone.DigestStr()) && !strings.Contains(warnings[0], "404") && !strings.Contains(warnings[0], "MANIFEST_UNKNOWN") {
 		t.Errorf("[R15.2-2] the warning does not say why (the manifest %s is gone): %s", gone.DigestStr(), warnings[0])
+	}
+}
+
+// refusingProxy forwards to a registry and refuses, for good (403 DENIED,
+// not retried), every PUT of the manifest tag refused.
+func refusingProxy(t *testing.T, registryHost, refused string) string {
+	t.Helper()
+	backend, err := url.Parse("http://" + registryHost)
+	must(t, err)
+	next := httputil.NewSingleHostReverseProxy(backend)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPut && strings.HasSuffix(r.URL.Path, "/manifests/"+refused) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			fmt.Fprintf(w, `{"errors":[{"code":"DENIED","message":"tag %s is protected"}]}`, refused)
+			return
+		}
+		next.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+// [R7-5] A failure in the tag step reports which tags moved, in order, and
+// which did not, the primary last; the primary tag does not move. The
+// registry refuses the artifact tag junit; the exit code is 65 [R9-3].
+func TestExportTagFailureReportsMovedTags(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	host := refusingProxy(t, reg.Host, "junit")
+	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, host, 1)
+	w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	out, code := export(t, w, false, "0.13", nil, host+"/app:latest", host+"/app:v1")
+	if code != platform.CodeTagsIncomplete {
+		t.Fatalf("[R7-5] exit %d, want %d (tags incomplete): the registry refused the tag junit\n%s", code, platform.CodeTagsIncomplete, out)
+	}
+	m := regexp.MustCompile(`moved: \[([^\]]*)\]; not moved: \[([^\]]*)\]`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("[R7-5] the error does not list the tags moved and not moved:\n%s", out)
+	}
+	split := func(s string) []string {
+		if s == "" {
+			return nil
+		}
+		return strings.Split(s, ", ")
+	}
+	moved, notMoved := split(m[1]), split(m[2])
+	if len(notMoved) == 0 || notMoved[len(notMoved)-1] != host+"/app:latest" {
+		t.Errorf("[R7-5] not moved: %v, want the primary tag %s last", notMoved, host+"/app:latest")
+	}
+	if !slices.Contains(notMoved, host+"/app:junit") {
+		t.Errorf("[R7-5] not moved: %v, want the refused tag junit among them", notMoved)
+	}
+	for _, tag := range moved {
+		if _, err := remote.Head(mustTag(t, strings.Replace(tag, host, reg.Host, 1))); err != nil {
+			t.Errorf("[R7-5] %s is reported moved but the registry does not have it: %v", tag, err)
+		}
+	}
+	for _, tag := range notMoved {
+		if _, err := remote.Head(mustTag(t, strings.Replace(tag, host, reg.Host, 1))); err == nil {
+			t.Errorf("[R7-5] %s is reported not moved but the registry has it", tag)
+		}
 	}
 }
