@@ -740,3 +740,54 @@ func TestExportTagFailureReportsMovedTags(t *testing.T) {
 		}
 	}
 }
+
+// [R3-1] The manifest an export publishes is byte for byte the golden file
+// of its declaration, artifacts/testdata/golden/junit.json in compact form,
+// with the real app image as its subject. The inputs are the golden case's:
+// the same buildpack, layer, declaration, file and created time
+// (SOURCE_DATE_EPOCH 315532801, lifecycle's default 1980-01-01T00:00:01Z).
+func TestExportManifestMatchesGolden(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	decl := `
+[[artifact]]
+tag = "test-report"
+type = "application/vnd.cnb.junit.report.v1+xml"
+[[artifact.files]]
+path = "reports/TEST-app.xml"
+media-type = "application/xml"
+[artifact.annotations]
+"org.opencontainers.image.description" = "unit tests <& results>"
+`
+	bp := fixture.Buildpack{ID: "examples/wasm", Version: "1.0.0", Layers: []fixture.Layer{{Name: "wasm", Files: map[string][]byte{
+		"artifacts.toml":       []byte(decl),
+		"reports/TEST-app.xml": []byte(`<testsuite name="app" tests="1" failures="0"><testcase name="ok"/></testsuite>`),
+	}}}}
+	w := fixture.New(t, run, fixture.Plain(), bp)
+	app := reg.Host + "/app"
+	out, code := export(t, w, false, "0.13", []string{"SOURCE_DATE_EPOCH=315532801"}, app+":latest")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	rep := readReport(t, w.Report)
+	if len(rep.Artifacts) != 1 {
+		t.Fatalf("the exporter published %d artifacts, want 1", len(rep.Artifacts))
+	}
+	got := rawManifest(t, app+"@"+refDigest(rep.Artifacts[0].Refs[0]))
+
+	pretty, err := os.ReadFile(filepath.Join("..", "artifacts", "testdata", "golden", "junit.json"))
+	must(t, err)
+	var golden bytes.Buffer
+	must(t, json.Compact(&golden, pretty))
+	var g struct{ Subject json.RawMessage }
+	must(t, json.Unmarshal(golden.Bytes(), &g))
+	subjectRef, err := name.ParseReference(app + ":latest")
+	must(t, err)
+	subject, err := remote.Get(subjectRef)
+	must(t, err)
+	actual := fmt.Sprintf(`{"mediaType":%q,"digest":%q,"size":%d}`, subject.MediaType, subject.Digest, subject.Size)
+	want := bytes.Replace(golden.Bytes(), g.Subject, []byte(actual), 1)
+	if !bytes.Equal(got, want) {
+		t.Fatalf("[R3-1] the published manifest differs from the golden file (subject replaced by the app image's):\n got  %s\n want %s", got, want)
+	}
+}
