@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
+	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
 // A rebuild whose Helm buildpack keeps its launch layer from the previous
@@ -115,4 +117,53 @@ func manifestOf(t *testing.T, ref string) manifestView {
 	must(t, json.Unmarshal(desc.Manifest, &m))
 	m.raw, m.digest = string(desc.Manifest), desc.Digest.String()
 	return m
+}
+
+// [R15.2-2] A rebuild whose Helm buildpack reuses its chart layer, when the
+// previous chart cannot be read (its manifest was deleted from the
+// registry), still succeeds and logs one warning naming the buildpack, the
+// layer and why.
+func TestRebuildWarnsWhenArtifactsCannotBeCarried(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	app := reg.Host + "/app:latest"
+	samples := fixture.Samples()
+	first := fixture.NewBuild(t, run, append([]fixture.Buildpack{fixture.Plain()}, samples...)...)
+	if out, code := create(t, first, false, "0.13", nil, app); code != 0 {
+		t.Fatalf("first build: exit %d\n%s", code, out)
+	}
+	rep := readReport(t, first.Report)
+	chart := slices.IndexFunc(rep.Artifacts, func(a platform.ArtifactReport) bool { return a.Tag == "0.1.0" })
+	if chart < 0 {
+		t.Fatalf("the first build published no chart: report artifacts %+v", rep.Artifacts)
+	}
+	gone, err := name.NewDigest(reg.Host + "/app@" + refDigest(rep.Artifacts[chart].Refs[0]))
+	must(t, err)
+	must(t, remote.Delete(gone))
+
+	plain := fixture.Plain()
+	plain.Version = "2.0.0"
+	second := fixture.NewBuild(t, run, append([]fixture.Buildpack{plain}, samples...)...)
+	keep := "#!/bin/sh\nset -eu\nprintf '[types]\\n  launch = true\\n' > \"$1/chart.toml\"\n"
+	must(t, os.WriteFile(filepath.Join(second.Buildpacks, "examples_helm", "1.0.0", "bin", "build"), []byte(keep), 0o755))
+	out, code := create(t, second, false, "0.13", nil, app)
+	if code != 0 {
+		t.Fatalf("[R15.2-2] the rebuild failed when the previous chart could not be carried: exit %d\n%s", code, out)
+	}
+	if !strings.Contains(out, "Reusing layer 'examples/helm:chart'") {
+		t.Fatalf("the chart layer was not reused:\n%s", out)
+	}
+	var warnings []string
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(strings.ToLower(line), "warn") && strings.Contains(line, "examples/helm") && strings.Contains(line, "chart") {
+			warnings = append(warnings, line)
+		}
+	}
+	if len(warnings) != 1 {
+		t.Fatalf("[R15.2-2] want one warning naming buildpack examples/helm and layer chart, got %d:\n%s", len(warnings), out)
+	}
+	t.Logf("the warning: %s", warnings[0])
+	if !strings.Contains(warnings[0], gone.DigestStr()) && !strings.Contains(warnings[0], "404") && !strings.Contains(warnings[0], "MANIFEST_UNKNOWN") {
+		t.Errorf("[R15.2-2] the warning does not say why (the manifest %s is gone): %s", gone.DigestStr(), warnings[0])
+	}
 }
