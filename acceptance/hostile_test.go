@@ -127,6 +127,32 @@ func TestExportIgnoresHostileDigestCache(t *testing.T) {
 // left running can do that) fails the export in bounded time, with an error
 // naming the file, and no tag moves.
 func TestExportArtifactSwappedForFIFO(t *testing.T) {
+	exportSwappingArtifact(t, "named pipe", func(file string) {
+		fifo := file + ".fifo"
+		must(t, syscall.Mkfifo(fifo, 0o644))
+		must(t, os.Rename(fifo, file))
+	})
+}
+
+// [R2.5-4] An artifact file swapped after validation for a symbolic link out
+// of the layer directory is refused the same way: the export fails in
+// bounded time naming the file, nothing of the link's target is published,
+// and no tag moves.
+func TestExportArtifactSwappedForSymlink(t *testing.T) {
+	exportSwappingArtifact(t, "symbolic link", func(file string) {
+		link := file + ".link"
+		must(t, os.Symlink("/etc/passwd", link))
+		must(t, os.Rename(link, file))
+	})
+}
+
+// exportSwappingArtifact exports the junit sample and, once the exporter has
+// validated the declarations (when it adds the image's labels, just before
+// it saves the image and reads the artifact files), calls swap on the
+// artifact file. The export must fail in bounded time with an error that
+// names the file and says want, and move no tag.
+func exportSwappingArtifact(t *testing.T, want string, swap func(file string)) {
+	t.Helper()
 	reg := harness.StartDistribution(t)
 	run := fixture.PushRunImage(t, reg.Host+"/run")
 	w := fixture.New(t, run, fixture.Plain(), fixture.Samples()[2])
@@ -152,9 +178,7 @@ func TestExportArtifactSwappedForFIFO(t *testing.T) {
 		// labels are added just before the image is saved, and the
 		// artifact files are read while it is saved.
 		if !swapped && strings.Contains(line, "Adding label") {
-			fifo := file + ".fifo"
-			must(t, syscall.Mkfifo(fifo, 0o644))
-			must(t, os.Rename(fifo, file))
+			swap(file)
 			swapped = true
 		}
 	}
@@ -163,13 +187,13 @@ func TestExportArtifactSwappedForFIFO(t *testing.T) {
 		t.Fatalf("the exporter never added a label:\n%s", out.String())
 	}
 	if err == nil {
-		t.Fatalf("the export succeeded with a FIFO for an artifact file:\n%s", out.String())
+		t.Fatalf("the export succeeded with the artifact file swapped:\n%s", out.String())
 	}
 	if cmd.ProcessState.ExitCode() < 0 {
-		t.Fatalf("the exporter hung on the FIFO and was killed after %v:\n%s", hostileBound, out.String())
+		t.Fatalf("the exporter hung on the swapped file and was killed after %v:\n%s", hostileBound, out.String())
 	}
-	if !strings.Contains(out.String(), "junit.xml") || !strings.Contains(out.String(), "named pipe") {
-		t.Fatalf("the error does not name the file and what it became:\n%s", out.String())
+	if !strings.Contains(out.String(), "junit.xml") || !strings.Contains(out.String(), want) {
+		t.Fatalf("the error does not name the file and %q:\n%s", want, out.String())
 	}
 	resp, err := http.Get("http://" + reg.Host + "/v2/app/tags/list")
 	must(t, err)

@@ -52,12 +52,15 @@ func (u Upload) String() string {
 	return u.Method + " " + u.Repo
 }
 
-// Request is one request the proxy forwarded, with when it arrived and how
-// long the registry took to answer it.
+// Request is one request the proxy forwarded, with when it arrived, when
+// the proxy began to answer it (the client can have seen no answer before
+// Responded, so a request that starts after it was sent after this one was
+// answered) and how long the registry took to answer it in all.
 type Request struct {
 	Method, Path string
 	Status       int
 	Start        time.Time
+	Responded    time.Time
 	Duration     time.Duration
 }
 
@@ -131,7 +134,11 @@ func (p *CountingProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p.next.ServeHTTP(rec, r)
 	d := time.Since(start)
 	p.mu.Lock()
-	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status, Start: start, Duration: d})
+	responded := rec.responded
+	if responded.IsZero() {
+		responded = start.Add(d)
+	}
+	p.requests = append(p.requests, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status, Start: start, Responded: responded, Duration: d})
 	p.mu.Unlock()
 }
 
@@ -188,12 +195,23 @@ func (p *CountingProxy) Close() error { return p.srv.Close() }
 
 type statusRecorder struct {
 	http.ResponseWriter
-	status int
+	status    int
+	responded time.Time // when the header was written
 }
 
 func (s *statusRecorder) WriteHeader(code int) {
+	if s.responded.IsZero() {
+		s.responded = time.Now()
+	}
 	s.status = code
 	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(b []byte) (int, error) {
+	if s.responded.IsZero() {
+		s.responded = time.Now()
+	}
+	return s.ResponseWriter.Write(b)
 }
 
 type countingBody struct {

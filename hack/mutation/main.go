@@ -4,6 +4,11 @@
 // under the thresholds, or when a mutant lives that equivalent.txt does not
 // list as equivalent.
 //
+// equivalent.txt keys a mutant by what survives edits elsewhere in its file:
+// the file, the function that holds it, the mutator and the text of its
+// source line (see key.go). Line and column numbers, which gremlins reports,
+// move with every edit above them.
+//
 // Counting: a mutant whose tests time out counts as killed (the tests did
 // not pass), a mutant that does not compile is left out. Efficacy is
 // killed / (killed + lived); mutator coverage is (killed + lived) / (killed +
@@ -11,7 +16,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -54,48 +58,58 @@ func main() {
 	gremlins := flag.String("gremlins", "tools/bin/gremlins", "the gremlins binary")
 	out := flag.String("out", "out/mutation", "directory for each package's log and JSON report")
 	equivalent := flag.String("equivalent", "hack/mutation/equivalent.txt", "surviving mutants known to be equivalent")
+	root := flag.String("root", ".", "the module root, which package paths and equivalent.txt's files are relative to")
 	workers := flag.Int("workers", 1, "gremlins workers per package")
 	coefficient := flag.Int("timeout-coefficient", 20, "gremlins timeout coefficient")
 	minEfficacy := flag.Float64("efficacy", 95, "minimum test efficacy, percent")
 	minCoverage := flag.Float64("coverage", 90, "minimum mutator coverage, percent")
 	reuse := flag.Bool("reuse", false, "summarise the JSON reports already in -out instead of running gremlins")
 	flag.Parse()
-	if err := run(*gremlins, *out, *equivalent, *workers, *coefficient, *minEfficacy, *minCoverage, *reuse, flag.Args()); err != nil {
+	if err := run(*gremlins, *out, *equivalent, *workers, *coefficient, *minEfficacy, *minCoverage, *reuse, *root, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "mutation:", err)
 		os.Exit(1)
 	}
 }
 
-func run(gremlins, out, equivalentFile string, workers, coefficient int, minEfficacy, minCoverage float64, reuse bool, pkgs []string) error {
+func run(gremlins, out, equivalentFile string, workers, coefficient int, minEfficacy, minCoverage float64, reuse bool, root string, pkgs []string) error {
 	if len(pkgs) == 0 {
 		return errors.New("no packages given")
 	}
-	known, err := readEquivalent(equivalentFile)
+	entries, err := readEquivalent(equivalentFile)
 	if err != nil {
 		return err
+	}
+	if errs := checkEntries(root, entries); len(errs) > 0 {
+		return fmt.Errorf("%s: %w", equivalentFile, errors.Join(errs...))
+	}
+	known := map[string]bool{}
+	for _, e := range entries {
+		known[e.key.String()] = true
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
 	scores := map[string]score{}
 	for _, pkg := range pkgs {
-		jsonPath := filepath.Join(out, pkg+".json")
+		// cmd/lifecycle-artifacts is reported as cmd_lifecycle-artifacts.json.
+		base := filepath.Join(out, strings.ReplaceAll(pkg, "/", "_"))
+		jsonPath := base + ".json"
 		if !reuse {
-			if err := unleash(gremlins, pkg, jsonPath, filepath.Join(out, pkg+".log"), workers, coefficient); err != nil {
+			if err := unleash(gremlins, pkg, jsonPath, base+".log", workers, coefficient); err != nil {
 				return err
 			}
 		}
-		s, err := summarise(pkg, jsonPath, known)
+		s, err := summarise(root, pkg, jsonPath, known)
 		if err != nil {
 			return err
 		}
 		scores[pkg] = s
 	}
 	var failures []string
-	fmt.Printf("%-10s %7s %9s %6s %12s %10s %11s %9s %9s\n", "package", "killed", "timed-out", "lived", "equivalent", "not-cov", "not-viable", "efficacy", "coverage")
+	fmt.Printf("%-24s %7s %9s %6s %12s %10s %11s %9s %9s\n", "package", "killed", "timed-out", "lived", "equivalent", "not-cov", "not-viable", "efficacy", "coverage")
 	for _, pkg := range pkgs {
 		s := scores[pkg]
-		fmt.Printf("%-10s %7d %9d %6d %12d %10d %11d %8.2f%% %8.2f%%\n", pkg, s.killed, s.timedOut, s.lived, s.equivalent, s.notCovered, s.notViable, s.efficacy(), s.coverage())
+		fmt.Printf("%-24s %7d %9d %6d %12d %10d %11d %8.2f%% %8.2f%%\n", pkg, s.killed, s.timedOut, s.lived, s.equivalent, s.notCovered, s.notViable, s.efficacy(), s.coverage())
 		if s.efficacy() < minEfficacy {
 			failures = append(failures, fmt.Sprintf("%s: efficacy %.2f%% < %.0f%%", pkg, s.efficacy(), minEfficacy))
 		}
@@ -127,7 +141,7 @@ func unleash(gremlins, pkg, jsonPath, logPath string, workers, coefficient int) 
 	return nil
 }
 
-func summarise(pkg, jsonPath string, known map[string]bool) (score, error) {
+func summarise(root, pkg, jsonPath string, known map[string]bool) (score, error) {
 	b, err := os.ReadFile(jsonPath)
 	if err != nil {
 		return score{}, err
@@ -146,11 +160,16 @@ func summarise(pkg, jsonPath string, known map[string]bool) (score, error) {
 				s.timedOut++
 			case "LIVED":
 				s.lived++
-				id := fmt.Sprintf("%s/%s:%d:%d %s", pkg, f.FileName, m.Line, m.Column, m.Type)
-				if known[id] {
+				file := pkg + "/" + f.FileName
+				k, err := keyOf(root, file, m.Line, m.Type)
+				if err != nil {
+					return score{}, fmt.Errorf("%s: %w", jsonPath, err)
+				}
+				if known[k.String()] {
 					s.equivalent++
 				} else {
-					s.unexplained = append(s.unexplained, id)
+					// The position helps to find it; the key is what to list.
+					s.unexplained = append(s.unexplained, fmt.Sprintf("%s (at %s:%d:%d)", k, file, m.Line, m.Column))
 				}
 			case "NOT COVERED":
 				s.notCovered++
@@ -162,28 +181,4 @@ func summarise(pkg, jsonPath string, known map[string]bool) (score, error) {
 		}
 	}
 	return s, nil
-}
-
-// readEquivalent reads lines "pkg/file.go:line:col TYPE  reason"; # starts a
-// comment. Every entry must give a reason.
-func readEquivalent(path string) (map[string]bool, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	known := map[string]bool{}
-	sc := bufio.NewScanner(f)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		fields := strings.Fields(line)
-		if len(fields) < 3 {
-			return nil, fmt.Errorf("%s:%d: want \"pkg/file.go:line:col TYPE reason\"", path, n)
-		}
-		known[fields[0]+" "+fields[1]] = true
-	}
-	return known, sc.Err()
 }
