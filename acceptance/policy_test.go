@@ -147,6 +147,10 @@ func TestArtifactsPolicyAcrossRepositories(t *testing.T) {
 		if d := head(t, reg.Host+"/app:"+a.Tag); a.Refs[0] != first+":"+a.Tag+"@"+d.String() {
 			t.Errorf("tag %s:%s is %s, the report says %s", first, a.Tag, d, a.Refs[0])
 		}
+		// The summary says both: where it is, and where it was skipped.
+		if !strings.Contains(out, "      "+a.Refs[0]+" (") || !strings.Contains(out, "skipped '"+a.Buildpack+":"+a.Layer+"' (tag '"+a.Tag+"')") {
+			t.Errorf("the *** Artifacts: summary does not list %s both published and skipped:\n%s", a.Tag, out)
+		}
 		if _, err := remote.Head(mustRef(t, reg.Host+"/gitlab:"+a.Tag)); err == nil {
 			t.Errorf("the refusing repository has a tag %s", a.Tag)
 		}

@@ -84,12 +84,13 @@ func logPublished(res *exporter.Result) {
 	}
 	cmd.DefaultLogger.Infof("*** Artifacts:")
 	for _, p := range res.Artifacts {
-		if p.Skipped != "" {
-			cmd.DefaultLogger.Infof("      skipped '%s:%s' (tag '%s'): %s", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Skipped)
-			continue
-		}
+		// An artifact may be published in some repositories and skipped in
+		// others (best-effort, R10-6): both are said.
 		for _, ref := range p.Refs {
 			cmd.DefaultLogger.Infof("      %s (%s)", ref, p.Artifact.ArtifactType)
+		}
+		if p.Skipped != "" {
+			cmd.DefaultLogger.Infof("      skipped '%s:%s' (tag '%s'): %s", p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Artifact.Tag, p.Skipped)
 		}
 	}
 }
