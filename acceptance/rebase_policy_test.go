@@ -56,3 +56,39 @@ func TestRebaserPolicyOff(t *testing.T) {
 		t.Errorf("report.toml is not the stock rebaser's:\n%s", raw)
 	}
 }
+
+// The creator under policy off is the stock creator too: a rebuild (whose
+// previous image has artifacts and a reused launch layer) through a
+// registry whose referrers endpoint hangs succeeds, with no referrers
+// request and no [[artifacts]] in report.toml.
+func TestCreatorPolicyOff(t *testing.T) {
+	reg := harness.StartDistribution(t)
+	proxy, err := faultproxy.Start(reg.Host, faultStall)
+	must(t, err)
+	t.Cleanup(proxy.Close)
+	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
+	bps := append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)
+	app := proxy.Host + "/app:latest"
+	if out, code := create(t, fixture.NewBuild(t, run, bps...), false, "0.13", nil, app); code != 0 {
+		t.Fatalf("first build: exit %d\n%s", code, out)
+	}
+	proxy.SetQuirks(faultproxy.Quirks{Referrers: faultproxy.ReferrersHang})
+	second := fixture.NewBuild(t, run, bps...)
+	keep := "#!/bin/sh\nset -eu\nprintf '[types]\\n  launch = true\\n' > \"$1/chart.toml\"\n"
+	must(t, os.WriteFile(filepath.Join(second.Buildpacks, "examples_helm", "1.0.0", "bin", "build"), []byte(keep), 0o755))
+	proxy.Arm(0, faultproxy.None)
+	out, code := create(t, second, false, "0.13", []string{platform.EnvPolicy + "=off", platform.EnvRegistryTimeout + "=2s"}, app)
+	if code != 0 {
+		t.Fatalf("second build with policy off: exit %d\n%s", code, out)
+	}
+	for _, r := range proxy.Requests() {
+		if strings.Contains(r.Path, "/referrers/") || strings.Contains(r.Path, "sha256-") {
+			t.Errorf("policy off, yet the creator read the referrers: %s", r)
+		}
+	}
+	raw, err := os.ReadFile(second.Report)
+	must(t, err)
+	if strings.Contains(string(raw), "[[artifacts]]") {
+		t.Errorf("report.toml lists artifacts under policy off:\n%s", raw)
+	}
+}
