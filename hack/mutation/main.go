@@ -23,6 +23,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -63,15 +65,17 @@ func main() {
 	coefficient := flag.Int("timeout-coefficient", 20, "gremlins timeout coefficient")
 	minEfficacy := flag.Float64("efficacy", 95, "minimum test efficacy, percent")
 	minCoverage := flag.Float64("coverage", 90, "minimum mutator coverage, percent")
+	coverageFor := thresholds{}
+	flag.Var(coverageFor, "coverage-for", "pkg=percent: the minimum mutator coverage of one package instead of -coverage (repeatable)")
 	reuse := flag.Bool("reuse", false, "summarise the JSON reports already in -out instead of running gremlins")
 	flag.Parse()
-	if err := run(*gremlins, *out, *equivalent, *workers, *coefficient, *minEfficacy, *minCoverage, *reuse, *root, flag.Args()); err != nil {
+	if err := run(*gremlins, *out, *equivalent, *workers, *coefficient, *minEfficacy, *minCoverage, coverageFor, *reuse, *root, flag.Args()); err != nil {
 		fmt.Fprintln(os.Stderr, "mutation:", err)
 		os.Exit(1)
 	}
 }
 
-func run(gremlins, out, equivalentFile string, workers, coefficient int, minEfficacy, minCoverage float64, reuse bool, root string, pkgs []string) error {
+func run(gremlins, out, equivalentFile string, workers, coefficient int, minEfficacy, minCoverage float64, coverageFor thresholds, reuse bool, root string, pkgs []string) error {
 	if len(pkgs) == 0 {
 		return errors.New("no packages given")
 	}
@@ -113,8 +117,12 @@ func run(gremlins, out, equivalentFile string, workers, coefficient int, minEffi
 		if s.efficacy() < minEfficacy {
 			failures = append(failures, fmt.Sprintf("%s: efficacy %.2f%% < %.0f%%", pkg, s.efficacy(), minEfficacy))
 		}
-		if s.coverage() < minCoverage {
-			failures = append(failures, fmt.Sprintf("%s: mutator coverage %.2f%% < %.0f%%", pkg, s.coverage(), minCoverage))
+		minCov := minCoverage
+		if c, ok := coverageFor[pkg]; ok {
+			minCov = c
+		}
+		if s.coverage() < minCov {
+			failures = append(failures, fmt.Sprintf("%s: mutator coverage %.2f%% < %.0f%%", pkg, s.coverage(), minCov))
 		}
 		for _, u := range s.unexplained {
 			failures = append(failures, "lived, not listed as equivalent: "+u)
@@ -123,6 +131,31 @@ func run(gremlins, out, equivalentFile string, workers, coefficient int, minEffi
 	if len(failures) > 0 {
 		return errors.New(strings.Join(failures, "\n  "))
 	}
+	return nil
+}
+
+// thresholds are per-package percentages given as pkg=percent.
+type thresholds map[string]float64
+
+func (th thresholds) String() string {
+	var parts []string
+	for pkg, v := range th {
+		parts = append(parts, fmt.Sprintf("%s=%g", pkg, v))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ",")
+}
+
+func (th thresholds) Set(s string) error {
+	pkg, v, ok := strings.Cut(s, "=")
+	if !ok || pkg == "" {
+		return fmt.Errorf("%q: want pkg=percent", s)
+	}
+	f, err := strconv.ParseFloat(v, 64)
+	if err != nil || f < 0 || f > 100 {
+		return fmt.Errorf("%q: want a percentage from 0 to 100", s)
+	}
+	th[pkg] = f
 	return nil
 }
 

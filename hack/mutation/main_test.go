@@ -186,3 +186,45 @@ func TestSummariseMatchesByKey(t *testing.T) {
 		t.Fatalf("unexplained %q, want [%q]", s.unexplained, want)
 	}
 }
+
+func TestThresholds(t *testing.T) {
+	th := thresholds{}
+	for _, good := range []string{"cmd/lifecycle-artifacts=25", "platform=90.5"} {
+		if err := th.Set(good); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+	if th["cmd/lifecycle-artifacts"] != 25 || th["platform"] != 90.5 {
+		t.Errorf("thresholds %v", th)
+	}
+	for _, bad := range []string{"platform", "=5", "platform=x", "platform=101", "platform=-1"} {
+		if err := th.Set(bad); err == nil {
+			t.Errorf("%s: no error", bad)
+		}
+	}
+	if got := th.String(); got != "cmd/lifecycle-artifacts=25,platform=90.5" {
+		t.Errorf("String() = %q", got)
+	}
+}
+
+// A package's own coverage threshold replaces -coverage for it only.
+func TestRunAppliesCoverageFor(t *testing.T) {
+	root := writeModule(t, map[string]string{"p/p.go": sample, "q/q.go": sample})
+	out := t.TempDir()
+	report := `{"files":[{"file_name":"%s","mutations":[
+		{"type":"CONDITIONALS_BOUNDARY","status":"KILLED","line":8,"column":11},
+		{"type":"CONDITIONALS_BOUNDARY","status":"NOT COVERED","line":12,"column":30}]}]}`
+	for _, pkg := range []string{"p", "q"} {
+		if err := os.WriteFile(filepath.Join(out, pkg+".json"), fmt.Appendf(nil, report, pkg+".go"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	equivalent := filepath.Join(t.TempDir(), "equivalent.txt")
+	if err := os.WriteFile(equivalent, []byte("# none\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	err := run("", out, equivalent, 1, 1, 95, 90, thresholds{"q": 50}, true, root, []string{"p", "q"})
+	if err == nil || !strings.Contains(err.Error(), "p: mutator coverage 50.00% < 90%") || strings.Contains(err.Error(), "q:") {
+		t.Fatalf("error %v, want p (50%% < 90%%) only", err)
+	}
+}
