@@ -141,8 +141,8 @@ func TestReattachFailsWhenTheFallbackTagIsTheSubject(t *testing.T) {
 	cmd := exec.Command(harness.Binary(t, "lifecycle-artifacts"), "reattach", "-from", proxy.Host+"/app@"+old.String(), proxy.Host+"/app:latest")
 	cmd.Env = w.Env("0.13")
 	stdout, stderr, code := harness.Run(t, cmd)
-	if code == 0 {
-		t.Fatalf("reattach exited 0 on a registry that cannot tell the referrers\n%s%s", stdout, stderr)
+	if code != platform.CodeRegistryFailed {
+		t.Fatalf("reattach exited %d on a registry that cannot tell the referrers, want %d\n%s%s", code, platform.CodeRegistryFailed, stdout, stderr)
 	}
 	if !strings.Contains(stdout+stderr, "cannot tell the referrers") {
 		t.Errorf("the error does not say why:\n%s%s", stdout, stderr)

@@ -20,10 +20,13 @@ func exitCode(err error, p *lplatform.Platform) error {
 		ce    *exporter.CommitError
 		carry *carryError
 		names *nameError
+		read  *readArtifactsError
 	)
 	switch {
 	case errors.As(err, &carry):
 		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "carry artifacts")
+	case errors.As(err, &read):
+		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "read artifacts")
 	case errors.As(err, &names):
 		return cmd.FailErrCode(err, platform.CodeInvalidArtifacts, "check image names")
 	case errors.Is(err, artifacts.ErrInvalid):
@@ -44,8 +47,9 @@ func rebaseExitCode(err error, p *lplatform.Platform) error {
 		ce    *exporter.CommitError
 		carry *carryError
 		names *nameError
+		read  *readArtifactsError
 	)
-	if errors.As(err, &ce) || errors.As(err, &carry) || errors.As(err, &names) ||
+	if errors.As(err, &ce) || errors.As(err, &carry) || errors.As(err, &names) || errors.As(err, &read) ||
 		errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
 		return exitCode(err, p)
 	}
@@ -65,6 +69,17 @@ func (e *carryError) Error() string {
 		platform.EnvPolicy, platform.PolicyBestEffort)
 	return b.String()
 }
+
+// readArtifactsError is a failed read of the artifacts a rebase or a
+// reattach publishes again (the registry failed, or cannot tell the
+// image's referrers): nothing was written (exit 64), and nothing is
+// dropped.
+type readArtifactsError struct{ err error }
+
+func (e *readArtifactsError) Error() string {
+	return fmt.Sprintf("reading the artifacts to publish again: %v; nothing was written", e.err)
+}
+func (e *readArtifactsError) Unwrap() error { return e.err }
 
 // nameError is a name a command was told to move that names another image
 // than the one it moves (exit 63, before any write).

@@ -12,6 +12,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
 )
 
 func TestExitCode(t *testing.T) {
@@ -31,6 +32,7 @@ func TestExitCode(t *testing.T) {
 		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, NotMoved: []string{"r/a:latest"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
 		{"artifacts of a reused layer not carried", &carryError{probs: []exporter.CarryProblem{{Err: errors.New("MANIFEST_UNKNOWN")}}}, platform.CodeRegistryFailed},
 		{"a name names another image", fmt.Errorf("reattach: %w", &nameError{name: "r/a:v1", names: "sha256:1", want: "sha256:2"}), platform.CodeInvalidArtifacts},
+		{"artifacts to re-attach not read", &readArtifactsError{registry.ErrReferrersUnknown}, platform.CodeRegistryFailed},
 		{"stock failure", imgutil.SaveError{Errors: []imgutil.SaveDiagnostic{{ImageName: "r/a", Cause: errors.New("x")}}}, 62},
 		{"other", errors.New("layer factory failed"), 62},
 	} {
@@ -57,6 +59,7 @@ func TestRebaseExitCode(t *testing.T) {
 		{"manifest refused", &exporter.CommitError{Stage: exporter.StageManifests, Err: errors.New("400")}, platform.CodeRegistryFailed},
 		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
 		{"tag collision", &exporter.CollisionError{Tag: "latest"}, platform.CodeInvalidArtifacts},
+		{"artifacts to carry not read", fmt.Errorf("rebase: %w", &readArtifactsError{errors.New("503")}), platform.CodeRegistryFailed},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := rebaseExitCode(tc.err, lplatform.NewPlatformFor("0.13"))

@@ -136,9 +136,13 @@ func readImage(ctx context.Context, ref name.Reference, o registry.Options) (v1.
 func readArtifacts(ctx context.Context, from name.Digest, o registry.Options) ([]*artifacts.Artifact, error) {
 	c, err := registry.Dial(ctx, from.Context().Registry, registry.Pull(from.Context()), o)
 	if err != nil {
-		return nil, err
+		return nil, &readArtifactsError{err}
 	}
-	return exporter.ArtifactsOf(ctx, c, from)
+	arts, err := exporter.ArtifactsOf(ctx, c, from)
+	if err != nil {
+		return nil, &readArtifactsError{err}
+	}
+	return arts, nil
 }
 
 // stringList is a repeatable string flag.

@@ -198,7 +198,7 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error)
 	}
 	arts, err := readArtifacts(ctx, from, r.settings.clientOptions(r.keychain))
 	if err != nil {
-		return nil, cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "read the artifacts of the image to rebase")
+		return nil, rebaseExitCode(err, r.Platform)
 	}
 	if len(arts) == 0 {
 		return nil, nil
