@@ -55,24 +55,17 @@ func mountSource(l v1.Layer) (name.Repository, v1.Layer, bool) {
 	return name.Repository{}, l, false
 }
 
-// UploadBlob writes the blob l to repo unless it is there: a mountable blob
-// is mounted from its repository when the registry is the same; a blob of
-// known digest is looked for first (HEAD), then uploaded, in one request up
+// UploadBlob writes the blob l to repo unless it is there: a blob of known
+// digest is looked for first (HEAD); a mountable blob is then mounted from
+// its repository when the registry is the same; else it is uploaded, in one request up
 // to SmallBlob, else in a session (POST, PATCH with the body streamed, PUT
 // with the digest). A blob whose digest is not known yet (its Digest says
 // stream.ErrNotComputed) is hashed while it is streamed. Every request
 // follows the retry policy; a retried upload reopens the blob
 // (l.Compressed) and starts a new session.
 func (c *Client) UploadBlob(ctx context.Context, repo name.Repository, l v1.Layer) error {
-	if from, inner, ok := mountSource(l); ok {
-		if d, err := l.Digest(); err == nil && from.RegistryStr() == c.reg.RegistryStr() && from.Name() != repo.Name() {
-			mounted, err := c.mount(ctx, repo, from, d)
-			if err != nil || mounted {
-				return err
-			}
-		}
-		l = inner
-	}
+	from, inner, mountable := mountSource(l)
+	l = inner
 	d, derr := l.Digest()
 	n, serr := l.Size()
 	if derr != nil || serr != nil {
@@ -80,9 +73,17 @@ func (c *Client) UploadBlob(ctx context.Context, repo name.Repository, l v1.Laye
 			return c.session(ctx, repo, l, nil)
 		})
 	}
+	// A blob the repository has is neither mounted nor uploaded again (a
+	// re-export writes no blob, R7-9).
 	exists, err := c.BlobExists(ctx, repo, d)
 	if err != nil || exists {
 		return err
+	}
+	if mountable && from.RegistryStr() == c.reg.RegistryStr() && from.Name() != repo.Name() {
+		mounted, err := c.mount(ctx, repo, from, d)
+		if err != nil || mounted {
+			return err
+		}
 	}
 	if n <= SmallBlob {
 		body, err := readBlob(l, n)

@@ -175,6 +175,7 @@ func TestRetryReachesEveryPath(t *testing.T) {
 		name      string
 		referrers bool
 		setup     func(t *testing.T, repo name.Repository)
+		wrap      func(http.Handler) http.Handler // in front of the registry after setup
 		match     func(*http.Request) bool
 		fault     func(http.ResponseWriter, *http.Request)
 		op        func(ctx context.Context, c *Client, repo name.Repository) error
@@ -215,7 +216,7 @@ func TestRetryReachesEveryPath(t *testing.T) {
 			op: func(ctx context.Context, c *Client, repo name.Repository) error {
 				return c.UploadBlob(ctx, repo, small())
 			}},
-		{name: "mount, 503", setup: ready, match: on(http.MethodPost, "/blobs/uploads/", "mount="), fault: statusFault(503),
+		{name: "mount, 503", setup: ready, wrap: blobsUnknownIn("other"), match: on(http.MethodPost, "/blobs/uploads/", "mount="), fault: statusFault(503),
 			op: func(ctx context.Context, c *Client, repo name.Repository) error {
 				ls, _ := img.Layers()
 				other, _ := name.NewRepository(repo.RegistryStr() + "/other")
@@ -270,10 +271,11 @@ func TestRetryReachesEveryPath(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			f, repo := startRegistry(t, tc.referrers)
+			f, repo := startRegistry(t, tc.referrers, tc.wrap)
 			if tc.setup != nil {
 				tc.setup(t, repo)
 			}
+			f.enable()
 			c := dialFast(t, repo, 500*time.Millisecond)
 			f.set(tc.match, tc.fault)
 			if err := tc.op(context.Background(), c, repo); err != nil {
@@ -283,6 +285,53 @@ func TestRetryReachesEveryPath(t *testing.T) {
 				t.Fatalf("%d matching requests, want the faulted one retried", n)
 			}
 		})
+	}
+}
+
+// blobsUnknownIn answers 404 to a HEAD of any blob of repository repo: the
+// in-process registry keeps blobs for every repository, so without it a
+// blob another repository has would never need a mount.
+func blobsUnknownIn(repo string) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead && strings.HasPrefix(r.URL.Path, "/v2/"+repo+"/blobs/") {
+				w.WriteHeader(http.StatusNotFound)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// A blob the repository has already is neither mounted nor uploaded: a
+// re-export writes no blob (R7-9).
+func TestUploadBlobSkipsWhatTheRepositoryHas(t *testing.T) {
+	t.Parallel()
+	img, err := random.Image(1024, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, repo := startRegistry(t, false)
+	if err := remote.Write(repo.Tag("latest"), img); err != nil {
+		t.Fatal(err)
+	}
+	src, err := name.NewRepository(repo.RegistryStr() + "/src")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Write(src.Tag("latest"), img); err != nil {
+		t.Fatal(err)
+	}
+	c := dialFast(t, repo, time.Second)
+	f.set(func(r *http.Request) bool { return r.Method != http.MethodHead }, nil)
+	ls, _ := img.Layers()
+	for _, l := range []v1.Layer{ls[0], &Mountable{Layer: ls[0], From: src}} {
+		if err := c.UploadBlob(context.Background(), repo, l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := f.count(); n != 0 {
+		t.Fatalf("%d requests besides HEAD for blobs the repository has, want 0", n)
 	}
 }
 
