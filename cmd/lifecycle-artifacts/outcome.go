@@ -16,6 +16,29 @@ import (
 // exitCode maps an export error to its documented exit code. This is the
 // only place errors become exit codes.
 func exitCode(err error, p *lplatform.Platform) error {
+	if code, step, ok := artifactsCode(err); ok {
+		return cmd.FailErrCode(err, code, step)
+	}
+	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
+}
+
+// rebaseExitCode maps a rebase error: the export's codes for what the
+// export transaction and the artifacts report, lifecycle's rebase error
+// for the rest, as upstream's rebaser.
+func rebaseExitCode(err error, p *lplatform.Platform) error {
+	if code, step, ok := artifactsCode(err); ok {
+		return cmd.FailErrCode(err, code, step)
+	}
+	if errors.Is(err, artifacts.ErrFile) {
+		return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
+	}
+	return cmd.FailErrCode(err, p.CodeFor(lplatform.RebaseError), "rebase")
+}
+
+// artifactsCode is the exit code (docs/spec.md 9) of an error of the
+// artifacts or of the export transaction, and the step it failed; ok is
+// false for any other error, whose code is the phase's own.
+func artifactsCode(err error) (code int, step string, ok bool) {
 	var (
 		ce    *exporter.CommitError
 		carry *carryError
@@ -24,36 +47,19 @@ func exitCode(err error, p *lplatform.Platform) error {
 	)
 	switch {
 	case errors.As(err, &carry):
-		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "carry artifacts")
+		return platform.CodeRegistryFailed, "carry artifacts", true
 	case errors.As(err, &read):
-		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "read artifacts")
+		return platform.CodeRegistryFailed, "read artifacts", true
 	case errors.As(err, &names):
-		return cmd.FailErrCode(err, platform.CodeInvalidArtifacts, "check image names")
+		return platform.CodeInvalidArtifacts, "check image names", true
 	case errors.Is(err, artifacts.ErrInvalid):
-		return cmd.FailErrCode(err, platform.CodeInvalidArtifacts, "validate artifacts")
+		return platform.CodeInvalidArtifacts, "validate artifacts", true
 	case errors.As(err, &ce) && ce.Stage == exporter.StageTags && len(ce.Moved) > 0:
-		return cmd.FailErrCode(err, platform.CodeTagsIncomplete, "export")
+		return platform.CodeTagsIncomplete, "export", true
 	case errors.As(err, &ce):
-		return cmd.FailErrCode(err, platform.CodeRegistryFailed, "export")
+		return platform.CodeRegistryFailed, "export", true
 	}
-	return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "export")
-}
-
-// rebaseExitCode maps a rebase error: the export's codes for what the
-// export transaction and the artifacts report (exitCode), lifecycle's
-// rebase error for the rest, as upstream's rebaser.
-func rebaseExitCode(err error, p *lplatform.Platform) error {
-	var (
-		ce    *exporter.CommitError
-		carry *carryError
-		names *nameError
-		read  *readArtifactsError
-	)
-	if errors.As(err, &ce) || errors.As(err, &carry) || errors.As(err, &names) || errors.As(err, &read) ||
-		errors.Is(err, artifacts.ErrInvalid) || errors.Is(err, artifacts.ErrFile) {
-		return exitCode(err, p)
-	}
-	return cmd.FailErrCode(err, p.CodeFor(lplatform.RebaseError), "rebase")
+	return 0, "", false
 }
 
 // carryError is the reused layers whose artifacts could not be carried,

@@ -60,6 +60,7 @@ func TestRebaseExitCode(t *testing.T) {
 		{"tag step half done", &exporter.CommitError{Stage: exporter.StageTags, Moved: []string{"r/a:wasm"}, Err: errors.New("403")}, platform.CodeTagsIncomplete},
 		{"tag collision", &exporter.CollisionError{Tag: "latest"}, platform.CodeInvalidArtifacts},
 		{"artifacts to carry not read", fmt.Errorf("rebase: %w", &readArtifactsError{errors.New("503")}), platform.CodeRegistryFailed},
+		{"an artifact's file failed", fmt.Errorf("upload: %w", artifacts.ErrFile), 62},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := rebaseExitCode(tc.err, lplatform.NewPlatformFor("0.13"))
