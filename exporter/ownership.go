@@ -152,7 +152,7 @@ func (p *Plan) CheckReservedTags(names map[string]string, insecure []string) err
 		if ref == "" {
 			continue
 		}
-		tag, err := name.NewTag(ref, nameOptions(ref, insecure)...)
+		tag, err := name.NewTag(ref, registry.NameOptions(ref, insecure)...)
 		if err != nil {
 			continue // a digest reference holds no tag
 		}

@@ -67,7 +67,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 	p := &Plan{artifacts: arts, raw: append([]string(nil), imageNames...), template: tmpl}
 	byRepo := map[string]*repoPlan{}
 	for _, n := range imageNames {
-		tag, err := name.NewTag(n, nameOptions(n, insecure)...)
+		tag, err := name.NewTag(n, registry.NameOptions(n, insecure)...)
 		if err != nil {
 			return nil, fmt.Errorf("image name %q: %w", n, err)
 		}
@@ -96,7 +96,7 @@ func NewPlan(imageNames []string, arts []*artifacts.Artifact, tmpl platform.TagT
 // that is not in a registry (a daemon export). imageTag, the app image's
 // tag, fills {image-tag}.
 func NewRepositoryPlan(repo, imageTag string, arts []*artifacts.Artifact, tmpl platform.TagTemplate, insecure []string) (*Plan, error) {
-	r, err := name.NewRepository(repo, nameOptions(repo, insecure)...)
+	r, err := name.NewRepository(repo, registry.NameOptions(repo, insecure)...)
 	if err != nil {
 		return nil, fmt.Errorf("artifacts repository %q: %w", repo, err)
 	}
@@ -162,7 +162,7 @@ func (t *repoPlan) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTe
 	var errs []error
 	for _, a := range arts {
 		published := tmpl.Expand(a.Tag, imageTag)
-		tag, err := name.NewTag(t.repo.Name()+":"+published, nameOptions(t.repo.Name(), insecure)...)
+		tag, err := name.NewTag(t.repo.Name()+":"+published, registry.NameOptions(t.repo.Name(), insecure)...)
 		if err != nil {
 			errs = append(errs, &CollisionError{Tag: published, Artifact: a.Declaration,
 				With: fmt.Sprintf("the tag grammar after applying %s %q: %v", platform.EnvArtifactTagTemplate, tmpl, err),
@@ -191,17 +191,4 @@ func (p *Plan) PublishedTags(i int) []name.Tag {
 		out = append(out, t.artifactTags[i])
 	}
 	return out
-}
-
-func nameOptions(ref string, insecure []string) []name.Option {
-	return registry.NameOptions(ref, insecure)
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
