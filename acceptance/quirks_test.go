@@ -42,6 +42,7 @@ func TestRegistryQuirks(t *testing.T) {
 		{name: "GAR referrers redirect to HTML", olareg: true, quirks: faultproxy.Quirks{Referrers: faultproxy.ReferrersRedirectHTML}},
 		{name: "referrers hang", olareg: true, quirks: faultproxy.Quirks{Referrers: faultproxy.ReferrersHang}},
 		{name: "Quay no OCI-Subject header", olareg: true, quirks: faultproxy.Quirks{NoSubjectHeader: true}},
+		{name: "least-privilege credentials: tag listing refused", quirks: faultproxy.Quirks{TagListDenied: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			reg := harness.StartDistribution(t)

@@ -56,7 +56,8 @@ func (e *ForeignTagError) Is(target error) bool { return target == artifacts.Err
 // about to be written) or something other than an OCI image manifest
 // (foreign); only the rest is read (GET), for the annotations that make an
 // artifact ours. A registry that refuses to list tags (401, 403:
-// least-privilege credentials) gets a HEAD of every planned tag instead. It
+// least-privilege credentials), or whose listing is longer than the client
+// reads, gets a HEAD of every planned tag instead. It
 // returns every tag that holds something other than an artifact manifest of
 // ours (errors.Join of *ForeignTagError, in plan order), or the registry's
 // error. It writes nothing. client gives a repository's registry client.
@@ -65,7 +66,8 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name
 	for _, t := range p.repos {
 		c := client(t.repo)
 		existing, err := c.ListTags(ctx, t.repo)
-		denied := errors.Is(err, registry.ErrTagListDenied)
+		// Without the whole listing, each planned tag is asked for itself.
+		denied := errors.Is(err, registry.ErrTagListDenied) || errors.Is(err, registry.ErrTagListIncomplete)
 		if err != nil && !denied {
 			return fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
 		}

@@ -3,8 +3,11 @@ package exporter_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,6 +214,48 @@ func TestCheckTagOwnershipWithoutTagListing(t *testing.T) {
 				t.Fatalf("%d HEADs; want one per planned tag (3)", heads)
 			}
 		})
+	}
+}
+
+// A tag listing longer than the client reads (a registry whose every page
+// links to another) is not the end of the check: each planned tag is
+// asked for (HEAD), and a foreign one is still refused.
+func TestCheckTagOwnershipWithEndlessTagListing(t *testing.T) {
+	t.Parallel()
+	img, err := random.Image(64, 1)
+	must(t, err)
+	rec, _ := newRegistry(t, false)
+	var pages atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/tags/list") {
+			n := pages.Add(1)
+			w.Header().Set("Link", fmt.Sprintf(`<%s?n=1000&last=t%d>; rel="next"`, r.URL.Path, n))
+			fmt.Fprintf(w, `{"name":"app","tags":["t%d"]}`, n)
+			return
+		}
+		rec.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	repo := host + "/app"
+	put(t, repo+":junit", img)
+	tmpl, _ := platform.ParseTagTemplate("{tag}")
+	plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
+	must(t, err)
+	c := client(t, host)
+	err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
+	var fe *exporter.ForeignTagError
+	if !errors.As(err, &fe) || !strings.Contains(fe.Tag.Name(), ":junit") {
+		t.Fatalf("err %v; want the foreign tag junit refused", err)
+	}
+	heads := 0
+	for _, r := range rec.requests() {
+		if r.method == http.MethodHead && strings.Contains(r.path, "/manifests/") {
+			heads++
+		}
+	}
+	if heads < 3 || pages.Load() == 0 {
+		t.Fatalf("%d HEADs after %d listing pages; want one per planned tag (3)", heads, pages.Load())
 	}
 }
 

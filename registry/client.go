@@ -257,8 +257,13 @@ func (c *Client) PutManifest(ctx context.Context, repo name.Repository, ref stri
 // repository's tags, which least-privilege credentials meet.
 var ErrTagListDenied = errors.New("the registry refuses to list the tags")
 
+// ErrTagListIncomplete is a tag listing longer than maxTagPages pages: it
+// is not read to its end, and a caller that needs to know whether a tag
+// exists asks for the tag itself (HEAD).
+var ErrTagListIncomplete = errors.New("the tag list is longer than the client reads")
+
 // maxTagPages bounds the pages of a tag listing.
-const maxTagPages = 1000
+const maxTagPages = 100
 
 // ListTags lists repo's tags, following the registry's pages; a repository
 // that does not exist has none. A refusal (401, 403) is ErrTagListDenied.
@@ -267,7 +272,7 @@ func (c *Client) ListTags(ctx context.Context, repo name.Repository) ([]string, 
 	next := c.url(repo, "tags/list?n=1000")
 	for page := 0; next != ""; page++ {
 		if page == maxTagPages {
-			return nil, fmt.Errorf("registry %s: listing the tags of %s: more than %d pages", c.reg.RegistryStr(), repo.RepositoryStr(), maxTagPages)
+			return nil, fmt.Errorf("registry %s: listing the tags of %s: more than %d pages: %w", c.reg.RegistryStr(), repo.RepositoryStr(), maxTagPages, ErrTagListIncomplete)
 		}
 		u := next
 		next = ""

@@ -45,6 +45,6 @@
 //	Artifact Registry   referrers endpoint redirects to an HTML page  a 200 that is not an OCI index: no API               Quirks.Referrers = ReferrersRedirectHTML
 //	any                 referrers endpoint hangs                      the stall deadline, retried; then writes use the     Quirks.Referrers = ReferrersHang
 //	                                                                  fallback index and reads fail (ErrReferrersUnknown)
-//	least privilege     tag listing refused (401, 403)                ErrTagListDenied; the ownership check HEADs each tag (unit: TestCheckTagOwnershipWithoutTagListing)
+//	least privilege     tag listing refused (401, 403)                ErrTagListDenied; the ownership check HEADs each tag Quirks.TagListDenied
 //	Docker Hub          GETs of manifests count as pulls              reads that need a digest use HEAD (Head)             (unit: TestCheckTagOwnershipHeadSettles)
 package registry

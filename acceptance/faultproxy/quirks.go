@@ -34,6 +34,9 @@ type Quirks struct {
 	// NoSubjectHeader drops the OCI-Subject header from manifest writes
 	// (Quay 3.12 serves the referrers API without it).
 	NoSubjectHeader bool
+	// TagListDenied refuses tag listings with 403 DENIED, as registries do
+	// for least-privilege push credentials (ECR's ListImages, SWR).
+	TagListDenied bool
 }
 
 // ReferrersQuirk is how the proxy answers GET /v2/<name>/referrers/<digest>.
@@ -89,6 +92,10 @@ func (p *Proxy) serveQuirk(w http.ResponseWriter, r *http.Request, q Quirks) (ht
 			hijackAndClose(w, false)
 			return w, true
 		}
+	}
+	if q.TagListDenied && r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/tags/list") {
+		ociError(w, http.StatusForbidden, "DENIED", "requested access to the resource is denied")
+		return w, true
 	}
 	m := manifestPath.FindStringSubmatch(r.URL.Path)
 	if m == nil {

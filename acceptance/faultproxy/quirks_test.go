@@ -95,6 +95,14 @@ func TestQuirks(t *testing.T) {
 		t.Errorf("fallback tag answered %s, want the subject %s", h, d)
 	}
 
+	p.SetQuirks(faultproxy.Quirks{TagListDenied: true})
+	if resp, _, err := get(http.DefaultClient, "/v2/app/tags/list"); err != nil || resp.StatusCode != http.StatusForbidden {
+		t.Errorf("tag list denied: %v %v", resp, err)
+	}
+	if resp, _, err := get(http.DefaultClient, "/v2/app/manifests/latest"); err != nil || resp.StatusCode != http.StatusOK {
+		t.Errorf("tag list denied: a manifest read answered %v %v", resp, err)
+	}
+
 	for _, tc := range []struct {
 		q      faultproxy.ReferrersQuirk
 		status int
