@@ -136,22 +136,7 @@ func mustDo(t *testing.T, err error) {
 // that names the buildpack, the layer and the file.
 func TestLoadLimits(t *testing.T) {
 	t.Parallel()
-	const head = "[[artifact]]\ntype = \"a/b\"\n"
-	many := func(n int, prefix string) string {
-		var b strings.Builder
-		for i := range n {
-			fmt.Fprintf(&b, "%stag = \"%s%d\"\nfile = \"f\"\n", head, prefix, i)
-		}
-		return b.String()
-	}
-	files := func(n int) string {
-		var b strings.Builder
-		b.WriteString(head + "tag = \"t\"\n")
-		for range n {
-			b.WriteString("[[artifact.files]]\npath = \"f\"\n")
-		}
-		return b.String()
-	}
+	many, files := manyArtifactsTOML, manyFilesTOML
 	for _, tc := range []struct {
 		name  string
 		files map[string]string
@@ -166,7 +151,7 @@ func TestLoadLimits(t *testing.T) {
 			want: `layer "b", file "examples_wasm/b/artifacts.toml": over the limit: this layer brings the export to 1200 artifacts, more than 1000 per export`},
 		{name: "files per artifact", files: map[string]string{"examples_wasm/a/artifacts.toml": files(MaxFilesPerArtifact + 1), "examples_wasm/a/f": "x"},
 			want: `artifact 1 (tag "t"): over the limit: 1001 files, more than 1000 per artifact`},
-		{name: "annotations", files: map[string]string{"examples_wasm/a/artifacts.toml": head + "tag = \"t\"\nfile = \"f\"\n[artifact.annotations]\n\"k\" = \"" + strings.Repeat("v", MaxAnnotationBytes) + "\"\n", "examples_wasm/a/f": "x"},
+		{name: "annotations", files: map[string]string{"examples_wasm/a/artifacts.toml": limitHead + "tag = \"t\"\nfile = \"f\"\n[artifact.annotations]\n\"k\" = \"" + strings.Repeat("v", MaxAnnotationBytes) + "\"\n", "examples_wasm/a/f": "x"},
 			want: `artifact 1 (tag "t"): over the limit: [artifact.annotations] holds 65537 bytes, more than 65536`},
 		{name: "config", files: map[string]string{"examples_wasm/a/artifacts.toml": "[[artifact]]\ntag = \"t\"\nfile = \"f\"\nconfig = \"c.json\"\n[artifact.labels]\nConfigMediaType = \"a/b\"\n", "examples_wasm/a/f": "x", "examples_wasm/a/c.json": "{}"},
 			setup: func(t *testing.T, layers string) {

@@ -12,31 +12,38 @@ import (
 	"time"
 )
 
+// limitHead starts every declaration of the limit tests.
+const limitHead = "[[artifact]]\ntype = \"application/vnd.example\"\n"
+
+// manyArtifactsTOML declares n artifacts of the file f, tagged <prefix><i>.
+func manyArtifactsTOML(n int, prefix string) string {
+	var b strings.Builder
+	for i := range n {
+		fmt.Fprintf(&b, "%stag = \"%s%d\"\nfile = \"f\"\n", limitHead, prefix, i)
+	}
+	return b.String()
+}
+
+// manyFilesTOML declares one artifact of n files (f, titled f<i>).
+func manyFilesTOML(n int) string {
+	var b strings.Builder
+	b.WriteString(limitHead + "tag = \"t\"\n")
+	for i := range n {
+		fmt.Fprintf(&b, "[[artifact.files]]\npath = \"f\"\ntitle = \"f%d\"\n", i)
+	}
+	return b.String()
+}
+
 // Each limit of limits.go at its boundary: exactly the limit is accepted,
 // one more is refused (ErrLimit) or, for the files the exporter reads for
 // itself, passed over. (TestLoadLimits checks the errors' wording; the
 // artifacts.toml size is TestDeclFileSizeLimit's.)
 func TestLimitBoundaries(t *testing.T) {
 	t.Parallel()
-	const head = "[[artifact]]\ntype = \"application/vnd.example\"\n"
-	many := func(n int, prefix string) string {
-		var b strings.Builder
-		for i := range n {
-			fmt.Fprintf(&b, "%stag = \"%s%d\"\nfile = \"f\"\n", head, prefix, i)
-		}
-		return b.String()
-	}
-	files := func(n int) string {
-		var b strings.Builder
-		b.WriteString(head + "tag = \"t\"\n")
-		for i := range n {
-			fmt.Fprintf(&b, "[[artifact.files]]\npath = \"f\"\ntitle = \"f%d\"\n", i)
-		}
-		return b.String()
-	}
+	many, files := manyArtifactsTOML, manyFilesTOML
 	// annotations holds exactly n bytes of keys and values.
 	annotations := func(n int) string {
-		return head + "tag = \"t\"\nfile = \"f\"\n[artifact.annotations]\n\"k\" = \"" + strings.Repeat("v", n-1) + "\"\n"
+		return limitHead + "tag = \"t\"\nfile = \"f\"\n[artifact.annotations]\n\"k\" = \"" + strings.Repeat("v", n-1) + "\"\n"
 	}
 	config := func(size int64) func(t *testing.T, layers string) {
 		return func(t *testing.T, layers string) {
