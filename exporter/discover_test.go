@@ -147,10 +147,7 @@ func TestDiscoverArtifactsTooMany(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	repo := host + "/app"
-	img, _ := random.Image(64, 1)
-	must(t, remote.Write(mustRef(t, repo+":latest"), img))
-	d, _ := img.Digest()
-	subj, _ := name.NewDigest(repo + "@" + d.String())
+	subj := pushSubject(t, repo)
 	prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
 	var tm *exporter.TooManyArtifactsError
 	if !errors.As(err, &tm) || tm.Count != artifacts.MaxArtifacts+1 || !strings.Contains(err.Error(), fmt.Sprint(artifacts.MaxArtifacts+1)) {
@@ -216,10 +213,7 @@ func TestDiscoverArtifactsFallbackIsSubject(t *testing.T) {
 	t.Cleanup(srv.Close)
 	host := strings.TrimPrefix(srv.URL, "http://")
 	repo := host + "/app"
-	img, _ := random.Image(64, 1)
-	must(t, remote.Write(mustRef(t, repo+":latest"), img))
-	d, _ := img.Digest()
-	subj, _ := name.NewDigest(repo + "@" + d.String())
+	subj := pushSubject(t, repo)
 	c := client(t, host)
 	if prev, err := exporter.DiscoverArtifacts(context.Background(), c, subj); !errors.Is(err, ourregistry.ErrReferrersUnknown) {
 		t.Fatalf("discovered %+v, err %v; want ErrReferrersUnknown", prev, err)
@@ -229,4 +223,17 @@ func TestDiscoverArtifactsFallbackIsSubject(t *testing.T) {
 	if len(carried) != 0 || len(probs) != 1 || !errors.Is(probs[0].Err, ourregistry.ErrReferrersUnknown) || err != nil {
 		t.Fatalf("carried %v, problems %v, err %v; want one problem", carried, probs, err)
 	}
+}
+
+// pushSubject pushes a random image to repo:latest and returns it by digest.
+func pushSubject(t *testing.T, repo string) name.Digest {
+	t.Helper()
+	img, err := random.Image(64, 1)
+	must(t, err)
+	must(t, remote.Write(mustRef(t, repo+":latest"), img))
+	d, err := img.Digest()
+	must(t, err)
+	subj, err := name.NewDigest(repo + "@" + d.String())
+	must(t, err)
+	return subj
 }
