@@ -29,7 +29,7 @@ func FromManifest(raw []byte, blob func(v1.Descriptor) (Blob, error)) (*Artifact
 	if !Published(m.Annotations) {
 		return nil, fmt.Errorf("no %s and %s annotations: not an artifact this exporter published", AnnotationBuildpackID, AnnotationLayer)
 	}
-	if m.Annotations[AnnotationTag] == "" {
+	if m.Annotations[AnnotationTag] == "" && m.Annotations[AnnotationSBOM] == "" {
 		return nil, fmt.Errorf("no %s annotation: published before the exporter recorded the declared tag", AnnotationTag)
 	}
 	digest, _, err := v1.SHA256(bytes.NewReader(raw))
@@ -44,7 +44,7 @@ func FromManifest(raw []byte, blob func(v1.Descriptor) (Blob, error)) (*Artifact
 		Index:        -1,
 		Annotations:  authorAnnotations(m.Annotations),
 	}
-	a := &Artifact{CarriedFrom: digest.String()}
+	a := &Artifact{CarriedFrom: digest.String(), SBOM: m.Annotations[AnnotationSBOM]}
 	if m.Config.MediaType == MediaTypeEmpty {
 		a.config = static.NewLayer(emptyJSON, MediaTypeEmpty)
 	} else {
@@ -74,7 +74,7 @@ func FromManifest(raw []byte, blob func(v1.Descriptor) (Blob, error)) (*Artifact
 // authorAnnotations drops the annotations the exporter sets itself.
 func authorAnnotations(all map[string]string) map[string]string {
 	out := maps.Clone(all)
-	for _, k := range []string{AnnotationCreated, AnnotationBuildpackID, AnnotationBuildpackVersion, AnnotationLayer, AnnotationTag, AnnotationImageID} {
+	for _, k := range []string{AnnotationCreated, AnnotationBuildpackID, AnnotationBuildpackVersion, AnnotationLayer, AnnotationTag, AnnotationImageID, AnnotationSBOM} {
 		delete(out, k)
 	}
 	if len(out) == 0 {

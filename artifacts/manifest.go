@@ -31,6 +31,9 @@ type Artifact struct {
 	// image's (FromManifest), that earlier manifest: its digest, or, once
 	// the caller knows its repository, "repository@sha256:…".
 	CarriedFrom string
+	// SBOM is, for an artifact made from the buildpacks' SBOMs (NewSBOM),
+	// the format's short name; "" for a declared artifact.
+	SBOM string
 
 	config Blob
 	layers []Blob
@@ -227,6 +230,12 @@ func (a *Artifact) annotations(created time.Time) map[string]string {
 	out[AnnotationBuildpackVersion] = a.Buildpack.Version
 	out[AnnotationLayer] = a.Layer
 	out[AnnotationTag] = a.Tag
+	if a.SBOM != "" {
+		out[AnnotationSBOM] = a.SBOM
+		if a.Tag == "" {
+			delete(out, AnnotationTag)
+		}
+	}
 	return out
 }
 
