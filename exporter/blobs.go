@@ -90,7 +90,7 @@ func (t *Transaction) blobs(img v1.Image) ([]v1.Layer, error) {
 			return nil, fmt.Errorf("artifact %q layers: %w", a.Tag, err)
 		}
 		for i, l := range al {
-			what := fmt.Sprintf("artifact '%s' (tag '%s') file %q", artifactName(a), a.Tag, a.Files[i].Title)
+			what := fmt.Sprintf("artifact '%s' (%s) file %q", artifactName(a), tagLabel(a), a.Files[i].Title)
 			out = append(out, withProgress(t.stream.layer(l), l, what, t.logger, t.progressEvery))
 		}
 	}

@@ -70,7 +70,9 @@ func Carry(ctx context.Context, c *registry.Client, previous name.Digest, reused
 	)
 	for _, pa := range prev {
 		k := key{pa.Buildpack, pa.Layer}
-		if !isReused[k] || declaredLayer[k] {
+		if pa.SBOM != "" || !isReused[k] || declaredLayer[k] {
+			// An SBOM artifact is never carried: the export makes it again
+			// from the layers directory, reused layers' SBOMs included.
 			continue
 		}
 		layer := artifacts.ReusedLayer{Buildpack: artifacts.Buildpack{ID: pa.Buildpack, Version: pa.BuildpackVersion}, Layer: pa.Layer}

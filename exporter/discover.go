@@ -25,8 +25,11 @@ type PreviousArtifact struct {
 	BuildpackVersion string
 	Layer            string
 	// Tag is the tag the buildpack declared; empty for an artifact published
-	// before manifests carried it.
+	// before manifests carried it, and for an untagged SBOM artifact.
 	Tag string
+	// SBOM is the format of an SBOM artifact (artifacts.AnnotationSBOM);
+	// "" for a declared one.
+	SBOM string
 }
 
 // maxReferrers bounds the referrers of a subject read to discover its
@@ -106,6 +109,7 @@ func DiscoverArtifacts(ctx context.Context, c *registry.Client, subject name.Dig
 			BuildpackVersion: ann[artifacts.AnnotationBuildpackVersion],
 			Layer:            ann[artifacts.AnnotationLayer],
 			Tag:              ann[artifacts.AnnotationTag],
+			SBOM:             ann[artifacts.AnnotationSBOM],
 		})
 	}
 	if out, err = oneByTag(ctx, c, subject, out); err != nil {

@@ -146,8 +146,11 @@ func (i *LayoutImage) save(name string, additionalNames []string) (*Result, erro
 			return nil, &CommitError{Stage: StageBlobs, Err: fmt.Errorf("layout %s: artifact %q: %w", name, a.Tag, err)}
 		}
 		cores = append(cores, c)
-		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: c.m,
-			Refs: []string{name + ":" + tags[k].TagStr() + "@" + c.m.Descriptor.Digest.String()}})
+		r := name + "@" + c.m.Descriptor.Digest.String()
+		if tagged(tags[k]) {
+			r = name + ":" + tags[k].TagStr() + "@" + c.m.Descriptor.Digest.String()
+		}
+		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: c.m, Refs: []string{r}})
 	}
 
 	if err := i.Image.SaveAs(name, additionalNames...); err != nil {
@@ -156,7 +159,10 @@ func (i *LayoutImage) save(name string, additionalNames []string) (*Result, erro
 	res.Moved = []string{name}
 	for k, c := range cores {
 		img, err := partial.CompressedToImage(c)
-		if err == nil {
+		if err == nil && !tagged(tags[k]) {
+			// Untagged: an index entry without a name, once per digest.
+			err = path.ReplaceImage(img, match.Digests(c.m.Descriptor.Digest))
+		} else if err == nil {
 			tag := tags[k].TagStr()
 			err = path.ReplaceImage(img, match.Annotation(refNameAnnotation, tag),
 				layout.WithAnnotations(map[string]string{refNameAnnotation: tag}))
@@ -164,7 +170,9 @@ func (i *LayoutImage) save(name string, additionalNames []string) (*Result, erro
 		if err != nil {
 			return nil, &CommitError{Stage: StageTags, Moved: res.Moved, Err: fmt.Errorf("layout %s: %w", name, err)}
 		}
-		res.Moved = append(res.Moved, name+":"+tags[k].TagStr())
+		if tagged(tags[k]) {
+			res.Moved = append(res.Moved, name+":"+tags[k].TagStr())
+		}
 	}
 	return res, nil
 }

@@ -42,8 +42,8 @@ func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, 
 				return nil, nil
 			case ok:
 				a := p.Artifact
-				return nil, fmt.Errorf("artifact '%s:%s' (tag '%s', type %s): %w; %s=%s publishes the app image without the artifacts a registry refuses",
-					a.Buildpack.ID, a.Layer, a.Tag, a.ArtifactType, err, platform.EnvPolicy, platform.PolicyBestEffort)
+				return nil, fmt.Errorf("artifact '%s:%s' (%s, type %s): %w; %s=%s publishes the app image without the artifacts a registry refuses",
+					a.Buildpack.ID, a.Layer, tagLabel(a), a.ArtifactType, err, platform.EnvPolicy, platform.PolicyBestEffort)
 			}
 			return h, err
 		}

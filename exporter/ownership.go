@@ -75,7 +75,7 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(max(jobs, 1))
 		for i, tag := range t.artifactTags {
-			if !denied && !slices.Contains(existing, tag.TagStr()) {
+			if !tagged(tag) || !denied && !slices.Contains(existing, tag.TagStr()) {
 				continue
 			}
 			g.Go(func() error {
@@ -163,7 +163,7 @@ func (p *Plan) CheckReservedTags(names map[string]string, insecure []string) err
 				continue
 			}
 			for i, at := range t.artifactTags {
-				if at.TagStr() == tag.TagStr() {
+				if tagged(at) && at.TagStr() == tag.TagStr() {
 					errs = append(errs, &CollisionError{Tag: at.TagStr(), Artifact: p.artifacts[i].Declaration,
 						With: fmt.Sprintf("%s %s", what, tag.Name()), Fix: templateFix})
 				}

@@ -124,6 +124,9 @@ func checkSet(arts []*artifacts.Artifact) error {
 	var errs []error
 	first := map[string]*artifacts.Artifact{}
 	for _, a := range arts {
+		if a.Tag == "" {
+			continue // untagged (an SBOM artifact by default): nothing to collide
+		}
 		o, ok := first[a.Tag]
 		if !ok {
 			first[a.Tag] = a
@@ -161,6 +164,11 @@ func describe(a *artifacts.Artifact) string {
 func (t *repoPlan) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTemplate, imageTag string, insecure []string) []error {
 	var errs []error
 	for _, a := range arts {
+		if a.Tag == "" {
+			// Untagged: found through its subject's referrers only.
+			t.artifactTags = append(t.artifactTags, name.Tag{})
+			continue
+		}
 		published := tmpl.Expand(a.Tag, imageTag)
 		tag, err := name.NewTag(t.repo.Name()+":"+published, registry.NameOptions(t.repo.Name(), insecure)...)
 		if err != nil {
@@ -184,11 +192,18 @@ func (t *repoPlan) planArtifacts(arts []*artifacts.Artifact, tmpl platform.TagTe
 	return errs
 }
 
-// PublishedTags returns, for artifact i, its tag in each repository.
+// PublishedTags returns, for artifact i, its tag in each repository; none
+// for an untagged artifact.
 func (p *Plan) PublishedTags(i int) []name.Tag {
 	var out []name.Tag
 	for _, t := range p.repos {
-		out = append(out, t.artifactTags[i])
+		if tagged(t.artifactTags[i]) {
+			out = append(out, t.artifactTags[i])
+		}
 	}
 	return out
 }
+
+// tagged says whether a planned artifact tag is one: an untagged artifact
+// (Declaration.Tag "") has the zero name.Tag in every repository.
+func tagged(t name.Tag) bool { return t.TagStr() != "" }

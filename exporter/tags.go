@@ -32,6 +32,9 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 			}
 			kept = append(kept, p)
 			tag := w.artifactTags[i]
+			if !tagged(tag) {
+				continue // found through the referrers of its subject
+			}
 			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: w.repo.Name(), do: func() error {
 				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
 				return err

@@ -46,14 +46,28 @@ func (o *options) logAdding(arts []*artifacts.Artifact) { LogAdding(o.logger, ar
 // declared ("Adding") or carried from a previous image ("Carrying").
 func LogAdding(logger log.Logger, arts []*artifacts.Artifact) {
 	for _, a := range arts {
-		if a.CarriedFrom != "" {
-			logger.Infof("Carrying artifact '%s' (tag '%s', %s) from %s", artifactName(a), a.Tag, a.ArtifactType, a.CarriedFrom)
-			continue
+		switch {
+		case a.SBOM != "" && a.CarriedFrom != "":
+			logger.Infof("Re-attaching SBOM '%s' (%s, %s) from %s", a.SBOM, tagLabel(a), a.ArtifactType, a.CarriedFrom)
+		case a.SBOM != "":
+			logger.Infof("Adding SBOM '%s' (%s, %s)", a.SBOM, tagLabel(a), a.ArtifactType)
+		case a.CarriedFrom != "":
+			logger.Infof("Carrying artifact '%s' (%s, %s) from %s", artifactName(a), tagLabel(a), a.ArtifactType, a.CarriedFrom)
+		default:
+			logger.Infof("Adding artifact '%s' (%s, %s)", artifactName(a), tagLabel(a), a.ArtifactType)
 		}
-		logger.Infof("Adding artifact '%s' (tag '%s', %s)", artifactName(a), a.Tag, a.ArtifactType)
 	}
 }
 
 func artifactName(a *artifacts.Artifact) string {
 	return a.Buildpack.ID + ":" + a.Layer
+}
+
+// tagLabel is how logs name an artifact's declared tag: "tag 'wasm'", or
+// "untagged" for an artifact found through its subject's referrers only.
+func tagLabel(a *artifacts.Artifact) string {
+	if a.Tag == "" {
+		return "untagged"
+	}
+	return "tag '" + a.Tag + "'"
 }

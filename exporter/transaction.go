@@ -159,7 +159,7 @@ func (t *Transaction) account(p *Published, i int, writers []*repoWriter, refuse
 	for _, w := range writers {
 		why, ok := refused.get(w.repo.Name(), d)
 		if !ok {
-			p.Refs = append(p.Refs, w.artifactTags[i].Name()+"@"+d.String())
+			p.Refs = append(p.Refs, ref(w.repo, w.artifactTags[i], d))
 			continue
 		}
 		if len(writers) > 1 {
@@ -167,9 +167,18 @@ func (t *Transaction) account(p *Published, i int, writers []*repoWriter, refuse
 		}
 		skipped = append(skipped, why)
 		a := p.Artifact
-		t.logger.Warnf("Skipping artifact '%s:%s' (tag '%s', %s): %s (%s=%s)", a.Buildpack.ID, a.Layer, a.Tag, a.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
+		t.logger.Warnf("Skipping artifact '%s:%s' (%s, %s): %s (%s=%s)", a.Buildpack.ID, a.Layer, tagLabel(a), a.ArtifactType, why, platform.EnvPolicy, platform.PolicyBestEffort)
 	}
 	p.Skipped = strings.Join(skipped, "; ")
+}
+
+// ref names a published artifact manifest: "repository:tag@sha256:…", or
+// "repository@sha256:…" for an untagged one.
+func ref(repo name.Repository, tag name.Tag, d v1.Hash) string {
+	if !tagged(tag) {
+		return repo.Digest(d.String()).Name()
+	}
+	return tag.Name() + "@" + d.String()
 }
 
 // dial returns a writer per repository of the plan, in plan order, and the
