@@ -58,6 +58,28 @@ const (
 	PolicyOff Policy = "off"
 )
 
+// EnvSBOM names the input that says whether an export publishes the
+// buildpacks' launch SBOMs as referrers of the app image: SBOMReferrers, or
+// SBOMOff (the default: the export is as without it).
+const EnvSBOM = "CNB_ARTIFACTS_SBOM"
+
+// SBOMMode is the value of EnvSBOM.
+type SBOMMode string
+
+const (
+	// SBOMOff publishes no SBOM artifact.
+	SBOMOff SBOMMode = "off"
+	// SBOMReferrers publishes one artifact per SBOM format present, whose
+	// subject is the app image (docs/spec.md section 16).
+	SBOMReferrers SBOMMode = "referrers"
+)
+
+// EnvSBOMTag names the input that tags the SBOM artifacts: a declared tag
+// holding {format} exactly once (e.g. "sbom-{format}": sbom-cdx,
+// sbom-spdx, sbom-syft), published through the tag template and the tag
+// ownership rules like a buildpack's. Unset, they are untagged.
+const EnvSBOMTag = "CNB_ARTIFACTS_SBOM_TAG"
+
 // ArtifactInputs are the inputs this distribution adds to lifecycle's.
 type ArtifactInputs struct {
 	TagTemplate          TagTemplate
@@ -65,6 +87,15 @@ type ArtifactInputs struct {
 	DaemonRepository     string
 	OverwriteForeignTags bool
 	Policy               Policy
+	SBOM                 SBOMMode
+	// SBOMTag is EnvSBOMTag as given ("" for untagged); SBOMTagFor expands it.
+	SBOMTag string
+}
+
+// SBOMTagFor returns the declared tag of the SBOM artifact of a format
+// ("cdx"): EnvSBOMTag with {format} replaced, or "" when untagged.
+func (in ArtifactInputs) SBOMTagFor(format string) string {
+	return strings.Replace(in.SBOMTag, "{format}", format, 1)
 }
 
 // ResolveArtifactInputs reads ArtifactInputs from the environment.
@@ -105,8 +136,35 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 			return ArtifactInputs{}, fmt.Errorf("%s: %q is not one of %s, %s, %s", EnvPolicy, raw, PolicyRequired, PolicyBestEffort, PolicyOff)
 		}
 	}
+	sbom := SBOMOff
+	if raw := getenv(EnvSBOM); raw != "" {
+		switch m := SBOMMode(raw); m {
+		case SBOMOff, SBOMReferrers:
+			sbom = m
+		default:
+			return ArtifactInputs{}, fmt.Errorf("%s: %q is not one of %s, %s", EnvSBOM, raw, SBOMReferrers, SBOMOff)
+		}
+	}
+	sbomTag := getenv(EnvSBOMTag)
+	if sbomTag != "" {
+		if err := checkSBOMTag(sbomTag); err != nil {
+			return ArtifactInputs{}, fmt.Errorf("%s: %w", EnvSBOMTag, err)
+		}
+	}
 	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository),
-		OverwriteForeignTags: overwrite, Policy: policy}, nil
+		OverwriteForeignTags: overwrite, Policy: policy, SBOM: sbom, SBOMTag: sbomTag}, nil
+}
+
+// checkSBOMTag holds an SBOM tag to {format} exactly once (so the formats'
+// tags differ) and to the characters a tag may hold around it.
+func checkSBOMTag(s string) error {
+	if strings.Count(s, "{format}") != 1 {
+		return fmt.Errorf("%q must contain {format} exactly once, e.g. \"sbom-{format}\"", s)
+	}
+	if err := checkLiteral(strings.Replace(s, "{format}", "", 1)); err != nil {
+		return fmt.Errorf("%q: %w", s, err)
+	}
+	return nil
 }
 
 // TagTemplate derives an artifact's published tag. It always contains {tag}

@@ -144,3 +144,43 @@ func TestPolicyInput(t *testing.T) {
 		}
 	}
 }
+
+func TestSBOMInputs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, mode, tag string
+		want            platform.SBOMMode
+		cdxTag, err     string
+	}{
+		{name: "unset is off", want: platform.SBOMOff},
+		{name: "off", mode: "off", want: platform.SBOMOff},
+		{name: "referrers, untagged", mode: "referrers", want: platform.SBOMReferrers},
+		{name: "referrers, tagged", mode: "referrers", tag: "sbom-{format}", want: platform.SBOMReferrers, cdxTag: "sbom-cdx"},
+		{name: "format first", mode: "referrers", tag: "{format}.sbom_1", want: platform.SBOMReferrers, cdxTag: "cdx.sbom_1"},
+		{name: "unknown mode", mode: "layer", err: platform.EnvSBOM},
+		{name: "case matters", mode: "Referrers", err: platform.EnvSBOM},
+		{name: "no placeholder", mode: "referrers", tag: "sbom", err: "exactly once"},
+		{name: "two placeholders", mode: "referrers", tag: "{format}-{format}", err: "exactly once"},
+		{name: "bad character", mode: "referrers", tag: "sbom/{format}", err: "cannot appear"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{platform.EnvSBOM: tc.mode, platform.EnvSBOMTag: tc.tag}
+			in, err := platform.ResolveArtifactInputs(func(k string) string { return env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want it to contain %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.SBOM != tc.want {
+				t.Fatalf("SBOM = %q, want %q", in.SBOM, tc.want)
+			}
+			if got := in.SBOMTagFor("cdx"); got != tc.cdxTag {
+				t.Fatalf("SBOMTagFor(cdx) = %q, want %q", got, tc.cdxTag)
+			}
+		})
+	}
+}
