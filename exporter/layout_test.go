@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -11,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
@@ -135,5 +137,63 @@ func TestWrapLayoutRefusesOtherImages(t *testing.T) {
 	}
 	if _, err := exporter.WrapLayout(img, plan); err == nil || !strings.Contains(err.Error(), `not a layout image: "remote"`) {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// An untagged artifact (an SBOM) is an index entry without a name, written
+// once however often the same export runs; it moves no name.
+func TestLayoutExportUntagged(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "app")
+	arts := []*artifacts.Artifact{sbomArtifact(t, "cdx", "application/vnd.cyclonedx+json", "", `{"bomFormat":"CycloneDX"}`)}
+	var digest v1.Hash
+	for range 2 {
+		img, err := layout.NewImage(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := exporter.NewPlan([]string{"example.com/app:latest"}, arts, platform.TagTemplate{}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		li, err := exporter.WrapLayout(img, plan)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := li.SaveAs(dir); err != nil {
+			t.Fatalf("SaveAs: %v", err)
+		}
+		res, err := li.Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(res.Moved) != fmt.Sprint([]string{dir}) {
+			t.Fatalf("moved %v, want only %s", res.Moved, dir)
+		}
+		digest = res.Artifacts[0].Manifest.Descriptor.Digest
+		if want := dir + "@" + digest.String(); fmt.Sprint(res.Artifacts[0].Refs) != fmt.Sprint([]string{want}) {
+			t.Fatalf("refs %v, want %s", res.Artifacts[0].Refs, want)
+		}
+	}
+	path, err := ggcrlayout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := path.ImageIndex()
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, d := range im.Manifests {
+		if d.Digest == digest {
+			n++
+			if name, ok := d.Annotations["org.opencontainers.image.ref.name"]; ok {
+				t.Fatalf("untagged entry is named %q", name)
+			}
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d index entries for the SBOM, want 1", n)
 	}
 }
