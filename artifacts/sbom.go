@@ -30,10 +30,9 @@ type SBOMSpec struct {
 	// MediaType is the format's media type: the artifactType and the one
 	// layer's media type.
 	MediaType string
-	// Title is the layer's title, e.g. "sbom.cdx.json".
-	Title string
-	// Content is the document.
-	Content []byte
+	// Files are the artifact's layers, in order: one merged document, or
+	// (a format that is not merged) one per contributing document.
+	Files []SBOMFile
 	// Tag is the declared tag, before the platform's tag template; "" for
 	// none: the artifact is found through the referrers of its subject.
 	Tag string
@@ -43,11 +42,30 @@ type SBOMSpec struct {
 	Annotations map[string]string
 }
 
-// NewSBOM returns the artifact that publishes one merged SBOM document: the
-// OCI empty config, one layer holding Content, artifactType MediaType.
+// SBOMFile is one layer of an SBOM artifact.
+type SBOMFile struct {
+	// Title is the layer's org.opencontainers.image.title, the file name
+	// a client such as oras writes it to, e.g. "sbom.cdx.json".
+	Title   string
+	Content []byte
+}
+
+// NewSBOM returns the artifact that publishes SBOM documents of one format:
+// the OCI empty config, one layer per file (media type MediaType),
+// artifactType MediaType.
 func NewSBOM(s SBOMSpec) (*Artifact, error) {
-	if s.Format == "" || len(s.Content) == 0 {
-		return nil, fmt.Errorf("SBOM artifact: format %q with %d bytes", s.Format, len(s.Content))
+	if s.Format == "" || len(s.Files) == 0 || len(s.Files) > MaxFilesPerArtifact {
+		return nil, fmt.Errorf("SBOM artifact: format %q with %d files", s.Format, len(s.Files))
+	}
+	titles := map[string]bool{}
+	for _, f := range s.Files {
+		if err := validateTitle(f.Title); err != nil {
+			return nil, fmt.Errorf("SBOM artifact %s: %w", s.Format, err)
+		}
+		if titles[f.Title] {
+			return nil, fmt.Errorf("SBOM artifact %s: %w %q: two files", s.Format, ErrInvalidTitle, f.Title)
+		}
+		titles[f.Title] = true
 	}
 	if err := validateMediaType(s.MediaType); err != nil {
 		return nil, fmt.Errorf("SBOM artifact %s: %w", s.Format, err)
@@ -64,20 +82,22 @@ func NewSBOM(s SBOMSpec) (*Artifact, error) {
 	if size > MaxAnnotationBytes {
 		return nil, fmt.Errorf("SBOM artifact %s: %w: annotations hold %d bytes, more than %d", s.Format, ErrLimit, size, MaxAnnotationBytes)
 	}
-	d := Declaration{
-		Buildpack:    Buildpack{ID: SBOMBuildpack, Version: s.Version},
-		Layer:        SBOMLayer,
-		Source:       "sbom/launch",
-		Index:        -1,
-		Tag:          s.Tag,
-		ArtifactType: s.MediaType,
-		Files:        []File{{MediaType: s.MediaType, Title: s.Title}},
-		Annotations:  s.Annotations,
+	a := &Artifact{
+		Declaration: Declaration{
+			Buildpack:    Buildpack{ID: SBOMBuildpack, Version: s.Version},
+			Layer:        SBOMLayer,
+			Source:       "sbom/launch",
+			Index:        -1,
+			Tag:          s.Tag,
+			ArtifactType: s.MediaType,
+			Annotations:  s.Annotations,
+		},
+		SBOM:   s.Format,
+		config: static.NewLayer(emptyJSON, MediaTypeEmpty),
 	}
-	return &Artifact{
-		Declaration: d,
-		SBOM:        s.Format,
-		config:      static.NewLayer(emptyJSON, MediaTypeEmpty),
-		layers:      []Blob{static.NewLayer(s.Content, types.MediaType(s.MediaType))},
-	}, nil
+	for _, f := range s.Files {
+		a.Files = append(a.Files, File{MediaType: s.MediaType, Title: f.Title})
+		a.layers = append(a.layers, static.NewLayer(f.Content, types.MediaType(s.MediaType)))
+	}
+	return a, nil
 }

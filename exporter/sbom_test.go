@@ -19,8 +19,8 @@ import (
 
 func sbomArtifact(t *testing.T, format, mediaType, tag, content string) *artifacts.Artifact {
 	t.Helper()
-	a, err := artifacts.NewSBOM(artifacts.SBOMSpec{Format: format, MediaType: mediaType, Title: "sbom." + format + ".json",
-		Content: []byte(content), Tag: tag, Version: "0.21.17", Annotations: map[string]string{"io.buildpacks.sbom.sources": "examples/node@1.0.0:modules"}})
+	a, err := artifacts.NewSBOM(artifacts.SBOMSpec{Format: format, MediaType: mediaType,
+		Files: []artifacts.SBOMFile{{Title: "sbom." + format + ".json", Content: []byte(content)}}, Tag: tag, Version: "0.21.17", Annotations: map[string]string{"io.buildpacks.sbom.sources": "examples/node@1.0.0:modules"}})
 	if err != nil {
 		t.Fatal(err)
 	}
