@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -237,7 +238,20 @@ func parseSPDX(data []byte) (*spdx.Document, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
+	// JSON nulls in the lists decode to nil elements: drop them.
+	d.Packages = nonNil(d.Packages)
+	for _, p := range d.Packages {
+		p.Files = nonNil(p.Files)
+	}
+	d.Files = nonNil(d.Files)
+	d.OtherLicenses = nonNil(d.OtherLicenses)
+	d.Relationships = nonNil(d.Relationships)
+	d.Annotations = nonNil(d.Annotations)
 	return d, nil
+}
+
+func nonNil[T any](s []*T) []*T {
+	return slices.DeleteFunc(s, func(e *T) bool { return e == nil })
 }
 
 // mapLicenses rewrites the LicenseRef and DocumentRef identifiers of a
