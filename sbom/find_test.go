@@ -45,6 +45,8 @@ example/a@1.0.0:web syft sbom/launch/example_a/web/sbom.syft.json
 example/b@2.0.0:deps cdx sbom/launch/example_b/deps/sbom.cdx.json
 example/b@2.0.0:deps spdx sbom/launch/example_b/deps/sbom.spdx.json
 buildpacksio/lifecycle@0.21.17:launcher cdx launcher.sbom.cdx.json
+buildpacksio/lifecycle@0.21.17:launcher spdx launcher.sbom.spdx.json
+buildpacksio/lifecycle@0.21.17:launcher syft launcher.sbom.syft.json
 `},
 		{"group order", []artifacts.Buildpack{testGroup[1], testGroup[0]}, Launcher{}, `example/b@2.0.0:deps cdx sbom/launch/example_b/deps/sbom.cdx.json
 example/b@2.0.0:deps spdx sbom/launch/example_b/deps/sbom.spdx.json
@@ -57,6 +59,8 @@ example/a@1.0.0:web syft sbom/launch/example_a/web/sbom.syft.json
 example/b@2.0.0:deps spdx sbom/launch/example_b/deps/sbom.spdx.json
 buildpacksio/lifecycle@0.21.17:launcher cdx launcher.sbom.cdx.json
 buildpacksio/lifecycle@0.21.17:launcher cdx lifecycle.sbom.cdx.json
+buildpacksio/lifecycle@0.21.17:launcher spdx launcher.sbom.spdx.json
+buildpacksio/lifecycle@0.21.17:launcher syft launcher.sbom.syft.json
 `},
 		{"lifecycle in the group is not counted twice", []artifacts.Buildpack{{ID: LifecycleID, Version: "1"}}, Launcher{}, ""},
 		{"empty group", nil, Launcher{}, ""},
