@@ -188,3 +188,74 @@ func TestMergeSPDXIsTheUnion(t *testing.T) {
 		t.Errorf("%d DESCRIBES relationships, want 1 (the document describes the app only)", describes)
 	}
 }
+
+// Real SBOMs, made by syft (hack/sbom): the launcher's, under three layers
+// (every identifier collides), and the lifecycle binaries' when `make build`
+// made them. The merges are still the unions, with unique identifiers.
+func TestMergeRealSBOMsWithCollisions(t *testing.T) {
+	t.Parallel()
+	files := map[string]string{}
+	for _, f := range Formats {
+		data, err := os.ReadFile("testdata/launcher/launcher." + f.Ext)
+		must(t, err)
+		for _, l := range []string{"one", "two", "three"} {
+			files["sbom/launch/example_a/"+l+"/"+f.Ext] = string(data)
+		}
+		for _, bin := range []string{"lifecycle", "lifecycle-artifacts"} {
+			if data, err := os.ReadFile("../out/lifecycle/" + bin + "." + f.Ext); err == nil {
+				files["sbom/launch/example_b/"+bin+"/"+f.Ext] = string(data)
+			}
+		}
+	}
+	dir := t.TempDir()
+	writeTree(t, dir, files)
+	srcs, err := Find(dir, testGroup, Launcher{})
+	must(t, err)
+	if len(srcs) < 9 {
+		t.Fatalf("%d sources", len(srcs))
+	}
+	docs, err := Merge(srcs, Options{})
+	must(t, err)
+	if got := formatNames(docs); got != "cdx spdx syft" {
+		t.Fatalf("formats %q", got)
+	}
+	want := map[string]int{}
+	wantPkgs := 0
+	for _, s := range srcs {
+		data, err := os.ReadFile(dir + "/" + s.Path)
+		must(t, err)
+		switch s.Format {
+		case CycloneDX:
+			b, err := parseCycloneDX(data)
+			must(t, err)
+			for k, n := range cdxComponents(b, func(cdx.Component) bool { return false }) {
+				want[k] += n
+			}
+		case SPDX:
+			d, err := parseSPDX(data)
+			must(t, err)
+			wantPkgs += len(d.Packages)
+		}
+	}
+	merged, err := parseCycloneDX(docs[0].Content)
+	must(t, err)
+	if got := cdxComponents(merged, func(c cdx.Component) bool { return strings.HasPrefix(c.BOMRef, "io.buildpacks.") }); !maps.Equal(got, want) {
+		t.Errorf("merged components differ from the inputs': %d kinds, want %d", len(got), len(want))
+	}
+	checkCycloneDXRefs(t, merged)
+	d, err := parseSPDX(docs[1].Content)
+	must(t, err)
+	ids := map[string]bool{}
+	for _, p := range d.Packages {
+		if ids[string(p.PackageSPDXIdentifier)] {
+			t.Errorf("SPDXID %s repeated", p.PackageSPDXIdentifier)
+		}
+		ids[string(p.PackageSPDXIdentifier)] = true
+	}
+	if got := len(d.Packages) - 1 - len(docs[1].Sources); got != wantPkgs {
+		t.Errorf("%d packages, want the inputs' %d", got, wantPkgs)
+	}
+	if len(docs[2].Parts) != len(docs[2].Sources) {
+		t.Errorf("syft: %d parts for %d sources", len(docs[2].Parts), len(docs[2].Sources))
+	}
+}
