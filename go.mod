@@ -4,11 +4,13 @@ go 1.26.6
 
 require (
 	github.com/BurntSushi/toml v1.6.0
+	github.com/CycloneDX/cyclonedx-go v0.12.0
 	github.com/apex/log v1.9.0
 	github.com/buildpacks/imgutil v0.0.0-20260715132717-40ca3490b49e
 	github.com/buildpacks/lifecycle v0.21.17
 	github.com/google/go-containerregistry v0.22.1
 	github.com/moby/moby/client v0.5.1
+	github.com/spdx/tools-golang v0.5.7
 	golang.org/x/sync v0.22.0
 	golang.org/x/sys v0.47.0
 )
@@ -28,6 +30,7 @@ require (
 	github.com/Microsoft/go-winio v0.6.3-0.20251027160822-ad3df93bed29 // indirect
 	github.com/Microsoft/hcsshim v0.15.0-rc.1 // indirect
 	github.com/agext/levenshtein v1.2.3 // indirect
+	github.com/anchore/go-struct-converter v0.1.0 // indirect
 	github.com/aws/aws-sdk-go-v2 v1.43.5 // indirect
 	github.com/aws/aws-sdk-go-v2/config v1.32.36 // indirect
 	github.com/aws/aws-sdk-go-v2/credentials v1.19.35 // indirect
