@@ -239,6 +239,17 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 	arts = append(arts, carried...)
+	var bps []artifacts.Buildpack
+	for _, bp := range group.Group {
+		bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
+	}
+	sboms, sbomsSkipped, err := sbomArtifacts(cmd.DefaultLogger, e.settings, sbomInput{layersDir: e.LayersDir, group: bps,
+		platformAPI: e.PlatformAPI, launcherSBOMDir: e.LauncherSBOMDir, image: appName(e.OutputImageRef)})
+	if err != nil {
+		return exitCode(err, e.Platform)
+	}
+	arts = append(arts, sboms...)
+	unpublished := append(notCarried, sbomsSkipped...)
 
 	// Plan before any image work, so a collision fails before a write.
 	target, err := e.target(digests)
@@ -288,7 +299,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 
-	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: append(artifactReports(res), notCarried...)}
+	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: append(artifactReports(res), unpublished...)}
 	logPublished(res)
 	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
 		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")

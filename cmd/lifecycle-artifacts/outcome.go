@@ -44,12 +44,15 @@ func artifactsCode(err error) (code int, step string, ok bool) {
 		carry *carryError
 		names *nameError
 		read  *readArtifactsError
+		sboms *sbomError
 	)
 	switch {
 	case errors.As(err, &carry):
 		return platform.CodeRegistryFailed, "carry artifacts", true
 	case errors.As(err, &read):
 		return platform.CodeRegistryFailed, "read artifacts", true
+	case errors.As(err, &sboms):
+		return platform.CodeInvalidArtifacts, "make SBOMs", true
 	case errors.As(err, &names):
 		return platform.CodeInvalidArtifacts, "check image names", true
 	case errors.Is(err, artifacts.ErrInvalid):

@@ -59,6 +59,11 @@ func newSettings(in *lplatform.LifecycleInputs, insecure []string, getenv func(s
 // and makes no request stock would not.
 func (s settings) artifactsOn() bool { return s.Policy != platform.PolicyOff }
 
+// sbomOn says whether the export publishes the buildpacks' SBOMs as
+// referrers of the app image: CNB_ARTIFACTS_SBOM=referrers, under a policy
+// other than off (off is stock, whatever else is set).
+func (s settings) sbomOn() bool { return s.artifactsOn() && s.SBOM == platform.SBOMReferrers }
+
 // bestEffort says whether an artifact that cannot be kept is recorded in
 // report.toml rather than failing the command.
 func (s settings) bestEffort() bool { return s.Policy == platform.PolicyBestEffort }

@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/buildpacks/lifecycle/api"
+	"github.com/buildpacks/lifecycle/log"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// writeSBOMs lays out <layers>/sbom/launch/examples_a/web with a CycloneDX
+// and an SPDX document; spdx is written as given.
+func writeSBOMs(t *testing.T, spdx string) string {
+	t.Helper()
+	layers := t.TempDir()
+	dir := filepath.Join(layers, "sbom", "launch", "examples_a", "web")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cdx := `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"express","version":"4.19.2","purl":"pkg:npm/express@4.19.2"}]}`
+	for f, c := range map[string]string{"sbom.cdx.json": cdx, "sbom.spdx.json": spdx} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(c), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return layers
+}
+
+const validSPDX = `{"spdxVersion":"SPDX-2.3","dataLicense":"CC0-1.0","SPDXID":"SPDXRef-DOCUMENT","name":"web","documentNamespace":"https://example.com/web",
+"creationInfo":{"created":"2026-01-01T00:00:00Z","creators":["Tool: x"]},"packages":[{"SPDXID":"SPDXRef-p","name":"express","versionInfo":"4.19.2","downloadLocation":"NOASSERTION"}]}`
+
+// sbomArtifacts applies the SBOM mode, the policy and the target kind: the
+// one place they decide what an export does with the SBOMs.
+func TestSBOMArtifacts(t *testing.T) {
+	t.Parallel()
+	good := writeSBOMs(t, validSPDX)
+	bad := writeSBOMs(t, `{"spdxVersion": not json`)
+	for _, tc := range []struct {
+		name      string
+		env       map[string]string
+		kind      targetKind
+		layers    string
+		api       string
+		formats   []string // published
+		skipped   []string // report entries' types
+		err, warn string
+	}{
+		{name: "unset: nothing", layers: good, api: "0.13"},
+		{name: "policy off wins", env: map[string]string{platform.EnvSBOM: "referrers", platform.EnvPolicy: "off"}, layers: good, api: "0.13"},
+		{name: "referrers", env: map[string]string{platform.EnvSBOM: "referrers"}, layers: good, api: "0.13", formats: []string{"cdx", "spdx"}},
+		{name: "platform API 0.7 has no SBOM layer", env: map[string]string{platform.EnvSBOM: "referrers"}, layers: good, api: "0.7", warn: "platform API 0.7 has no SBOM layer"},
+		{name: "required: a bad SBOM fails", env: map[string]string{platform.EnvSBOM: "referrers"}, layers: bad, api: "0.13",
+			err: `buildpack "examples/a@1.0.0", layer "web", file "sbom/launch/examples_a/web/sbom.spdx.json"`},
+		{name: "best-effort: a bad SBOM is recorded", env: map[string]string{platform.EnvSBOM: "referrers", platform.EnvPolicy: "best-effort"}, layers: bad, api: "0.13",
+			formats: []string{"cdx"}, skipped: []string{"application/spdx+json"}, warn: "Skipping SBOM: SBOM format spdx"},
+		{name: "daemon: recorded, one warning", env: map[string]string{platform.EnvSBOM: "referrers"}, kind: kindDaemon, layers: good, api: "0.13",
+			skipped: []string{"application/vnd.cyclonedx+json", "application/spdx+json"}, warn: "Skipping 2 SBOM(s) (cdx, spdx): the daemon has no referrers"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := newSettings(nil, nil, func(k string) string { return tc.env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.kind != "" {
+				s.kind = tc.kind
+			}
+			var logs bytes.Buffer
+			arts, skipped, err := sbomArtifacts(log.NewDefaultLogger(&logs), s, sbomInput{layersDir: tc.layers,
+				group: []artifacts.Buildpack{{ID: "examples/a", Version: "1.0.0"}}, platformAPI: api.MustParse(tc.api), launcherSBOMDir: t.TempDir(), image: "app"})
+			if tc.err != "" {
+				var se *sbomError
+				if !errors.As(err, &se) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want an *sbomError naming %s", err, tc.err)
+				}
+				if code, _, _ := artifactsCode(err); code != platform.CodeInvalidArtifacts {
+					t.Fatalf("exit code %d, want %d", code, platform.CodeInvalidArtifacts)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var formats, types []string
+			for _, a := range arts {
+				formats = append(formats, a.SBOM)
+				if a.Tag != "" {
+					t.Errorf("%s: tag %q, want none", a.SBOM, a.Tag)
+				}
+			}
+			for _, r := range skipped {
+				types = append(types, r.Type)
+				if r.Skipped == "" || r.Buildpack != artifacts.SBOMBuildpack || r.Layer != artifacts.SBOMLayer {
+					t.Errorf("report entry %+v", r)
+				}
+			}
+			if strings.Join(formats, ",") != strings.Join(tc.formats, ",") || strings.Join(types, ",") != strings.Join(tc.skipped, ",") {
+				t.Fatalf("published %v, skipped %v; want %v, %v", formats, types, tc.formats, tc.skipped)
+			}
+			if tc.warn != "" && !strings.Contains(logs.String(), tc.warn) || tc.warn == "" && logs.Len() > 0 {
+				t.Fatalf("logs:\n%s\nwant %q", logs.String(), tc.warn)
+			}
+		})
+	}
+}
+
+// CNB_ARTIFACTS_SBOM_TAG tags each format's artifact.
+func TestSBOMArtifactsTagged(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{platform.EnvSBOM: "referrers", platform.EnvSBOMTag: "sbom-{format}"}
+	s, err := newSettings(nil, nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	arts, _, err := sbomArtifacts(log.NewDefaultLogger(&bytes.Buffer{}), s, sbomInput{layersDir: writeSBOMs(t, validSPDX),
+		group: []artifacts.Buildpack{{ID: "examples/a", Version: "1.0.0"}}, platformAPI: api.MustParse("0.13"), launcherSBOMDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(arts) != 2 || arts[0].Tag != "sbom-cdx" || arts[1].Tag != "sbom-spdx" {
+		t.Fatalf("tags %v", arts)
+	}
+}
