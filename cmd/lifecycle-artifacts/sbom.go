@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path"
 	"strings"
 
@@ -52,6 +54,10 @@ func (in sbomInput) sbomLauncher() sbom.Launcher {
 	l := sbom.Launcher{Dir: lplatform.DefaultBuildpacksioSBOMDir, Version: platform.UpstreamVersion()}
 	if in.launcherSBOMDir != "" && in.launcherSBOMDir != lplatform.DefaultBuildpacksioSBOMDir {
 		l.Dir, l.Custom = in.launcherSBOMDir, true
+	}
+	if _, err := os.Stat(l.Dir); errors.Is(err, fs.ErrNotExist) {
+		// Upstream warns ("Did not find SBOM …") and exports without them.
+		return sbom.Launcher{}
 	}
 	return l
 }

@@ -127,3 +127,47 @@ func TestSBOMArtifactsTagged(t *testing.T) {
 		t.Fatalf("tags %v", arts)
 	}
 }
+
+// validate lists the SBOM artifacts an export would publish (format, tag,
+// contributors, files and sizes) when CNB_ARTIFACTS_SBOM=referrers, and
+// none otherwise; a bad SBOM is an error, exit 63, as in the export.
+func TestValidateListsSBOMs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, spdx string
+		env        map[string]string
+		code       int
+		want       []string
+		not        []string
+	}{
+		{name: "unset", spdx: validSPDX, not: []string{"SBOM cdx"}},
+		{name: "referrers", spdx: validSPDX, env: map[string]string{platform.EnvSBOM: "referrers"},
+			want: []string{"SBOM cdx (application/vnd.cyclonedx+json)", "SBOM spdx (application/spdx+json)", "untagged",
+				"io.buildpacks.sbom.sources: examples/a@1.0.0:web", "file:   sbom.cdx.json  application/vnd.cyclonedx+json", "2 artifacts"}},
+		{name: "tagged", spdx: validSPDX, env: map[string]string{platform.EnvSBOM: "referrers", platform.EnvSBOMTag: "sbom-{format}"},
+			want: []string{"tag:    sbom-cdx", "tag:    sbom-spdx"}},
+		{name: "bad SPDX", spdx: "[", env: map[string]string{platform.EnvSBOM: "referrers"}, code: platform.CodeInvalidArtifacts,
+			want: []string{`file "sbom/launch/examples_a/web/sbom.spdx.json"`}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			layers := writeSBOMs(t, tc.spdx)
+			writeFiles(t, layers, map[string]string{"group.toml": "[[group]]\n  id = \"examples/a\"\n  version = \"1.0.0\"\n"})
+			var stdout, stderr bytes.Buffer
+			code := runValidate([]string{"-layers", layers, "-no-color"}, &stdout, &stderr, func(k string) string { return tc.env[k] })
+			out := stdout.String() + stderr.String()
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\n%s", code, tc.code, out)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(out, w) {
+					t.Errorf("output lacks %q:\n%s", w, out)
+				}
+			}
+			for _, n := range tc.not {
+				if strings.Contains(out, n) {
+					t.Errorf("output has %q:\n%s", n, out)
+				}
+			}
+		})
+	}
+}

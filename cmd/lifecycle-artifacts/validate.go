@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 
+	"github.com/buildpacks/lifecycle/api"
 	"github.com/buildpacks/lifecycle/cmd"
 	"github.com/buildpacks/lifecycle/log"
 	lplatform "github.com/buildpacks/lifecycle/platform"
@@ -46,6 +47,7 @@ type validateOptions struct {
 	buildpack, version   string
 	json                 bool
 	images               []string
+	group                []artifacts.Buildpack // read from -group
 }
 
 // runValidate is `lifecycle-artifacts validate`; it returns the exit code.
@@ -143,6 +145,7 @@ func validate(o validateOptions, getenv func(string) string, logger log.Logger) 
 		for _, bp := range group.Group {
 			bps = append(bps, artifacts.Buildpack{ID: bp.ID, Version: bp.Version})
 		}
+		o.group = bps
 		misplaced = artifacts.FindMisplaced(o.layersDir, bps)
 		decls, loadErr = artifacts.Load(o.layersDir, bps)
 	}
@@ -159,10 +162,34 @@ func validate(o validateOptions, getenv func(string) string, logger log.Logger) 
 		res.addErrors(err)
 		return res, nil
 	}
+	if o.buildpack == "" {
+		// The SBOM artifacts, as the export would make them (the platform's
+		// layers directory only: a buildpack's own has no sbom/launch yet).
+		sboms, skipped, err := sbomArtifacts(log.NewDefaultLogger(io.Discard), inputs, o.sbomInput(getenv)) // skips are res.Warnings
+		res.addErrors(err)
+		for _, r := range skipped {
+			res.Warnings = append(res.Warnings, r.Skipped)
+		}
+		arts = append(arts, sboms...)
+	}
 	if err := res.plan(arts, inputs.TagTemplate); err != nil {
 		return nil, err
 	}
 	return res, nil
+}
+
+// sbomInput is where the SBOMs of the export validate checks come from:
+// -layers and -group, the launcher's SBOMs where the exporter takes them by
+// default (/cnb/lifecycle), CNB_PLATFORM_API (default: the newest).
+func (o validateOptions) sbomInput(getenv func(string) string) sbomInput {
+	in := sbomInput{layersDir: o.layersDir, group: o.group, platformAPI: api.Platform.Latest()}
+	if v, err := api.NewVersion(getenv(lplatform.EnvPlatformAPI)); err == nil {
+		in.platformAPI = v
+	}
+	if len(o.images) > 0 {
+		in.image = appName(o.images[0])
+	}
+	return in
 }
 
 // plan derives the published tags as the exporter does, for the images
@@ -178,7 +205,11 @@ func (r *validateResult) plan(arts []*artifacts.Artifact, tmpl platform.TagTempl
 	}
 	r.addErrors(err)
 	for _, a := range arts {
-		s, err := summarize(a, tmpl.Expand(a.Tag, r.ImageTag))
+		published := ""
+		if a.Tag != "" {
+			published = tmpl.Expand(a.Tag, r.ImageTag)
+		}
+		s, err := summarize(a, published)
 		if err != nil {
 			r.addErrors(err)
 			continue

@@ -38,6 +38,7 @@ type artifactSummary struct {
 	Tag          string            `json:"tag"`
 	PublishedTag string            `json:"published-tag"`
 	ArtifactType string            `json:"artifact-type"`
+	SBOM         string            `json:"sbom,omitempty"` // the format of an SBOM artifact
 	Config       blobSummary       `json:"config"`
 	Files        []blobSummary     `json:"files"`
 	Annotations  map[string]string `json:"annotations,omitempty"`
@@ -67,7 +68,7 @@ type errorSummary struct {
 func summarize(a *artifacts.Artifact, published string) (artifactSummary, error) {
 	s := artifactSummary{
 		Buildpack: a.Buildpack.String(), Layer: a.Layer, LayerDir: path.Base(path.Dir(a.Source)), File: a.Source,
-		Number: a.Index + 1, Tag: a.Tag, PublishedTag: published, ArtifactType: a.ArtifactType, Annotations: a.Annotations,
+		Number: a.Index + 1, Tag: a.Tag, PublishedTag: published, ArtifactType: a.ArtifactType, SBOM: a.SBOM, Annotations: a.Annotations,
 		Files: []blobSummary{},
 	}
 	cfg, err := a.Config()
@@ -163,6 +164,10 @@ func (r *validateResult) writeText(w io.Writer, logger log.Logger) {
 	}
 	fmt.Fprintf(w, "Checked %s; tag template %s, %s\n", where, r.TagTemplate, image)
 	for _, a := range r.Artifacts {
+		if a.SBOM != "" {
+			writeSBOMText(w, a)
+			continue
+		}
 		fmt.Fprintf(w, "\nartifact %s (buildpack %s, layer %s, %s, artifact %d)\n", a.PublishedTag, a.Buildpack, a.Layer, a.File, a.Number)
 		if a.LayerDir != a.Layer {
 			fmt.Fprintf(w, "  note:   directory %s: %s\n", a.LayerDir, artifacts.IgnoredLayerNote)
@@ -192,6 +197,26 @@ func (r *validateResult) writeText(w io.Writer, logger log.Logger) {
 	fmt.Fprintf(w, "\n%s, %s, %s.\n", plural(len(r.Artifacts), "artifact"), plural(len(r.Warnings), "warning"), plural(len(r.Errors), "error"))
 	if len(r.Errors) > 0 {
 		fmt.Fprintln(w, "An export would fail with exit code 63 and publish nothing.")
+	}
+}
+
+// writeSBOMText prints an SBOM artifact: format, tag, the buildpacks and
+// layers that contributed, and each file.
+func writeSBOMText(w io.Writer, a artifactSummary) {
+	tag := "untagged (found through the image's referrers)"
+	if a.Tag != "" {
+		tag = a.PublishedTag
+		if a.PublishedTag != a.Tag {
+			tag += " (declared " + a.Tag + ")"
+		}
+	}
+	fmt.Fprintf(w, "\nSBOM %s (%s)\n", a.SBOM, a.ArtifactType)
+	fmt.Fprintf(w, "  tag:    %s\n", tag)
+	for _, k := range sortedAnnotationKeys(a.Annotations) {
+		fmt.Fprintf(w, "  %s: %s\n", k, a.Annotations[k])
+	}
+	for _, f := range a.Files {
+		fmt.Fprintf(w, "  file:   %s  %s  %d bytes  %s\n", f.Title, f.MediaType, f.Size, f.Digest)
 	}
 }
 
