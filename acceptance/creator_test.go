@@ -65,11 +65,12 @@ func TestCreatorPublishesArtifacts(t *testing.T) {
 }
 
 // With no artifacts, our creator gives the stock creator's image digest and
-// report.toml, byte for byte.
+// report.toml, byte for byte; so does a build whose buildpack writes SBOMs
+// when CNB_ARTIFACTS_SBOM is unset.
 func TestCreatorParityWithStock(t *testing.T) {
 	reg := harness.StartDistribution(t)
 	run := fixture.PushRunImage(t, reg.Host+"/run")
-	b := fixture.NewBuild(t, run, fixture.Plain())
+	b := fixture.NewBuild(t, run, fixture.Plain(), fixture.SBOMBuildpack())
 	var reports [][]byte
 	for i, stock := range []bool{true, false} {
 		b.Reset(t)
