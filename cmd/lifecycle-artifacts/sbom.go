@@ -114,6 +114,9 @@ func sbomArtifacts(logger log.Logger, s settings, in sbomInput) ([]*artifacts.Ar
 	}
 	var out []*artifacts.Artifact
 	for _, d := range docs {
+		for _, o := range d.Omitted {
+			logger.Warnf("SBOM %s: %s", d.Format.Name, o)
+		}
 		a, err := artifacts.NewSBOM(artifacts.SBOMSpec{
 			Format: d.Format.Name, MediaType: d.Format.MediaType, Files: sbomFiles(d),
 			Tag: s.SBOMTagFor(d.Format.Name), Version: platform.UpstreamVersion(), Annotations: d.Annotations,
