@@ -136,12 +136,16 @@ func readSource(s Source, roots map[string]*os.Root) ([]byte, error) {
 		}
 		roots[s.Dir] = root
 	}
-	// A symbolic link is refused outright, wherever it points: no
-	// lifecycle phase writes one here.
-	if fi, err := root.Lstat(s.Path); err != nil {
-		return nil, err
-	} else if fi.Mode()&os.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%w: a symbolic link", ErrNotRegular)
+	// Under the layers directory, a symbolic link is refused outright,
+	// wherever it points: no lifecycle phase writes one there. The
+	// launcher's directory is the platform's, and may be a mounted
+	// ConfigMap, whose files are links: the os.Root keeps them inside it.
+	if !s.fromLauncher() {
+		if fi, err := root.Lstat(s.Path); err != nil {
+			return nil, err
+		} else if fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%w: a symbolic link", ErrNotRegular)
+		}
 	}
 	data, err := artifacts.ReadFile(root, s.Path, MaxFileSize)
 	switch {
