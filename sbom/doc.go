@@ -11,9 +11,11 @@
 // and sbom/launch/<escaped-id>/<layer>/sbom.<ext>.json (a launch layer's, by
 // layer name), where lifecycle's builder copies them, then the launcher's
 // SBOMs from the directory the exporter copies them from. Merge reads each
-// file once, through an os.Root, without following a symbolic link and
-// without blocking, as a regular file of at most MaxFileSize bytes; the
-// files are a buildpack's (untrusted) writing.
+// file once, through an os.Root at its directory, without blocking, as a
+// regular file of at most MaxFileSize bytes; under the layers directory,
+// whose files are a buildpack's (untrusted) writing, a symbolic link is
+// refused, while the launcher's directory (the platform's, perhaps a
+// mounted ConfigMap) may hold links that stay inside it.
 //
 // # Merging
 //
