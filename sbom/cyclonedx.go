@@ -19,8 +19,9 @@ const (
 	propFile             = "io.buildpacks.sbom.file"
 )
 
-// mergeCycloneDX nests each source's BOM under one component per source,
-// under the app (see doc.go).
+// mergeCycloneDX lists, for each source, one component that stands for it,
+// then the source's metadata.component and components, at the top level
+// (see doc.go).
 func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []string, error) {
 	boms := make([]*cdx.BOM, len(srcs))
 	spec := cdx.SpecVersion1_5
@@ -97,13 +98,14 @@ func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []str
 			}
 		}
 		layer.Properties = &props
-		if len(children) > 0 {
-			layer.Components = &children
-		}
 		if b.ExternalReferences != nil {
 			layer.ExternalReferences = b.ExternalReferences
 		}
+		// Flat: the source's components stay at the top level, where
+		// scanners read them (Trivy reads bom.components, not nested ones);
+		// the layer's dependencies say which are its.
 		components = append(components, layer)
+		components = append(components, children...)
 		if len(top) > 0 {
 			deps = append(deps, cdx.Dependency{Ref: layerRef, Dependencies: &top})
 		} else {

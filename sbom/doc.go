@@ -23,17 +23,21 @@
 //
 //   - CycloneDX (github.com/CycloneDX/cyclonedx-go): one BOM whose
 //     metadata.component is the app (type container, bom-ref
-//     io.buildpacks.app) and whose components are one component per
-//     source (group: the buildpack ID, name: the layer, or "launch" for a
-//     buildpack-level SBOM, version: the buildpack's version, properties
-//     io.buildpacks.*), holding the source's metadata.component and
-//     components, nested as they were. Every bom-ref stays as the source
+//     io.buildpacks.app). Its components are flat: for each source, one
+//     component that stands for it (group: the buildpack ID, name: the
+//     layer, or "launch" for a buildpack-level SBOM, version: the
+//     buildpack's version, properties io.buildpacks.*), then the source's
+//     metadata.component and components, at the top level, each with the
+//     components it nests as the source wrote them. Flat, because scanners
+//     read the top level only (Trivy reads bom.components); the
+//     dependencies say which components are whose: the app depends on each
+//     source's component, which depends on the source's metadata.component
+//     and top-level components. Nothing is deduplicated: a package in two
+//     layers is in the image twice. Every bom-ref stays as the source
 //     wrote it unless an earlier source took it; then it becomes ref-2,
 //     ref-3, …, everywhere that source names it (dependencies,
-//     compositions, vulnerabilities, annotations). Dependencies: the app
-//     depends on each source component, which depends on the source's
-//     metadata.component and top-level components; the sources'
-//     dependencies follow. Services, vulnerabilities, compositions and
+//     compositions, vulnerabilities, annotations). The sources'
+//     dependencies follow ours. Services, vulnerabilities, compositions and
 //     annotations are concatenated; a source's formulation, declarations,
 //     definitions, citations and signature are not merged (Document.Omitted
 //     says so), nor is its metadata other than component and properties.

@@ -67,9 +67,59 @@ func TestMergeCycloneDXIsTheUnion(t *testing.T) {
 		t.Errorf("merged components:\n%v\nwant the inputs':\n%v", got, want)
 	}
 	checkCycloneDXRefs(t, merged)
-	if n := len(*merged.Components); n != len(docs[0].Sources) {
-		t.Errorf("%d top-level components, want one per source (%d)", n, len(docs[0].Sources))
+	// Scanners read the top level only (Trivy: bom.components): every
+	// input's top-level components and metadata.component are there.
+	wantTop, gotTop := map[string]int{}, map[string]int{}
+	for _, s := range srcs {
+		if s.Format != CycloneDX {
+			continue
+		}
+		data, err := os.ReadFile(s.Dir + "/" + s.Path)
+		must(t, err)
+		b, err := parseCycloneDX(data)
+		must(t, err)
+		for k, n := range topLevel(b) {
+			wantTop[k] += n
+		}
 	}
+	layers := 0
+	for k, n := range topLevel(merged) {
+		if strings.HasPrefix(k, "application ") && strings.Contains(k, "io.buildpacks.layer") {
+			layers += n
+			continue
+		}
+		gotTop[k] += n
+	}
+	if !maps.Equal(gotTop, wantTop) {
+		t.Errorf("top-level components:\n%v\nwant the inputs':\n%v", gotTop, wantTop)
+	}
+	if layers != len(docs[0].Sources) {
+		t.Errorf("%d layer components, want one per source (%d)", layers, len(docs[0].Sources))
+	}
+}
+
+// topLevel counts metadata.component and the top-level components, by
+// type, name, version, purl and, for ours, bom-ref prefix.
+func topLevel(b *cdx.BOM) map[string]int {
+	out := map[string]int{}
+	cs := []cdx.Component{}
+	if b.Metadata != nil && b.Metadata.Component != nil {
+		cs = append(cs, *b.Metadata.Component)
+	}
+	if b.Components != nil {
+		cs = append(cs, *b.Components...)
+	}
+	for _, c := range cs {
+		if c.BOMRef == appRef {
+			continue
+		}
+		k := fmt.Sprintf("%s %s %s %s", c.Type, c.Name, c.Version, c.PackageURL)
+		if strings.HasPrefix(c.BOMRef, "io.buildpacks.layer:") {
+			k += " io.buildpacks.layer"
+		}
+		out[k]++
+	}
+	return out
 }
 
 // checkCycloneDXRefs checks that bom-refs are unique and dependencies name
