@@ -58,7 +58,7 @@ func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []str
 		s := srcs[i]
 		layerRef := refs.unique("io.buildpacks.layer:" + s.Ref())
 		layerRefs = append(layerRefs, layerRef)
-		m := mapRefs(b, refs)
+		m := mapRefs(b, refs, layerRef)
 		name := s.Layer
 		if name == "" {
 			name = "launch"
@@ -244,13 +244,18 @@ func (m refMap) get(ref string) string {
 }
 
 // mapRefs gives every bom-ref of b, in document order, a ref unique in the
-// merged BOM: itself when it is free, a suffixed one when another source
-// took it.
-func mapRefs(b *cdx.BOM, refs refSet) refMap {
+// merged BOM: itself when it is free; when another source took it,
+// <layerRef>/<ref> (a suffix could read as a version: pkg:npm/debug@2.6.9-2),
+// suffixed if that is taken too.
+func mapRefs(b *cdx.BOM, refs refSet, layerRef string) refMap {
 	m := refMap{}
 	add := func(ref string) {
 		if _, ok := m[ref]; ref != "" && !ok {
-			m[ref] = refs.unique(ref)
+			if refs[ref] {
+				m[ref] = refs.unique(layerRef + "/" + ref)
+			} else {
+				m[ref] = refs.unique(ref)
+			}
 		}
 	}
 	var walk func(cs *[]cdx.Component)

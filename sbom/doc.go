@@ -34,8 +34,9 @@
 //     source's component, which depends on the source's metadata.component
 //     and top-level components. Nothing is deduplicated: a package in two
 //     layers is in the image twice. Every bom-ref stays as the source
-//     wrote it unless an earlier source took it; then it becomes ref-2,
-//     ref-3, …, everywhere that source names it (dependencies,
+//     wrote it unless an earlier source took it; then it becomes
+//     <source's bom-ref>/<ref> (not a suffix, which could read as part of
+//     a version), everywhere that source names it (dependencies,
 //     compositions, vulnerabilities, annotations). The sources'
 //     dependencies follow ours. Services, vulnerabilities, compositions and
 //     annotations are concatenated; a source's formulation, declarations,

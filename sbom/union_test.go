@@ -62,7 +62,7 @@ func TestMergeCycloneDXIsTheUnion(t *testing.T) {
 	}
 	merged, err := parseCycloneDX(docs[0].Content)
 	must(t, err)
-	got := cdxComponents(merged, func(c cdx.Component) bool { return strings.HasPrefix(c.BOMRef, "io.buildpacks.") })
+	got := cdxComponents(merged, isOurs)
 	if !maps.Equal(got, want) {
 		t.Errorf("merged components:\n%v\nwant the inputs':\n%v", got, want)
 	}
@@ -114,7 +114,7 @@ func topLevel(b *cdx.BOM) map[string]int {
 			continue
 		}
 		k := fmt.Sprintf("%s %s %s %s", c.Type, c.Name, c.Version, c.PackageURL)
-		if strings.HasPrefix(c.BOMRef, "io.buildpacks.layer:") {
+		if isOurs(c) {
 			k += " io.buildpacks.layer"
 		}
 		out[k]++
@@ -289,7 +289,7 @@ func TestMergeRealSBOMsWithCollisions(t *testing.T) {
 	}
 	merged, err := parseCycloneDX(docs[0].Content)
 	must(t, err)
-	if got := cdxComponents(merged, func(c cdx.Component) bool { return strings.HasPrefix(c.BOMRef, "io.buildpacks.") }); !maps.Equal(got, want) {
+	if got := cdxComponents(merged, isOurs); !maps.Equal(got, want) {
 		t.Errorf("merged components differ from the inputs': %d kinds, want %d", len(got), len(want))
 	}
 	checkCycloneDXRefs(t, merged)
@@ -308,4 +308,20 @@ func TestMergeRealSBOMsWithCollisions(t *testing.T) {
 	if len(docs[2].Parts) != len(docs[2].Sources) {
 		t.Errorf("syft: %d parts for %d sources", len(docs[2].Parts), len(docs[2].Sources))
 	}
+}
+
+// isOurs reports whether c is the app or a source's component, which the
+// merge adds; a source's renamed bom-ref may start as theirs do.
+func isOurs(c cdx.Component) bool {
+	if c.BOMRef == appRef {
+		return true
+	}
+	if c.Properties != nil {
+		for _, p := range *c.Properties {
+			if p.Name == propFile {
+				return true
+			}
+		}
+	}
+	return false
 }
