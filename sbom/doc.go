@@ -49,9 +49,10 @@
 //     CONTAINS what the source's document described (or, if it described
 //     nothing, its packages). All packages, files, snippets, relationships,
 //     external document references and extracted licenses are kept;
-//     identifiers (SPDXRef-, DocumentRef-, LicenseRef-) are renamed as
-//     bom-refs are, only on a collision, everywhere the source names them
-//     (a LicenseRef with the same name and text is kept once).
+//     identifiers (SPDXRef-, DocumentRef-, LicenseRef-) are renamed only on
+//     a collision, to <id>-2, <id>-3, … (an identifier allows letters,
+//     digits, '.' and '-' only), everywhere the source names them (a
+//     LicenseRef with the same name and text is kept once).
 //   - Syft JSON is not merged: Document.Parts carries each source's
 //     document byte for byte, so that the artifact can hold one layer per
 //     source. syft's syftjson package is the only maintained library of the
