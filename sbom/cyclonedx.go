@@ -19,8 +19,9 @@ const (
 	propFile             = "io.buildpacks.sbom.file"
 )
 
-// mergeCycloneDX nests each source's BOM under one component per source,
-// under the app (see doc.go).
+// mergeCycloneDX lists, for each source, one component that stands for it,
+// then the source's metadata.component and components, at the top level
+// (see doc.go).
 func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []string, error) {
 	boms := make([]*cdx.BOM, len(srcs))
 	spec := cdx.SpecVersion1_5
@@ -57,7 +58,7 @@ func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []str
 		s := srcs[i]
 		layerRef := refs.unique("io.buildpacks.layer:" + s.Ref())
 		layerRefs = append(layerRefs, layerRef)
-		m := mapRefs(b, refs)
+		m := mapRefs(b, refs, layerRef)
 		name := s.Layer
 		if name == "" {
 			name = "launch"
@@ -97,13 +98,14 @@ func mergeCycloneDX(srcs []Source, inputs [][]byte, opts Options) ([]byte, []str
 			}
 		}
 		layer.Properties = &props
-		if len(children) > 0 {
-			layer.Components = &children
-		}
 		if b.ExternalReferences != nil {
 			layer.ExternalReferences = b.ExternalReferences
 		}
+		// Flat: the source's components stay at the top level, where
+		// scanners read them (Trivy reads bom.components, not nested ones);
+		// the layer's dependencies say which are its.
 		components = append(components, layer)
+		components = append(components, children...)
 		if len(top) > 0 {
 			deps = append(deps, cdx.Dependency{Ref: layerRef, Dependencies: &top})
 		} else {
@@ -242,13 +244,18 @@ func (m refMap) get(ref string) string {
 }
 
 // mapRefs gives every bom-ref of b, in document order, a ref unique in the
-// merged BOM: itself when it is free, a suffixed one when another source
-// took it.
-func mapRefs(b *cdx.BOM, refs refSet) refMap {
+// merged BOM: itself when it is free; when another source took it,
+// <layerRef>/<ref> (a suffix could read as a version: pkg:npm/debug@2.6.9-2),
+// suffixed if that is taken too.
+func mapRefs(b *cdx.BOM, refs refSet, layerRef string) refMap {
 	m := refMap{}
 	add := func(ref string) {
 		if _, ok := m[ref]; ref != "" && !ok {
-			m[ref] = refs.unique(ref)
+			if refs[ref] {
+				m[ref] = refs.unique(layerRef + "/" + ref)
+			} else {
+				m[ref] = refs.unique(ref)
+			}
 		}
 	}
 	var walk func(cs *[]cdx.Component)

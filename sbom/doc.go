@@ -11,9 +11,11 @@
 // and sbom/launch/<escaped-id>/<layer>/sbom.<ext>.json (a launch layer's, by
 // layer name), where lifecycle's builder copies them, then the launcher's
 // SBOMs from the directory the exporter copies them from. Merge reads each
-// file once, through an os.Root, without following a symbolic link and
-// without blocking, as a regular file of at most MaxFileSize bytes; the
-// files are a buildpack's (untrusted) writing.
+// file once, through an os.Root at its directory, without blocking, as a
+// regular file of at most MaxFileSize bytes; under the layers directory,
+// whose files are a buildpack's (untrusted) writing, a symbolic link is
+// refused, while the launcher's directory (the platform's, perhaps a
+// mounted ConfigMap) may hold links that stay inside it.
 //
 // # Merging
 //
@@ -21,17 +23,22 @@
 //
 //   - CycloneDX (github.com/CycloneDX/cyclonedx-go): one BOM whose
 //     metadata.component is the app (type container, bom-ref
-//     io.buildpacks.app) and whose components are one component per
-//     source (group: the buildpack ID, name: the layer, or "launch" for a
-//     buildpack-level SBOM, version: the buildpack's version, properties
-//     io.buildpacks.*), holding the source's metadata.component and
-//     components, nested as they were. Every bom-ref stays as the source
-//     wrote it unless an earlier source took it; then it becomes ref-2,
-//     ref-3, …, everywhere that source names it (dependencies,
-//     compositions, vulnerabilities, annotations). Dependencies: the app
-//     depends on each source component, which depends on the source's
-//     metadata.component and top-level components; the sources'
-//     dependencies follow. Services, vulnerabilities, compositions and
+//     io.buildpacks.app). Its components are flat: for each source, one
+//     component that stands for it (group: the buildpack ID, name: the
+//     layer, or "launch" for a buildpack-level SBOM, version: the
+//     buildpack's version, properties io.buildpacks.*), then the source's
+//     metadata.component and components, at the top level, each with the
+//     components it nests as the source wrote them. Flat, because scanners
+//     read the top level only (Trivy reads bom.components); the
+//     dependencies say which components are whose: the app depends on each
+//     source's component, which depends on the source's metadata.component
+//     and top-level components. Nothing is deduplicated: a package in two
+//     layers is in the image twice. Every bom-ref stays as the source
+//     wrote it unless an earlier source took it; then it becomes
+//     <source's bom-ref>/<ref> (not a suffix, which could read as part of
+//     a version), everywhere that source names it (dependencies,
+//     compositions, vulnerabilities, annotations). The sources'
+//     dependencies follow ours. Services, vulnerabilities, compositions and
 //     annotations are concatenated; a source's formulation, declarations,
 //     definitions, citations and signature are not merged (Document.Omitted
 //     says so), nor is its metadata other than component and properties.
@@ -42,9 +49,10 @@
 //     CONTAINS what the source's document described (or, if it described
 //     nothing, its packages). All packages, files, snippets, relationships,
 //     external document references and extracted licenses are kept;
-//     identifiers (SPDXRef-, DocumentRef-, LicenseRef-) are renamed as
-//     bom-refs are, only on a collision, everywhere the source names them
-//     (a LicenseRef with the same name and text is kept once).
+//     identifiers (SPDXRef-, DocumentRef-, LicenseRef-) are renamed only on
+//     a collision, to <id>-2, <id>-3, … (an identifier allows letters,
+//     digits, '.' and '-' only), everywhere the source names them (a
+//     LicenseRef with the same name and text is kept once).
 //   - Syft JSON is not merged: Document.Parts carries each source's
 //     document byte for byte, so that the artifact can hold one layer per
 //     source. syft's syftjson package is the only maintained library of the

@@ -5,13 +5,16 @@ import (
 	"fmt"
 )
 
-// Sentinel errors; every *FormatError wraps one of them (or an error of
+// Sentinel errors; every *FormatError and every error of Find wraps one of them (or an error of
 // the os package, such as fs.ErrNotExist), so callers can branch with
 // errors.Is.
 var (
 	// ErrNotRegular: the SBOM path is a symbolic link, a FIFO, a directory
 	// or another non-regular file.
 	ErrNotRegular = errors.New("not a regular file")
+	// ErrNotDir: a directory of sbom/launch is a symbolic link, a file or
+	// another non-directory.
+	ErrNotDir = errors.New("not a directory")
 	// ErrLimit: a file, the number of files or their total size is over a
 	// limit (MaxFileSize, MaxSources, MaxTotalSize).
 	ErrLimit = errors.New("over the limit")

@@ -120,7 +120,7 @@ func Find(layersDir string, group []artifacts.Buildpack, launcher Launcher) ([]S
 		seen[esc] = true
 		bpDir := path.Join(launchDir, esc)
 		if !e.IsDir() {
-			errs = append(errs, fmt.Errorf("buildpack %q: %q: %w: %s", bp.String(), bpDir, ErrNotRegular, describe(e.Type())))
+			errs = append(errs, fmt.Errorf("buildpack %q: %q: %w: %s", bp.String(), bpDir, ErrNotDir, describe(e.Type())))
 			continue
 		}
 		found, err := findBuildpack(root, layersDir, bpDir, bp)
@@ -167,7 +167,7 @@ func findBuildpack(root *os.Root, layersDir, bpDir string, bp artifacts.Buildpac
 		case e.IsDir():
 			layers = append(layers, e.Name())
 		case e.Type()&fs.ModeSymlink != 0:
-			errs = append(errs, fmt.Errorf("buildpack %q, layer %q: %q: %w: %s", bp.String(), e.Name(), path.Join(bpDir, e.Name()), ErrNotRegular, describe(e.Type())))
+			errs = append(errs, fmt.Errorf("buildpack %q, layer %q: %q: %w: %s", bp.String(), e.Name(), path.Join(bpDir, e.Name()), ErrNotDir, describe(e.Type())))
 		}
 	}
 	add("", bpDir, top)
@@ -211,6 +211,12 @@ func findLauncher(l Launcher) ([]Source, error) {
 	return sources, nil
 }
 
+// fromLauncher reports whether s is one of the launcher's SBOMs, which
+// come from a directory the platform provides, not a buildpack.
+func (s Source) fromLauncher() bool {
+	return s.Buildpack.ID == LifecycleID && s.Layer == LauncherLayer
+}
+
 func isSBOMName(name string) bool {
 	_, ok := formatByExt(name)
 	return ok
@@ -227,7 +233,7 @@ func readDir(root *os.Root, name string) ([]fs.DirEntry, error) {
 		return nil, err
 	}
 	if !fi.IsDir() {
-		return nil, fmt.Errorf("%w: %s", ErrNotRegular, describe(fi.Mode().Type()))
+		return nil, fmt.Errorf("%w: %s", ErrNotDir, describe(fi.Mode().Type()))
 	}
 	f, err := root.Open(name)
 	if err != nil {

@@ -110,8 +110,8 @@ func TestFindHostileDirectories(t *testing.T) {
 	must(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(launchDir, "example_a")))
 	must(t, os.Symlink(filepath.Join(dir, "elsewhere"), filepath.Join(launchDir, "example_b", "web")))
 	srcs, err := Find(dir, testGroup, Launcher{})
-	if !errors.Is(err, ErrNotRegular) {
-		t.Fatalf("Find error = %v, want ErrNotRegular", err)
+	if !errors.Is(err, ErrNotDir) {
+		t.Fatalf("Find error = %v, want ErrNotDir", err)
 	}
 	for _, want := range []string{`buildpack "example/a@1.0.0": "sbom/launch/example_a"`, `buildpack "example/b@2.0.0", layer "web"`} {
 		if !strings.Contains(err.Error(), want) {
@@ -136,5 +136,31 @@ func writeTree(t *testing.T, dir string, files map[string]string) {
 		p := filepath.Join(dir, filepath.FromSlash(name))
 		must(t, os.MkdirAll(filepath.Dir(p), 0o755))
 		must(t, os.WriteFile(p, []byte(content), 0o644))
+	}
+}
+
+// The launcher's directory is the platform's: a custom one may be a
+// mounted ConfigMap, whose files are symbolic links inside it; they are
+// read. A link out of the directory is not.
+func TestLauncherDirectoryLinks(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile("testdata/launcher/launcher.sbom.cdx.json")
+	must(t, err)
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{"outside/sbom.spdx.json": "{}"})
+	launcherDir := filepath.Join(dir, "mounted")
+	must(t, os.MkdirAll(filepath.Join(launcherDir, "..data"), 0o755))
+	must(t, os.WriteFile(filepath.Join(launcherDir, "..data", "x.sbom.cdx.json"), data, 0o644))
+	must(t, os.Symlink("..data/x.sbom.cdx.json", filepath.Join(launcherDir, "inside.sbom.cdx.json")))
+	must(t, os.Symlink("../outside/sbom.spdx.json", filepath.Join(launcherDir, "out.sbom.spdx.json")))
+	srcs, err := Find(t.TempDir(), nil, Launcher{Dir: launcherDir, Custom: true})
+	must(t, err)
+	docs, err := Merge(srcs, Options{})
+	if got := formatNames(docs); got != "cdx" {
+		t.Errorf("formats %q, want cdx (from the link inside the directory)", got)
+	}
+	var fe *FormatError
+	if !errors.As(err, &fe) || fe.Format != SPDX || !errors.Is(err, artifacts.ErrPathEscapes) {
+		t.Errorf("Merge error = %v, want the spdx link out of the directory refused", err)
 	}
 }

@@ -79,7 +79,7 @@ func Merge(sources []Source, opts Options) ([]Document, error) {
 		if len(srcs) == 0 {
 			continue
 		}
-		doc, err := mergeFormat(f, srcs, roots, opts)
+		doc, err := mergeFormat(f, srcs, roots, opts, MaxTotalSize)
 		if err != nil {
 			errs = append(errs, err)
 			continue
@@ -89,7 +89,8 @@ func Merge(sources []Source, opts Options) ([]Document, error) {
 	return docs, errors.Join(errs...)
 }
 
-func mergeFormat(f Format, srcs []Source, roots map[string]*os.Root, opts Options) (Document, error) {
+// mergeFormat merges one format's sources, reading at most maxTotal bytes.
+func mergeFormat(f Format, srcs []Source, roots map[string]*os.Root, opts Options, maxTotal int64) (Document, error) {
 	inputs := make([][]byte, len(srcs))
 	var total int64
 	for i, s := range srcs {
@@ -98,8 +99,8 @@ func mergeFormat(f Format, srcs []Source, roots map[string]*os.Root, opts Option
 			return Document{}, &FormatError{Format: f, Source: s, Err: err}
 		}
 		total += int64(len(data))
-		if total > MaxTotalSize {
-			return Document{}, &FormatError{Format: f, Source: s, Err: fmt.Errorf("%w: the %s files read so far hold %d bytes, more than %d", ErrLimit, f.Name, total, MaxTotalSize)}
+		if total > maxTotal {
+			return Document{}, &FormatError{Format: f, Source: s, Err: fmt.Errorf("%w: the %s files read so far hold %d bytes, more than %d", ErrLimit, f.Name, total, maxTotal)}
 		}
 		inputs[i] = data
 	}
@@ -136,12 +137,16 @@ func readSource(s Source, roots map[string]*os.Root) ([]byte, error) {
 		}
 		roots[s.Dir] = root
 	}
-	// A symbolic link is refused outright, wherever it points: no
-	// lifecycle phase writes one here.
-	if fi, err := root.Lstat(s.Path); err != nil {
-		return nil, err
-	} else if fi.Mode()&os.ModeSymlink != 0 {
-		return nil, fmt.Errorf("%w: a symbolic link", ErrNotRegular)
+	// Under the layers directory, a symbolic link is refused outright,
+	// wherever it points: no lifecycle phase writes one there. The
+	// launcher's directory is the platform's, and may be a mounted
+	// ConfigMap, whose files are links: the os.Root keeps them inside it.
+	if !s.fromLauncher() {
+		if fi, err := root.Lstat(s.Path); err != nil {
+			return nil, err
+		} else if fi.Mode()&os.ModeSymlink != 0 {
+			return nil, fmt.Errorf("%w: a symbolic link", ErrNotRegular)
+		}
 	}
 	data, err := artifacts.ReadFile(root, s.Path, MaxFileSize)
 	switch {

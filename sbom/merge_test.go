@@ -201,12 +201,40 @@ func TestMergeWrongFormat(t *testing.T) {
 	}
 }
 
-// A format's files together are bounded too.
+// The number of files, and a format's files together, are bounded too:
+// exactly the limit is read, one byte more is refused, naming the file
+// that crosses it.
 func TestMergeTotalLimit(t *testing.T) {
 	t.Parallel()
 	srcs := make([]Source, MaxSources+1)
 	if _, err := Merge(srcs, Options{}); !errors.Is(err, ErrLimit) {
 		t.Errorf("Merge of %d sources: %v, want ErrLimit", len(srcs), err)
+	}
+	all, err := Find("testdata/layers", testGroup, Launcher{})
+	must(t, err)
+	var cdxSrcs []Source
+	var total int64
+	for _, s := range all {
+		if s.Format == CycloneDX {
+			cdxSrcs = append(cdxSrcs, s)
+			fi, err := os.Stat(filepath.Join(s.Dir, s.Path))
+			must(t, err)
+			total += fi.Size()
+		}
+	}
+	roots := map[string]*os.Root{}
+	defer func() {
+		for _, r := range roots {
+			r.Close()
+		}
+	}()
+	if _, err := mergeFormat(CycloneDX, cdxSrcs, roots, Options{}, total); err != nil {
+		t.Errorf("at the limit: %v", err)
+	}
+	_, err = mergeFormat(CycloneDX, cdxSrcs, roots, Options{}, total-1)
+	var fe *FormatError
+	if !errors.As(err, &fe) || !errors.Is(err, ErrLimit) || fe.Source != cdxSrcs[len(cdxSrcs)-1] {
+		t.Errorf("one byte over: %v, want ErrLimit naming %s", err, cdxSrcs[len(cdxSrcs)-1].Path)
 	}
 }
 

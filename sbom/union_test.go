@@ -62,14 +62,64 @@ func TestMergeCycloneDXIsTheUnion(t *testing.T) {
 	}
 	merged, err := parseCycloneDX(docs[0].Content)
 	must(t, err)
-	got := cdxComponents(merged, func(c cdx.Component) bool { return strings.HasPrefix(c.BOMRef, "io.buildpacks.") })
+	got := cdxComponents(merged, isOurs)
 	if !maps.Equal(got, want) {
 		t.Errorf("merged components:\n%v\nwant the inputs':\n%v", got, want)
 	}
 	checkCycloneDXRefs(t, merged)
-	if n := len(*merged.Components); n != len(docs[0].Sources) {
-		t.Errorf("%d top-level components, want one per source (%d)", n, len(docs[0].Sources))
+	// Scanners read the top level only (Trivy: bom.components): every
+	// input's top-level components and metadata.component are there.
+	wantTop, gotTop := map[string]int{}, map[string]int{}
+	for _, s := range srcs {
+		if s.Format != CycloneDX {
+			continue
+		}
+		data, err := os.ReadFile(s.Dir + "/" + s.Path)
+		must(t, err)
+		b, err := parseCycloneDX(data)
+		must(t, err)
+		for k, n := range topLevel(b) {
+			wantTop[k] += n
+		}
 	}
+	layers := 0
+	for k, n := range topLevel(merged) {
+		if strings.HasPrefix(k, "application ") && strings.Contains(k, "io.buildpacks.layer") {
+			layers += n
+			continue
+		}
+		gotTop[k] += n
+	}
+	if !maps.Equal(gotTop, wantTop) {
+		t.Errorf("top-level components:\n%v\nwant the inputs':\n%v", gotTop, wantTop)
+	}
+	if layers != len(docs[0].Sources) {
+		t.Errorf("%d layer components, want one per source (%d)", layers, len(docs[0].Sources))
+	}
+}
+
+// topLevel counts metadata.component and the top-level components, by
+// type, name, version, purl and, for ours, bom-ref prefix.
+func topLevel(b *cdx.BOM) map[string]int {
+	out := map[string]int{}
+	cs := []cdx.Component{}
+	if b.Metadata != nil && b.Metadata.Component != nil {
+		cs = append(cs, *b.Metadata.Component)
+	}
+	if b.Components != nil {
+		cs = append(cs, *b.Components...)
+	}
+	for _, c := range cs {
+		if c.BOMRef == appRef {
+			continue
+		}
+		k := fmt.Sprintf("%s %s %s %s", c.Type, c.Name, c.Version, c.PackageURL)
+		if isOurs(c) {
+			k += " io.buildpacks.layer"
+		}
+		out[k]++
+	}
+	return out
 }
 
 // checkCycloneDXRefs checks that bom-refs are unique and dependencies name
@@ -239,7 +289,7 @@ func TestMergeRealSBOMsWithCollisions(t *testing.T) {
 	}
 	merged, err := parseCycloneDX(docs[0].Content)
 	must(t, err)
-	if got := cdxComponents(merged, func(c cdx.Component) bool { return strings.HasPrefix(c.BOMRef, "io.buildpacks.") }); !maps.Equal(got, want) {
+	if got := cdxComponents(merged, isOurs); !maps.Equal(got, want) {
 		t.Errorf("merged components differ from the inputs': %d kinds, want %d", len(got), len(want))
 	}
 	checkCycloneDXRefs(t, merged)
@@ -258,4 +308,20 @@ func TestMergeRealSBOMsWithCollisions(t *testing.T) {
 	if len(docs[2].Parts) != len(docs[2].Sources) {
 		t.Errorf("syft: %d parts for %d sources", len(docs[2].Parts), len(docs[2].Sources))
 	}
+}
+
+// isOurs reports whether c is the app or a source's component, which the
+// merge adds; a source's renamed bom-ref may start as theirs do.
+func isOurs(c cdx.Component) bool {
+	if c.BOMRef == appRef {
+		return true
+	}
+	if c.Properties != nil {
+		for _, p := range *c.Properties {
+			if p.Name == propFile {
+				return true
+			}
+		}
+	}
+	return false
 }
