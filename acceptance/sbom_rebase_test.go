@@ -3,6 +3,7 @@
 package acceptance_test
 
 import (
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -31,9 +32,14 @@ func TestSBOMFollowsRebase(t *testing.T) {
 			}
 			built := checkSBOMReferrers(t, app, b.Report)
 			dir := harness.LifecycleDir(t)
+			// The rebaser writes its report as the CNB user.
+			reports, err := os.MkdirTemp("", "sbom-rebase-")
+			must(t, err)
+			t.Cleanup(func() { os.RemoveAll(reports) })
+			must(t, os.Chmod(reports, 0o777))
 
 			// Our rebaser.
-			report := filepath.Join(t.TempDir(), "rebase.toml")
+			report := filepath.Join(reports, "rebase.toml")
 			patched := patchRunImage(t, run, reg.Host+"/run:patched")
 			c := exec.Command(harness.Binary(t, "rebaser"), "-force", "-run-image", patched, "-report", report, app)
 			c.Env = append(b.Env("0.13"), sourceDateEpoch)
@@ -45,12 +51,12 @@ func TestSBOMFollowsRebase(t *testing.T) {
 			// Upstream's rebase, then reattach.
 			old := head(t, app)
 			patched2 := patchRunImage(t, patched, reg.Host+"/run:patched-again")
-			c = exec.Command(filepath.Join(dir, "lifecycle"), "rebase", "-force", "-run-image", patched2, "-report", filepath.Join(t.TempDir(), "r.toml"), app)
+			c = exec.Command(filepath.Join(dir, "lifecycle"), "rebase", "-force", "-run-image", patched2, "-report", filepath.Join(reports, "r.toml"), app)
 			c.Env = append(b.Env("0.13"), sourceDateEpoch)
 			if stdout, stderr, code := harness.Run(t, c); code != 0 {
 				t.Fatalf("lifecycle rebase: exit %d\n%s%s", code, stdout, stderr)
 			}
-			report = filepath.Join(t.TempDir(), "reattach.toml")
+			report = filepath.Join(reports, "reattach.toml")
 			c = exec.Command(harness.Binary(t, "lifecycle-artifacts"), "reattach", "-from", reg.Host+"/app@"+old.String(), "-report", report, app)
 			c.Env = b.Env("0.13")
 			if stdout, stderr, code := harness.Run(t, c); code != 0 {
