@@ -46,6 +46,9 @@ type sbomReferrer struct {
 // are the buildpack's. A rebuild that reuses one of the layers publishes
 // SBOMs that describe the new image, the reused layer's packages included.
 func TestSBOMReferrers(t *testing.T) {
+	// The documents' digests by format, from the first registry: the same
+	// build gives the same bytes on every registry (R16-6).
+	docs := map[string]string{}
 	for _, start := range harness.Registries() {
 		reg := start(t)
 		t.Run(reg.Name, func(t *testing.T) {
@@ -63,6 +66,35 @@ func TestSBOMReferrers(t *testing.T) {
 				}
 			}
 			first := checkSBOMReferrers(t, app+":latest", b.Report)
+			for f, r := range first {
+				var ds []string
+				for _, l := range r.manifest.Layers {
+					ds = append(ds, l.Digest.String())
+				}
+				d := strings.Join(ds, ",")
+				if docs[f] == "" {
+					docs[f] = d
+				} else if docs[f] != d {
+					t.Errorf("%s: documents %s, another registry's build gave %s", f, d, docs[f])
+				}
+				ann := r.manifest.Annotations
+				if ann["io.buildpacks.sbom.sources"] != "examples/sbom@1.0.0:deps,examples/sbom@1.0.0:runtime" ||
+					ann["io.buildpacks.sbom.buildpacks"] != "examples/sbom@1.0.0" || !strings.HasPrefix(ann["io.buildpacks.sbom.inputs.digest"], "sha256:") {
+					t.Errorf("%s: annotations %v", f, ann)
+				}
+				// Syft is carried unmerged: one layer per file, titled with
+				// its path in the SBOM layer; the others are one document.
+				wantLayers, merged := 1, "true"
+				if f == "syft" {
+					wantLayers, merged = 2, "false"
+				}
+				if len(r.manifest.Layers) != wantLayers || ann["io.buildpacks.sbom.merged"] != merged {
+					t.Errorf("%s: %d layers, merged %q", f, len(r.manifest.Layers), ann["io.buildpacks.sbom.merged"])
+				}
+				if f == "syft" && r.layers["examples_sbom/deps/sbom.syft.json"] == nil {
+					t.Errorf("syft: layer titles %v", keys(r.layers))
+				}
+			}
 
 			// Rebuild in the same workspace (the SBOM layer's paths are the
 			// layers directory's, as /layers on every platform): the deps
