@@ -159,7 +159,7 @@ lint: $(TOOLS_BIN)/staticcheck
 acceptance: build tools
 	rm -f out/faults-summary*.txt
 	$(TEST_ENV) $(GO) test -tags acceptance -count=1 -timeout $(ACCEPTANCE_TIMEOUT) ./acceptance/...
-	cat out/faults-summary.txt out/faults-summary-distribution3.txt
+	cat out/faults-summary.txt out/faults-summary-distribution3.txt out/faults-summary-sbom.txt
 
 fuzz:
 	FUZZTIME=$(FUZZTIME) GO=$(GO) hack/fuzz.sh

@@ -60,7 +60,12 @@ func nonceBuildpacks2(appNonce, artifactNonce string) []fixture.Buildpack {
 }
 
 // backend reads the registry directly, not through the proxy.
-type backend struct{ host string }
+// backend reads the registry behind the fault proxy; sbom says the exports
+// also publish one (untagged) SBOM artifact.
+type backend struct {
+	host string
+	sbom bool
+}
 
 // digest is the digest tag points to in app, "" when the tag does not exist.
 func (b backend) digest(tag string) (string, error) {
@@ -133,8 +138,12 @@ func (b backend) checkPublished(rep platform.Report, wantTags bool) []string {
 			}
 		}
 	}
-	if len(rep.Artifacts) != len(artifactTags) {
-		bad = append(bad, fmt.Sprintf("report lists %d artifacts, want %d", len(rep.Artifacts), len(artifactTags)))
+	want := len(artifactTags)
+	if b.sbom {
+		want++
+	}
+	if len(rep.Artifacts) != want {
+		bad = append(bad, fmt.Sprintf("report lists %d artifacts, want %d", len(rep.Artifacts), want))
 	}
 	var digests []string
 	for _, a := range rep.Artifacts {
@@ -145,7 +154,7 @@ func (b backend) checkPublished(rep platform.Report, wantTags bool) []string {
 		at := strings.LastIndex(a.Refs[0], "@")
 		d := a.Refs[0][at+1:]
 		digests = append(digests, d)
-		if wantTags {
+		if wantTags && a.Tag != "" {
 			if got, err := b.digest(a.Tag); err != nil || got != d {
 				bad = append(bad, fmt.Sprintf("app:%s = %q (%v), report says %s", a.Tag, got, err, d))
 			}
@@ -354,31 +363,41 @@ func (t *tally) add(o tally) {
 // everything published (exit 0), every tag where it was (62, 64), or
 // exactly the tags the log lists as moved (65).
 func TestExportUnderFaults(t *testing.T) {
-	exportUnderFaults(t, harness.StartDistribution(t), 1, "faults-summary.txt")
+	exportUnderFaults(t, harness.StartDistribution(t), 1, "faults-summary.txt", false)
+}
+
+// TestExportUnderFaultsSBOM runs the matrix with CNB_ARTIFACTS_SBOM=referrers
+// (one more, untagged, artifact per export) against distribution 2.8, on
+// every sixth request (a sample, for time).
+func TestExportUnderFaultsSBOM(t *testing.T) {
+	exportUnderFaults(t, harness.StartDistribution(t), 6, "faults-summary-sbom.txt", true)
 }
 
 // TestExportUnderFaultsDistribution3 runs the same matrix against CNCF
 // distribution v3.0.0, on every fourth request (a sample, for time).
 func TestExportUnderFaultsDistribution3(t *testing.T) {
-	exportUnderFaults(t, harness.StartDistribution3(t), 4, "faults-summary-distribution3.txt")
+	exportUnderFaults(t, harness.StartDistribution3(t), 4, "faults-summary-distribution3.txt", false)
 }
 
 // exportUnderFaults runs the fault matrix against reg, at every sample-th
 // request, and writes its totals to summary next to out/lifecycle.
-func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryFile string) {
+func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryFile string, sbom bool) {
 	start := time.Now()
 	proxy, err := faultproxy.Start(reg.Host, faultStall)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	b := backend{host: reg.Host}
+	b := backend{host: reg.Host, sbom: sbom}
 	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
 	var names []string
 	for _, tag := range appTags {
 		names = append(names, proxy.Host+"/app:"+tag)
 	}
 	env := []string{platform.EnvRegistryTimeout + "=" + faultTimeout.String()}
+	if sbom {
+		env = append(env, platform.EnvSBOM+"=referrers")
+	}
 
 	runNo := 0
 	// exportRun exports new content with the fault armed and judges it.
@@ -386,6 +405,9 @@ func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryF
 		t.Helper()
 		runNo++
 		w := fixture.New(t, run, nonceBuildpacks(fmt.Sprintf("run-%d", runNo))...)
+		if sbom {
+			writeLaunchSBOM(t, w, fmt.Sprintf("run-%d", runNo))
+		}
 		watched := append(append([]string(nil), appTags...), artifactTags...)
 		if d, err := b.digest(appTags[0]); err != nil {
 			t.Fatal(err)

@@ -100,10 +100,7 @@ func TestSBOMPolicy(t *testing.T) {
 func TestSBOMLayout(t *testing.T) {
 	layoutDir, runRef, env := layoutTarget(t)
 	w := fixture.New(t, runRef, fixture.Plain())
-	// What the builder copies for a buildpack's launch layer.
-	p := filepath.Join(w.Layers, "sbom", "launch", "examples_node", "modules", "sbom.cdx.json")
-	must(t, os.MkdirAll(filepath.Dir(p), 0o777))
-	must(t, os.WriteFile(p, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"left-pad","version":"1.3.0","purl":"pkg:npm/left-pad@1.3.0"}]}`), 0o644))
+	writeLaunchSBOM(t, w, "1.3.0")
 	out, code := export(t, w, false, "0.13", append(env, platform.EnvSBOM+"=referrers"), "example.com/app:latest")
 	if code != 0 {
 		t.Fatalf("exit %d\n%s", code, out)
@@ -145,4 +142,14 @@ func TestSBOMLayout(t *testing.T) {
 	if !found {
 		t.Fatalf("index.json has no entry %s: %+v", d, im.Manifests)
 	}
+}
+
+// writeLaunchSBOM writes, into an export workspace, what the builder copies
+// for examples/node's launch layer: a CycloneDX SBOM listing left-pad at
+// version.
+func writeLaunchSBOM(t *testing.T, w *fixture.Workspace, version string) {
+	t.Helper()
+	p := filepath.Join(w.Layers, "sbom", "launch", "examples_node", "modules", "sbom.cdx.json")
+	must(t, os.MkdirAll(filepath.Dir(p), 0o777))
+	must(t, os.WriteFile(p, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"left-pad","version":"`+version+`","purl":"pkg:npm/left-pad@`+version+`"}]}`), 0o644))
 }
