@@ -171,3 +171,28 @@ func TestValidateListsSBOMs(t *testing.T) {
 		})
 	}
 }
+
+// What a merge leaves out of a source (a CycloneDX signature) is warned of,
+// naming the format, buildpack, layer and file (R16-5).
+func TestSBOMArtifactsWarnOmitted(t *testing.T) {
+	t.Parallel()
+	layers := writeSBOMs(t, validSPDX)
+	p := filepath.Join(layers, "sbom", "launch", "examples_a", "web", "sbom.cdx.json")
+	signed := `{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[],"signature":{"algorithm":"ES256","value":"x"}}`
+	if err := os.WriteFile(p, []byte(signed), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{platform.EnvSBOM: "referrers"}
+	s, err := newSettings(nil, nil, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs bytes.Buffer
+	if _, _, err := sbomArtifacts(log.NewDefaultLogger(&logs), s, sbomInput{layersDir: layers,
+		group: []artifacts.Buildpack{{ID: "examples/a", Version: "1.0.0"}}, platformAPI: api.MustParse("0.13"), launcherSBOMDir: t.TempDir()}); err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Count(logs.String(), "signature is not merged"); got != 1 || !strings.Contains(logs.String(), `SBOM cdx: buildpack "examples/a@1.0.0", layer "web"`) {
+		t.Fatalf("logs (%d warnings):\n%s", got, logs.String())
+	}
+}
