@@ -142,7 +142,16 @@ func checkSBOMReferrers(t *testing.T, ref, reportPath string) map[string]sbomRef
 		if code != 0 {
 			t.Fatalf("oras discover: exit %d\n%s%s", code, out, errOut)
 		}
-		if strings.Count(out, `"digest": "sha256:`) != 1 || !strings.Contains(out, got[f].digest) {
+		// oras prints the subject (its own "digest") and then its referrers.
+		var found struct {
+			Referrers []struct {
+				Digest string `json:"digest"`
+			} `json:"referrers"`
+		}
+		if err := json.Unmarshal([]byte(out), &found); err != nil {
+			t.Fatalf("oras discover: %v\n%s", err, out)
+		}
+		if len(found.Referrers) != 1 || found.Referrers[0].Digest != got[f].digest {
 			t.Errorf("oras discover --artifact-type %s: want exactly %s\n%s", mt, got[f].digest, out)
 		}
 	}
