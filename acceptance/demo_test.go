@@ -4,6 +4,7 @@ package acceptance_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,10 +60,28 @@ func checkDemoOutput(t *testing.T, stdout, repo string) {
 		"helm pull oci://" + repo + " --version 0.1.0 --plain-http",
 		"oras pull --plain-http " + repo + ":wasm",
 		"[[artifacts]]",
+		"-launcher-sbom ",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q", want)
 		}
+	}
+	checkDemoLauncherSBOMs(t, stdout)
+}
+
+// checkDemoLauncherSBOMs checks that the demo gave the creator the
+// launcher's SBOMs (-launcher-sbom): none of upstream's "Did not find SBOM
+// launcher.sbom.<ext>.json in /cnb/lifecycle" warnings, only the three for
+// lifecycle's build SBOMs, which upstream reads from /cnb/lifecycle alone.
+func checkDemoLauncherSBOMs(t *testing.T, stdout string) {
+	t.Helper()
+	warnings := regexp.MustCompile(`Did not find SBOM (\S+) in /cnb/lifecycle`).FindAllStringSubmatch(stdout, -1)
+	var missing []string
+	for _, w := range warnings {
+		missing = append(missing, w[1])
+	}
+	if want := "lifecycle.sbom.cdx.json lifecycle.sbom.spdx.json lifecycle.sbom.syft.json"; strings.Join(missing, " ") != want {
+		t.Errorf("the creator did not find SBOMs %v, want only %s (the launcher's come from -launcher-sbom)", missing, want)
 	}
 }
 
@@ -121,6 +140,82 @@ func TestDemoRegistryFlag(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "app-0.1.0.tgz")); err != nil {
 		entries, _ := os.ReadDir(dir)
 		t.Errorf("helm pull wrote %v: %v", entries, err)
+	}
+}
+
+// TestDemoSBOM runs the demo with -sbom against a registry of the harness:
+// the creator gets CNB_ARTIFACTS_SBOM=referrers, the tree shows the three
+// declared artifacts and one untagged SBOM referrer per format (samples/helm
+// writes CycloneDX and SPDX for its chart layer, the launcher's SBOMs add
+// Syft), each with the oras command that finds it, and oras finds each by
+// its artifact type at the digest the tree shows.
+func TestDemoSBOM(t *testing.T) {
+	demo, lifecycleDir := demoBinary(t)
+	reg := harness.StartOlareg(t)
+	repo := reg.Host + "/demo/app"
+	stdout, stderr, code := harness.Run(t, exec.Command(demo, "-lifecycle", lifecycleDir, "-samples", "../samples", "-registry", repo, "-sbom"))
+	if code != 0 {
+		t.Fatalf("demo exited %d\n%s\n%s", code, stdout, stderr)
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("output:\n%s", stdout)
+		}
+	}()
+	checkDemoLauncherSBOMs(t, stdout)
+	if got := len(artifactLine.FindAllString(stdout, -1)); got != 3 {
+		t.Errorf("the tree lists %d tagged artifacts, want the samples' 3", got)
+	}
+	for _, want := range []string{
+		"$ CNB_PLATFORM_API=0.13 CNB_ARTIFACTS_SBOM=referrers ",
+		"6 artifacts published with the app image.",
+		"3 of them are SBOMs, untagged: read them with oras discover --plain-http --artifact-type <type> " + repo + "@sha256:",
+		"the referrers API lists all 6",
+	} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	sbomBranch := regexp.MustCompile(`(?m)^(├──|└──) SBOM \(untagged referrer\)\n[│ ] +type +(\S+)\n[│ ] +digest +(sha256:[0-9a-f]{64})$`)
+	branches := sbomBranch.FindAllStringSubmatch(stdout, -1)
+	types := map[string]string{}
+	for _, m := range branches {
+		types[m[2]] = m[3]
+	}
+	for _, mt := range []string{"application/vnd.cyclonedx+json", "application/spdx+json", "application/vnd.syft+json"} {
+		d, ok := types[mt]
+		if !ok {
+			t.Errorf("the tree shows no SBOM of type %s", mt)
+			continue
+		}
+		find := "find    oras discover --plain-http --artifact-type " + mt + " " + repo + "@sha256:"
+		if !strings.Contains(stdout, find) {
+			t.Errorf("output lacks %q", find)
+		}
+		m := regexp.MustCompile(regexp.QuoteMeta(find) + `([0-9a-f]{64})`).FindStringSubmatch(stdout)
+		if m == nil {
+			continue
+		}
+		out, errOut, code := harness.Run(t, exec.Command(harness.Tool(t, "oras"), "discover", "--plain-http", "--format", "json",
+			"--artifact-type", mt, repo+"@sha256:"+m[1]))
+		if code != 0 {
+			t.Fatalf("oras discover: exit %d\n%s%s", code, out, errOut)
+		}
+		// The subject first, then its referrers of that type.
+		var found struct {
+			Referrers []struct {
+				Digest string `json:"digest"`
+			} `json:"referrers"`
+		}
+		if err := json.Unmarshal([]byte(out), &found); err != nil {
+			t.Fatalf("oras discover: %v\n%s", err, out)
+		}
+		if len(found.Referrers) != 1 || found.Referrers[0].Digest != d {
+			t.Errorf("oras discover --artifact-type %s: want exactly %s\n%s", mt, d, out)
+		}
+	}
+	if len(branches) != 3 {
+		t.Errorf("the tree shows %d SBOM referrers, want 3", len(branches))
 	}
 }
 

@@ -70,6 +70,10 @@ type env struct {
 	proxy            *harness.CountingProxy
 	builder          string
 	lifecycleImage   string
+	// builderSBOM and lifecycleImageSBOM are builder and lifecycleImage
+	// with CNB_ARTIFACTS_SBOM=referrers in their environment (sbomOn).
+	builderSBOM        string
+	lifecycleImageSBOM string
 	// lifecycleImages are the images the untrusted builds run with: ours,
 	// and a workaround when ours cannot run as pack runs it (see setup).
 	lifecycleImages  []lifecycleImage
@@ -99,7 +103,8 @@ func TestPack(t *testing.T) {
 		if !runs(out, "creator") {
 			t.Errorf("pack did not run the creator:\n%s", out)
 		}
-		e.checkPublished(t, repo, out, rep)
+		// The input unset: no SBOM artifact, though samples/helm writes SBOMs.
+		e.checkPublished(t, repo, out, rep, false)
 	})
 
 	for _, li := range e.lifecycleImages {
@@ -114,7 +119,7 @@ func TestPack(t *testing.T) {
 			if runs(out, "creator") {
 				t.Errorf("pack ran the creator for an untrusted builder:\n%s", out)
 			}
-			e.checkPublished(t, repo, out, rep)
+			e.checkPublished(t, repo, out, rep, false)
 		})
 	}
 
@@ -170,12 +175,20 @@ func TestPack(t *testing.T) {
 		}
 	})
 
+	// With SBOMs on (the builder's environment): the first build publishes
+	// them as referrers; the rebuild, which reuses the chart's launch layer
+	// (lifecycle restores its SBOMs), publishes the same SBOMs, uploading
+	// nothing, and they list the reused layer's packages.
 	t.Run("rebuild with unchanged sources reuses layers and uploads no artifact blob", func(t *testing.T) {
 		repo := e.registry + "/" + appNamespace + "/app-rebuild"
-		_, first := e.build(t, 0, repo, "--publish", "--trust-builder")
+		out, first := e.build(t, 0, repo, "--publish", "--builder", e.builderSBOM, "--trust-builder")
+		if !runs(out, "creator") {
+			t.Errorf("pack did not run the creator:\n%s", out)
+		}
+		firstSBOMs := e.checkSBOMs(t, repo, out, "Adding", first)
 		artifactBlobs := e.artifactBlobs(t, first)
 		e.proxy.Reset()
-		out, second := e.build(t, 0, repo, "--publish", "--trust-builder")
+		out, second := e.build(t, 0, repo, "--publish", "--builder", e.builderSBOM, "--trust-builder")
 		uploads := e.proxy.Uploads()
 		t.Logf("blob uploads during the rebuild: %d %v", len(uploads), uploads)
 		for _, u := range uploads {
@@ -199,7 +212,13 @@ func TestPack(t *testing.T) {
 		if got, want := refsByTag(second), refsByTag(first); fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Errorf("artifact refs changed on rebuild:\n first %v\nsecond %v", want, got)
 		}
-		e.checkPublished(t, repo, out, second)
+		e.checkPublished(t, repo, out, second, true)
+		if !strings.Contains(out, "Reusing layer 'examples/helm:chart'") {
+			t.Errorf("the rebuild did not reuse the chart's launch layer, whose SBOMs lifecycle restores:\n%s", out)
+		}
+		if got := e.checkSBOMs(t, repo, out, "Adding", second); fmt.Sprint(got) != fmt.Sprint(firstSBOMs) {
+			t.Errorf("SBOM artifacts changed on rebuild: first %v, second %v", firstSBOMs, got)
+		}
 	})
 
 	t.Run("no credential reaches a buildpack", e.checkNoCredentialReachesBuildpacks)
@@ -310,6 +329,10 @@ func setup(t *testing.T) *env {
 	t.Logf("build image %s, run image %s\nbuilder.toml:\n%s", res.BuildImage, res.RunImage, res.BuilderTOML)
 	e.builder = res.Builder
 	e.runImage = res.RunImage
+	// The builder and the lifecycle image with SBOMs on, as an operator
+	// derives them (README "Setting the inputs on each platform").
+	e.builderSBOM = withEnv(t, e.builder, e.registry+"/builder:sbom", sbomOn)
+	e.lifecycleImageSBOM = withEnv(t, e.lifecycleImage, e.lifecycleImage+"-sbom", sbomOn)
 	return e
 }
 
@@ -385,8 +408,9 @@ func refusal(out string) string {
 // checkPublished checks a published build: the report's image digest is the
 // registry's, pack printed it, each artifact's refs resolve to manifests
 // whose subject is the app image, oras discover lists them and helm pulls
-// the chart.
-func (e *env) checkPublished(t *testing.T, repo, out string, rep platform.Report) {
+// the chart. With sboms, the report's SBOM artifacts are left to
+// checkSBOMs; without, any is unexpected.
+func (e *env) checkPublished(t *testing.T, repo, out string, rep platform.Report, sboms bool) {
 	t.Helper()
 	desc, err := remote.Head(mustRef(t, repo+":latest"))
 	if err != nil {
@@ -404,7 +428,11 @@ func (e *env) checkPublished(t *testing.T, repo, out string, rep platform.Report
 
 	seen := map[string]bool{}
 	var digests []string
-	for _, a := range rep.Artifacts {
+	arts := rep.Artifacts
+	if sboms {
+		arts = declared(rep)
+	}
+	for _, a := range arts {
 		want, ok := wantArtifacts[a.Tag]
 		if !ok || seen[a.Tag] {
 			t.Errorf("unexpected artifact in report.toml: %+v", a)
@@ -487,11 +515,15 @@ func (e *env) artifactBlobs(t *testing.T, rep platform.Report) map[string]string
 		}
 		var m v1.Manifest
 		must(t, json.Unmarshal(got.Manifest, &m))
+		what := a.Tag
+		if isSBOM(a) {
+			what = "SBOM " + a.Type
+		}
 		if m.Config.Size > 2 { // not the empty config, {}: every registry has it
-			blobs[m.Config.Digest.String()] = a.Tag + " config"
+			blobs[m.Config.Digest.String()] = what + " config"
 		}
 		for _, l := range m.Layers {
-			blobs[l.Digest.String()] = a.Tag + " layer " + l.Annotations["org.opencontainers.image.title"]
+			blobs[l.Digest.String()] = what + " layer " + l.Annotations["org.opencontainers.image.title"]
 		}
 	}
 	if len(blobs) == 0 {
@@ -500,10 +532,16 @@ func (e *env) artifactBlobs(t *testing.T, rep platform.Report) map[string]string
 	return blobs
 }
 
+// refsByTag returns the refs of rep's artifacts by tag; an untagged SBOM
+// artifact's by its type.
 func refsByTag(rep platform.Report) map[string][]string {
 	m := map[string][]string{}
 	for _, a := range rep.Artifacts {
-		m[a.Tag] = a.Refs
+		k := a.Tag
+		if isSBOM(a) {
+			k = a.Type
+		}
+		m[k] = a.Refs
 	}
 	return m
 }

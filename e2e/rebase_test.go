@@ -21,26 +21,36 @@ import (
 )
 
 // checkRebuildRebaseReattach: two untrusted `pack build --publish` (our
-// lifecycle image), the second reusing the Helm buildpack's launch layer,
-// whose artifact is carried; then `pack rebase` onto a patched run image,
-// which leaves the artifacts behind, and `lifecycle-artifacts reattach`,
-// which brings them to the rebased image. After each step every artifact
-// tag holds an artifact whose subject is the current app digest, oras
-// discover on that digest lists them, and helm pull works.
+// lifecycle image, with SBOMs on), the second reusing the Helm buildpack's
+// launch layer, whose artifact is carried; then `pack rebase` onto a
+// patched run image, which leaves the artifacts behind, and
+// `lifecycle-artifacts reattach`, which brings them to the rebased image.
+// After each step every artifact tag holds an artifact whose subject is the
+// current app digest, oras discover on that digest lists them, and helm pull
+// works; the SBOM artifacts are referrers of the current app digest and list
+// the packages of its SBOM layer (checkSBOMs).
 func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 	repo := e.registry + "/" + appNamespace + "/app-rebase"
-	flags := []string{"--publish", "--lifecycle-image", e.lifecycleImage}
-	e.build(t, 0, repo, flags...)
+	flags := []string{"--publish", "--lifecycle-image", e.lifecycleImageSBOM}
+	out, first := e.build(t, 0, repo, flags...)
+	if !runs(out, "exporter") || runs(out, "creator") {
+		t.Errorf("pack did not run the separate exporter:\n%s", out)
+	}
+	e.checkSBOMs(t, repo, out, "Adding", first)
 	out, second := e.build(t, 0, repo, flags...)
 	if !strings.Contains(out, "Carrying artifact 'examples/helm:chart'") {
 		t.Fatalf("the untrusted rebuild did not carry the chart's artifact:\n%s", out)
 	}
-	for _, a := range second.Artifacts {
+	for _, a := range declared(second) {
 		if (a.Tag == "0.1.0") != (a.CarriedFrom != "") {
 			t.Errorf("artifact %s: carried-from %q", a.Tag, a.CarriedFrom)
 		}
 	}
 	e.checkAttached(t, repo, second)
+	if !strings.Contains(out, "Reusing layer 'examples/helm:chart'") {
+		t.Errorf("the rebuild did not reuse the chart's launch layer:\n%s", out)
+	}
+	sboms := e.checkSBOMs(t, repo, out, "Adding", second)
 
 	// pack rebase onto a patched run image: a new digest, the artifacts left
 	// on the old one.
@@ -63,7 +73,8 @@ func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 	reportPath := filepath.Join(t.TempDir(), "report.toml")
 	cmd := exec.Command(filepath.Join(harness.LifecycleDir(t), "lifecycle-artifacts"), "reattach", "-from", repo+"@"+old, "-report", reportPath, repo+":latest")
 	cmd.Env = os.Environ()
-	if stdout, stderr, code := harness.Run(t, cmd); code != 0 {
+	stdout, stderr, code := harness.Run(t, cmd)
+	if code != 0 {
 		t.Fatalf("reattach: exit %d\n%s%s", code, stdout, stderr)
 	}
 	rep := harness.MustReadReport(t, reportPath)
@@ -71,6 +82,13 @@ func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 		t.Fatalf("reattach report: image %s, the rebased image is %s", rep.Image.Digest, rebased.Digest)
 	}
 	e.checkAttached(t, repo, rep)
+	// The SBOMs follow: new manifests (new subject), the same documents.
+	reattached := e.checkSBOMs(t, repo, stdout+stderr, "Re-attaching", rep)
+	for f, d := range reattached {
+		if d == sboms[f] {
+			t.Errorf("SBOM %s: reattach left %s, whose subject is the old image", f, d)
+		}
+	}
 }
 
 // checkAttached checks that every artifact of rep is at its tag with the
@@ -80,11 +98,12 @@ func (e *env) checkAttached(t *testing.T, repo string, rep platform.Report) {
 	t.Helper()
 	app, err := remote.Head(mustRef(t, repo+":latest"))
 	must(t, err)
-	if len(rep.Artifacts) != len(wantArtifacts) {
-		t.Fatalf("report lists %d artifacts, want %d", len(rep.Artifacts), len(wantArtifacts))
+	arts := declared(rep)
+	if len(arts) != len(wantArtifacts) {
+		t.Fatalf("report lists %d declared artifacts, want %d", len(arts), len(wantArtifacts))
 	}
 	var digests []string
-	for _, a := range rep.Artifacts {
+	for _, a := range arts {
 		got, err := remote.Get(mustRef(t, repo+":"+a.Tag))
 		if err != nil {
 			t.Fatalf("artifact %s: %v", a.Tag, err)

@@ -60,6 +60,7 @@ func TestSamplesMatchFixture(t *testing.T) {
 					for _, l := range bp.Layers {
 						checkLayer(t, layers, l)
 					}
+					checkSBOMs(t, dir, layers, bp.ID)
 				})
 			}
 		})
@@ -76,6 +77,47 @@ func checkBuildpackTOML(t *testing.T, dir string, bp fixture.Buildpack) {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("%s/buildpack.toml lacks %s", dir, want)
 		}
+	}
+}
+
+// checkSBOMs checks the SBOMs beside the layers (<layer>.sbom.<format>.json)
+// against fixture.SampleSBOMs: only samples/helm writes them, for its chart
+// layer, and declares their media types in buildpack.toml (sbom-formats),
+// which lifecycle's builder requires.
+func checkSBOMs(t *testing.T, dir, layers, id string) {
+	t.Helper()
+	want := map[string][]byte{}
+	if id == "examples/helm" {
+		for f, b := range fixture.SampleSBOMs() {
+			want["chart.sbom."+f+".json"] = b
+		}
+		toml, err := os.ReadFile(filepath.Join(dir, "buildpack.toml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w := `sbom-formats = ["application/vnd.cyclonedx+json", "application/spdx+json"]`; !strings.Contains(string(toml), w) {
+			t.Errorf("%s/buildpack.toml lacks %s", dir, w)
+		}
+	}
+	sboms, err := filepath.Glob(filepath.Join(layers, "*.sbom.*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range sboms {
+		name := filepath.Base(p)
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if w, ok := want[name]; !ok {
+			t.Errorf("unexpected SBOM %s", name)
+		} else if !bytes.Equal(b, w) {
+			t.Errorf("%s =\n%s\nwant\n%s", name, b, w)
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		t.Errorf("the buildpack wrote no %s", name)
 	}
 }
 

@@ -42,6 +42,7 @@ type options struct {
 	serve         bool
 	uid, gid      int
 	platformAPI   string
+	sbom          bool // CNB_ARTIFACTS_SBOM=referrers for the creator
 }
 
 func main() {
@@ -59,6 +60,7 @@ func main() {
 	flag.IntVar(&o.uid, "uid", -1, "CNB_USER_ID for the build (default: 1000 or another non-root user of /etc/passwd when run as root, else the current user)")
 	flag.IntVar(&o.gid, "gid", -1, "CNB_GROUP_ID for the build (default: the user's group)")
 	flag.StringVar(&o.platformAPI, "platform-api", "0.13", "CNB_PLATFORM_API (pack 0.38 uses 0.13)")
+	flag.BoolVar(&o.sbom, "sbom", os.Getenv("CNB_ARTIFACTS_SBOM") == "referrers", "publish the launch SBOMs as referrers of the app image (CNB_ARTIFACTS_SBOM=referrers for the creator; default: on when this environment sets it)")
 	flag.Parse()
 	if flag.NArg() != 0 {
 		flag.Usage()

@@ -49,7 +49,18 @@ func parseReport(b []byte) (*report, error) {
 
 const (
 	helmConfig = "application/vnd.cncf.helm.config.v1+json"
+	// The annotations of an SBOM artifact that name what was merged
+	// (package sbom).
+	sbomSourcesAnnotation = "io.buildpacks.sbom.sources"
+	sbomMergedAnnotation  = "io.buildpacks.sbom.merged"
 )
+
+// isSBOM reports whether a report entry is one of the exporter's SBOM
+// artifacts (CNB_ARTIFACTS_SBOM=referrers): untagged by default, found
+// through the app image's referrers by artifact type.
+func (a reportArtifact) isSBOM() bool {
+	return a.Buildpack == "buildpacksio/lifecycle" && a.Layer == "sbom"
+}
 
 // printTree reads the app image, the referrers API and each artifact back
 // from the registry and prints them as a tree with pull commands.
@@ -112,6 +123,7 @@ func printTree(out io.Writer, rep *report, repo string, embedded bool) error {
 		return fmt.Errorf("%w: was out/lifecycle/creator built from this repository? (upstream's creator publishes none)", errNoArtifacts)
 	}
 	var problems []string
+	var sbomTypes []string
 	for i, a := range published {
 		branch, pipe := "├──", "│  "
 		if i == len(published)-1 {
@@ -133,21 +145,29 @@ func printTree(out io.Writer, rep *report, repo string, embedded bool) error {
 		if err := json.Unmarshal(desc.Manifest, &am); err != nil {
 			return fmt.Errorf("artifact %s: %w", a.Refs[0], err)
 		}
-		// The tag must resolve to the same manifest.
-		tagged, err := name.ParseReference(repo + ":" + a.Tag)
-		if err != nil {
-			return err
+		label := a.Tag
+		if a.isSBOM() {
+			label = "SBOM " + a.Type
+			sbomTypes = append(sbomTypes, a.Type)
 		}
-		if td, err := remote.Head(tagged, opts...); err != nil {
-			problems = append(problems, fmt.Sprintf("%s: %v", tagged, err))
-		} else if td.Digest != desc.Digest {
-			problems = append(problems, fmt.Sprintf("%s is %s, report says %s", tagged, td.Digest, desc.Digest))
+		// The tag must resolve to the same manifest (an untagged SBOM has
+		// none: the referrers API is where it is found).
+		if a.Tag != "" {
+			tagged, err := name.ParseReference(repo + ":" + a.Tag)
+			if err != nil {
+				return err
+			}
+			if td, err := remote.Head(tagged, opts...); err != nil {
+				problems = append(problems, fmt.Sprintf("%s: %v", tagged, err))
+			} else if td.Digest != desc.Digest {
+				problems = append(problems, fmt.Sprintf("%s is %s, report says %s", tagged, td.Digest, desc.Digest))
+			}
 		}
 		if _, ok := referrers[desc.Digest.String()]; !ok {
-			problems = append(problems, fmt.Sprintf("%s is not among the app image's referrers", a.Tag))
+			problems = append(problems, fmt.Sprintf("%s is not among the app image's referrers", label))
 		}
 		if am.Subject == nil || am.Subject.Digest.String() != rep.Image.Digest {
-			problems = append(problems, fmt.Sprintf("%s: subject is not the app image", a.Tag))
+			problems = append(problems, fmt.Sprintf("%s: subject is not the app image", label))
 		}
 		total := am.Config.Size
 		for _, l := range am.Layers {
@@ -157,11 +177,23 @@ func printTree(out io.Writer, rep *report, repo string, embedded bool) error {
 		if artifactType == "" {
 			artifactType = string(am.Config.MediaType)
 		}
-		fmt.Fprintf(out, "%s %s:%s\n", branch, repo, a.Tag)
+		if a.isSBOM() && a.Tag == "" {
+			fmt.Fprintf(out, "%s SBOM (untagged referrer)\n", branch)
+		} else {
+			fmt.Fprintf(out, "%s %s:%s\n", branch, repo, a.Tag)
+		}
 		fmt.Fprintf(out, "%s   type    %s\n", pipe, artifactType)
 		fmt.Fprintf(out, "%s   digest  %s\n", pipe, desc.Digest)
 		fmt.Fprintf(out, "%s   size    %s (manifest %s, config %s)\n", pipe, size(total+desc.Size), size(desc.Size), size(am.Config.Size))
-		fmt.Fprintf(out, "%s   from    %s@%s, layer %s\n", pipe, a.Buildpack, a.BuildpackVersion, a.Layer)
+		if a.isSBOM() {
+			merged := "merged"
+			if am.Annotations[sbomMergedAnnotation] == "false" {
+				merged = "carried unmerged, one file per source"
+			}
+			fmt.Fprintf(out, "%s   from    %s (%s)\n", pipe, am.Annotations[sbomSourcesAnnotation], merged)
+		} else {
+			fmt.Fprintf(out, "%s   from    %s@%s, layer %s\n", pipe, a.Buildpack, a.BuildpackVersion, a.Layer)
+		}
 		for _, l := range am.Layers {
 			title := l.Annotations["org.opencontainers.image.title"]
 			fmt.Fprintf(out, "%s   file    %s  %s  %s  %s\n", pipe, title, l.MediaType, size(l.Size), l.Digest)
@@ -170,12 +202,21 @@ func printTree(out io.Writer, rep *report, repo string, embedded bool) error {
 			chart := repo
 			fmt.Fprintf(out, "%s   pull    helm pull oci://%s --version %s %s\n", pipe, chart, strings.ReplaceAll(a.Tag, "_", "+"), strings.TrimSpace(plain))
 		}
-		fmt.Fprintf(out, "%s   pull    oras pull %s%s:%s -o %s\n", pipe, plain, repo, a.Tag, filepath.Join("out", "demo-pull", a.Tag))
+		if a.isSBOM() {
+			fmt.Fprintf(out, "%s   find    oras discover %s--artifact-type %s %s\n", pipe, plain, artifactType, appRef)
+			fmt.Fprintf(out, "%s   pull    oras pull %s%s@%s -o %s\n", pipe, plain, repo, desc.Digest, filepath.Join("out", "demo-pull", "sbom"))
+		} else {
+			fmt.Fprintf(out, "%s   pull    oras pull %s%s:%s -o %s\n", pipe, plain, repo, a.Tag, filepath.Join("out", "demo-pull", a.Tag))
+		}
 		if i < len(published)-1 {
 			fmt.Fprintln(out, "│")
 		}
 	}
 	fmt.Fprintf(out, "\n%d artifacts published with the app image.\n", len(published))
+	if len(sbomTypes) > 0 {
+		fmt.Fprintf(out, "%d of them are SBOMs, untagged: read them with oras discover %s--artifact-type <type> %s (type %s), then oras pull %s%s@<digest>.\n",
+			len(sbomTypes), plain, appRef, strings.Join(sbomTypes, ", "), plain, repo)
+	}
 	if len(problems) > 0 {
 		for _, p := range problems {
 			fmt.Fprintln(os.Stderr, "demo: check failed:", p)

@@ -26,12 +26,15 @@ import (
 //	<dir>/buildpacks/<id with _>/<version>/  copies of the sample buildpacks
 //	<dir>/order.toml, <dir>/run.toml
 //	<dir>/layers/  <dir>/cache/  <dir>/platform/
+//	<dir>/launcher-sbom/                  the launcher's SBOMs (-launcher-sbom)
 type workspace struct {
 	dir, app, buildpacks, layers, cache, platform string
 	order, runTOML, report                        string
+	launcherSBOM                                  string
 	buildpackIDs                                  []string
 	uid, gid                                      int
 	platformAPI                                   string
+	sbom                                          bool // CNB_ARTIFACTS_SBOM=referrers
 }
 
 type buildpackTOML struct {
@@ -63,13 +66,14 @@ func newWorkspace(o options, runImage string) (*workspace, error) {
 		dir: dir, app: filepath.Join(dir, "app"), buildpacks: filepath.Join(dir, "buildpacks"),
 		layers: filepath.Join(dir, "layers"), cache: filepath.Join(dir, "cache"), platform: filepath.Join(dir, "platform"),
 		order: filepath.Join(dir, "order.toml"), runTOML: filepath.Join(dir, "run.toml"),
-		platformAPI: o.platformAPI,
+		launcherSBOM: filepath.Join(dir, "launcher-sbom"),
+		platformAPI:  o.platformAPI, sbom: o.sbom,
 	}
 	w.report = filepath.Join(w.layers, "report.toml")
 	if w.uid, w.gid, err = buildUser(o.uid, o.gid); err != nil {
 		return nil, err
 	}
-	for _, d := range []string{w.app, w.buildpacks, w.layers, w.cache, w.platform} {
+	for _, d := range []string{w.app, w.buildpacks, w.layers, w.cache, w.platform, w.launcherSBOM} {
 		if err := os.RemoveAll(d); err != nil {
 			return nil, err
 		}
@@ -121,8 +125,19 @@ func (w *workspace) runCreator(ctx context.Context, creator, image string, out i
 		"-report", w.report,
 		"-uid", strconv.Itoa(w.uid), "-gid", strconv.Itoa(w.gid),
 		"-log-level", "info",
-		image,
 	}
+	n, err := w.copyLauncherSBOMs(lifecycleDir)
+	if err != nil {
+		return 1, fmt.Errorf("the launcher's SBOMs: %w", err)
+	}
+	if n > 0 {
+		args = append(args, "-launcher-sbom", w.launcherSBOM)
+		// Upstream's exporter reads lifecycle's own build SBOMs
+		// (lifecycle.sbom.<ext>.json, for <layers>/sbom/build) from
+		// /cnb/lifecycle only, which this host has not.
+		fmt.Fprintf(out, "  (the launcher's SBOMs from %s; lifecycle's build SBOMs are read from /cnb/lifecycle only: its \"Did not find SBOM lifecycle.sbom.*\" warnings are expected here)\n", lifecycleDir)
+	}
+	args = append(args, image)
 	cmd := exec.CommandContext(ctx, creator, args...)
 	cmd.Dir = w.dir
 	// lifecycle-artifacts on PATH, so that a buildpack's bin/build can run
@@ -132,10 +147,15 @@ func (w *workspace) runCreator(ctx context.Context, creator, image string, out i
 		"CNB_USER_ID="+strconv.Itoa(w.uid),
 		"CNB_GROUP_ID="+strconv.Itoa(w.gid),
 	)
+	shown := "CNB_PLATFORM_API=" + w.platformAPI
+	if w.sbom {
+		cmd.Env = append(cmd.Env, sbomInput)
+		shown += " " + sbomInput
+	}
 	pw := indent(out) // one writer: exec serializes its writes
 	cmd.Stdout, cmd.Stderr = pw, pw
-	fmt.Fprintf(out, "  $ CNB_PLATFORM_API=%s %s %s\n", w.platformAPI, creator, strings.Join(args, " "))
-	err := cmd.Run()
+	fmt.Fprintf(out, "  $ %s %s %s\n", shown, creator, strings.Join(args, " "))
+	err = cmd.Run()
 	var exit *exec.ExitError
 	if errors.As(err, &exit) {
 		return exit.ExitCode(), fmt.Errorf("exit status %d", exit.ExitCode())
@@ -144,6 +164,43 @@ func (w *workspace) runCreator(ctx context.Context, creator, image string, out i
 		return 1, err
 	}
 	return 0, nil
+}
+
+// sbomInput turns the SBOM referrers on (-sbom).
+const sbomInput = "CNB_ARTIFACTS_SBOM=referrers"
+
+// launcherSBOMFormats are the extensions of the SBOMs `make build` writes
+// beside the launcher (launcher.sbom.<ext>.json), the names upstream's
+// exporter looks for in /cnb/lifecycle.
+var launcherSBOMFormats = []string{"cdx", "spdx", "syft"}
+
+// copyLauncherSBOMs copies the launcher's SBOMs from lifecycleDir into
+// w.launcherSBOM and returns how many there were. The creator's
+// -launcher-sbom copies every *.sbom.<ext>.json of that directory into the
+// image as the launcher's SBOM, so the directory holds the launcher's only
+// (out/lifecycle also has lifecycle's and lifecycle-artifacts'); as in a
+// builder's /cnb/lifecycle, the launcher's SBOMs then describe the launcher
+// in the app image instead of "Did not find SBOM launcher.sbom.<ext>.json".
+func (w *workspace) copyLauncherSBOMs(lifecycleDir string) (int, error) {
+	n := 0
+	for _, ext := range launcherSBOMFormats {
+		name := "launcher.sbom." + ext + ".json"
+		b, err := os.ReadFile(filepath.Join(lifecycleDir, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if err := os.MkdirAll(w.launcherSBOM, 0o755); err != nil {
+			return n, err
+		}
+		if err := os.WriteFile(filepath.Join(w.launcherSBOM, name), b, 0o644); err != nil {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
 }
 
 // cleanEnv is this process's environment without CNB_* variables, which
