@@ -23,6 +23,7 @@ PACK_VERSION      := $(call mod_version,tools/pack,github.com/buildpacks/pack)
 STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
 GREMLINS_VERSION  := $(call mod_version,tools/gremlins,github.com/go-gremlins/gremlins)
+TRIVY_VERSION     := $(call mod_version,tools/trivy,github.com/aquasecurity/trivy)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
 APT_PACKAGES := docker-registry skopeo
@@ -32,7 +33,7 @@ APT_COMMANDS := docker-registry skopeo
 
 OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
-TOOLS     := oras helm crane olareg distribution
+TOOLS     := oras helm crane olareg distribution trivy
 
 # Our binary is the exporter, the creator (which runs the stock phases
 # before export) and the rebaser (upstream's rebase, then the artifacts);
@@ -114,10 +115,16 @@ TOOL_pack_LDFLAGS := -X github.com/buildpacks/pack/pkg/client.Version=$(PACK_VER
 # go-gremlins, the mutation tester of `make mutation` (not part of `make test`).
 TOOL_gremlins_PKG     := github.com/go-gremlins/gremlins/cmd/gremlins
 TOOL_gremlins_LDFLAGS := -X main.version=v$(GREMLINS_VERSION)
+# Trivy, the SBOM consumer of the acceptance tests (it reads SBOM referrers,
+# --sbom-sources oci). Its release builds with GOEXPERIMENT=jsonv2 (it
+# imports encoding/json/v2), so this build does too (TOOL_<name>_ENV).
+TOOL_trivy_PKG     := github.com/aquasecurity/trivy/cmd/trivy
+TOOL_trivy_LDFLAGS := -X github.com/aquasecurity/trivy/pkg/version/app.ver=v$(TRIVY_VERSION)
+TOOL_trivy_ENV     := GOEXPERIMENT=jsonv2
 
 $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 	@echo "> Building $* from tools/$*"
-	cd tools/$* && CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false \
+	cd tools/$* && $(TOOL_$*_ENV) CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=false \
 		-ldflags "-s -w $(TOOL_$*_LDFLAGS)" -o $@ $(TOOL_$*_PKG)
 
 # `make tools/bin/pack` (a path relative to the repository) builds the same
@@ -270,6 +277,7 @@ versions:
 	@echo "staticcheck $(STATICCHECK_VERSION)"
 	@echo "syft      $(SYFT_VERSION) (SBOMs)"
 	@echo "gremlins  $(GREMLINS_VERSION)"
+	@echo "trivy     $(TRIVY_VERSION)"
 
 clean:
 	rm -rf out $(TOOLS_BIN)
