@@ -66,6 +66,20 @@ func TestSBOMReferrers(t *testing.T) {
 				}
 			}
 			first := checkSBOMReferrers(t, app+":latest", b.Report)
+
+			// A scanner finds them: Trivy, offline, reads the app image's
+			// SBOM referrers and lists the buildpack's packages.
+			format, pkgs := harness.TrivySBOMPackages(t, app+":latest")
+			var found []string
+			for _, p := range pkgs {
+				if strings.HasPrefix(p.PURL, "pkg:npm/") {
+					found = append(found, p.PURL)
+				}
+			}
+			sort.Strings(found)
+			if want := []string{"pkg:npm/corepack@0.25.2", "pkg:npm/express@4.19.2", "pkg:npm/left-pad@1.3.0", "pkg:npm/npm@10.5.0"}; !slices.Equal(found, want) {
+				t.Errorf("trivy read the %s SBOM and lists %v, want %v (all: %v)", format, found, want, pkgs)
+			}
 			for f, r := range first {
 				var ds []string
 				for _, l := range r.manifest.Layers {
