@@ -1,0 +1,116 @@
+package main
+
+import (
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/buildpacks/lifecycle/cmd"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// runExport runs the export command in this process as the exporter binary
+// would (Args, Privileges, Exec) on workspace w, naming the app image
+// names. The command's own flags are set as the fixture's Args give them.
+func runExport(t *testing.T, w *fixture.Workspace, names ...string) error {
+	t.Helper()
+	launcher := filepath.Join(w.Dir, "launcher")
+	if err := os.WriteFile(launcher, []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	e := newExportCmd("0.13")
+	e.LayersDir, e.AppDir, e.LauncherPath = w.Layers, w.App, launcher
+	e.GroupPath, e.AnalyzedPath, e.ReportPath = filepath.Join(w.Layers, "group.toml"), filepath.Join(w.Layers, "analyzed.toml"), w.Report
+	e.RunPath = filepath.Join(w.Dir, "run.toml")
+	e.UID, e.GID = os.Getuid(), os.Getgid()
+	if err := e.Args(len(names), names); err != nil {
+		return err
+	}
+	// As the CNB user, who is this test's user (root, dropping to itself).
+	if err := e.Privileges(); err != nil {
+		return err
+	}
+	return e.Exec()
+}
+
+// The export command end to end, in process, against an in-process
+// registry: the artifacts of the samples are published and reported, the
+// summary logged; under policy off none is read; an invalid declaration
+// fails with exit 63 before anything is written; no image name is an
+// argument error. Not parallel: the environment and the logger are the
+// process's.
+func TestExportCommand(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the export drops privileges to the CNB user: run as root")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	bad := fixture.Buildpack{ID: "acme/bad", Version: "1.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
+		Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\ntype = \"application/vnd.example\"\n"), "a.txt": []byte("a")}}}}
+
+	for _, tc := range []struct {
+		name   string
+		policy string
+		bps    []fixture.Buildpack
+		names  []string
+		code   int      // exit code of a failure, 0 for none
+		tags   []string // the artifacts reported
+	}{
+		{name: "artifacts published", bps: fixture.Samples(), names: []string{host + "/app:latest", host + "/app:v1"}, tags: []string{"wasm", "0.1.0", "junit"}},
+		{name: "policy off", policy: "off", bps: append(fixture.Samples(), bad), names: []string{host + "/off:latest"}},
+		{name: "invalid declaration", bps: []fixture.Buildpack{bad}, names: []string{host + "/bad:latest"}, code: platform.CodeInvalidArtifacts},
+		{name: "bad policy", policy: "sometimes", names: []string{host + "/app:latest"}, code: cmd.CodeForInvalidArgs},
+		{name: "no image name", code: cmd.CodeForInvalidArgs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(platform.EnvPolicy, tc.policy)
+			buf.Reset()
+			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, tc.bps...)...)
+			err := runExport(t, w, tc.names...)
+			if tc.code != 0 {
+				var fail *cmd.ErrorFail
+				if !errors.As(err, &fail) || fail.Code != tc.code {
+					t.Fatalf("got %v, want exit code %d\n%s", err, tc.code, buf.String())
+				}
+				if _, err := os.Stat(w.Report); err == nil {
+					t.Fatal("report.toml written on failure")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			var rep platform.Report
+			if _, err := toml.DecodeFile(w.Report, &rep); err != nil {
+				t.Fatal(err)
+			}
+			var tags []string
+			for _, a := range rep.Artifacts {
+				tags = append(tags, a.Tag)
+				if len(a.Refs) != 1 || !strings.HasPrefix(a.Refs[0], tc.names[0][:strings.LastIndex(tc.names[0], ":")]+":"+a.Tag+"@sha256:") {
+					t.Errorf("artifact %q refs %v", a.Tag, a.Refs)
+				}
+			}
+			if !slices.Equal(tags, tc.tags) {
+				t.Fatalf("reported %v, want %v\n%s", tags, tc.tags, buf.String())
+			}
+			if rep.Image.Digest == "" || len(rep.Image.Tags) != len(tc.names) {
+				t.Fatalf("image report %+v", rep.Image)
+			}
+			if logged := strings.Contains(buf.String(), "*** Artifacts:"); logged != (len(tc.tags) > 0) {
+				t.Fatalf("artifacts summary logged: %v\n%s", logged, buf.String())
+			}
+		})
+	}
+}
