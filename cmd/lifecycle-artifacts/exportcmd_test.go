@@ -22,6 +22,13 @@ import (
 // names. The command's own flags are set as the fixture's Args give them.
 func runExport(t *testing.T, w *fixture.Workspace, names ...string) error {
 	t.Helper()
+	return runExportWith(t, w, nil, names...)
+}
+
+// runExportWith is runExport with the command's inputs changed by set
+// before Args (nil: none).
+func runExportWith(t *testing.T, w *fixture.Workspace, set func(e *exportCmd), names ...string) error {
+	t.Helper()
 	launcher := filepath.Join(w.Dir, "launcher")
 	if err := os.WriteFile(launcher, []byte("#!/bin/sh\n"), 0o755); err != nil {
 		t.Fatal(err)
@@ -31,6 +38,9 @@ func runExport(t *testing.T, w *fixture.Workspace, names ...string) error {
 	e.GroupPath, e.AnalyzedPath, e.ReportPath = filepath.Join(w.Layers, "group.toml"), filepath.Join(w.Layers, "analyzed.toml"), w.Report
 	e.RunPath = filepath.Join(w.Dir, "run.toml")
 	e.UID, e.GID = os.Getuid(), os.Getgid()
+	if set != nil {
+		set(e)
+	}
 	if err := e.Args(len(names), names); err != nil {
 		return err
 	}
@@ -64,25 +74,48 @@ func TestExportCommand(t *testing.T) {
 		policy string
 		bps    []fixture.Buildpack
 		names  []string
-		code   int      // exit code of a failure, 0 for none
+		code   int      // exit code of a failure, 0 for none; -1 any
 		tags   []string // the artifacts reported
+		env    map[string]string
+		says   string // in the error
+		setup  func(t *testing.T, w *fixture.Workspace)
+		set    func(e *exportCmd)
 	}{
 		{name: "artifacts published", bps: fixture.Samples(), names: []string{host + "/app:latest", host + "/app:v1"}, tags: []string{"wasm", "0.1.0", "junit"}},
 		{name: "policy off", policy: "off", bps: append(fixture.Samples(), bad), names: []string{host + "/off:latest"}},
 		{name: "invalid declaration", bps: []fixture.Buildpack{bad}, names: []string{host + "/bad:latest"}, code: platform.CodeInvalidArtifacts},
 		{name: "bad policy", policy: "sometimes", names: []string{host + "/app:latest"}, code: cmd.CodeForInvalidArgs},
 		{name: "no image name", code: cmd.CodeForInvalidArgs},
+		{name: "analyzed.toml unreadable", names: []string{host + "/app:latest"}, code: -1, says: "failed to read analyzed file", setup: func(t *testing.T, w *fixture.Workspace) {
+			if err := os.WriteFile(filepath.Join(w.Layers, "analyzed.toml"), []byte("[run-image\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{name: "layout is experimental", names: []string{host + "/app:latest"}, code: -1, says: "experimental features are disabled", env: map[string]string{"CNB_EXPERIMENTAL_MODE": "error"},
+			set: func(e *exportCmd) { e.UseLayout, e.LayoutDir = true, t.TempDir() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(platform.EnvPolicy, tc.policy)
+			t.Setenv("CNB_EXPERIMENTAL_MODE", tc.env["CNB_EXPERIMENTAL_MODE"])
 			buf.Reset()
 			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, tc.bps...)...)
-			err := runExport(t, w, tc.names...)
-			if tc.code != 0 {
+			if tc.setup != nil {
+				tc.setup(t, w)
+			}
+			err := runExportWith(t, w, tc.set, tc.names...)
+			if tc.code == -1 && err == nil {
+				t.Fatalf("succeeded\n%s", buf.String())
+			}
+			if tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)) {
+				t.Fatalf("got %v, want an error saying %q", err, tc.says)
+			}
+			if tc.code > 0 {
 				var fail *cmd.ErrorFail
 				if !errors.As(err, &fail) || fail.Code != tc.code {
 					t.Fatalf("got %v, want exit code %d\n%s", err, tc.code, buf.String())
 				}
+			}
+			if tc.code != 0 {
 				if _, err := os.Stat(w.Report); err == nil {
 					t.Fatal("report.toml written on failure")
 				}
