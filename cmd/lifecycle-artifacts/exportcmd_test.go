@@ -11,6 +11,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/buildpacks/lifecycle/cmd"
+	lplatform "github.com/buildpacks/lifecycle/platform"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
@@ -66,6 +67,10 @@ func TestExportCommand(t *testing.T) {
 	host := strings.TrimPrefix(srv.URL, "http://")
 	run := fixture.PushRunImage(t, host+"/run")
 	buf := captureLog(t)
+	// At debug level, so that what is logged only there is seen too.
+	if err := cmd.DefaultLogger.SetLevel("debug"); err != nil {
+		t.Fatal(err)
+	}
 	bad := fixture.Buildpack{ID: "acme/bad", Version: "1.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
 		Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\ntype = \"application/vnd.example\"\n"), "a.txt": []byte("a")}}}}
 
@@ -144,6 +149,28 @@ func TestExportCommand(t *testing.T) {
 			if logged := strings.Contains(buf.String(), "*** Artifacts:"); logged != (len(tc.tags) > 0) {
 				t.Fatalf("artifacts summary logged: %v\n%s", logged, buf.String())
 			}
+			if strings.Contains(buf.String(), "<nil>") {
+				t.Fatalf("a nil error was logged:\n%s", buf.String())
+			}
 		})
+	}
+}
+
+// Privileges makes a daemon client for a daemon export only (a registry
+// export talks to no daemon), then drops to the CNB user.
+func TestExportPrivileges(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("drops privileges to the CNB user: run as root")
+	}
+	for _, daemon := range []bool{false, true} {
+		in := lplatform.LifecycleInputs{UseDaemon: daemon, OutputImageRef: "out.example/app:latest", UID: os.Getuid(), GID: os.Getgid()}
+		e := &exportCmd{Platform: &lplatform.Platform{LifecycleInputs: &in}}
+		e.settings = mustSettings(t, &in, nil)
+		if err := e.Privileges(); err != nil {
+			t.Fatal(err)
+		}
+		if (e.docker != nil) != daemon || e.keychain == nil {
+			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, e.docker, e.keychain)
+		}
 	}
 }
