@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -74,6 +75,7 @@ func TestExportCommand(t *testing.T) {
 	bad := fixture.Buildpack{ID: "acme/bad", Version: "1.0.0", Layers: []fixture.Layer{{Name: "out", Launch: true,
 		Files: map[string][]byte{"artifacts.toml": []byte("[[artifact]]\ntag = \"-bad\"\nfile = \"a.txt\"\ntype = \"application/vnd.example\"\n"), "a.txt": []byte("a")}}}}
 
+	var layoutDir string // the layout case's
 	for _, tc := range []struct {
 		name   string
 		policy string
@@ -96,12 +98,32 @@ func TestExportCommand(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
+		{name: "layout", names: []string{"example.com/app:latest"}, env: map[string]string{"CNB_EXPERIMENTAL_MODE": "warn"}, bps: fixture.Samples(),
+			tags: []string{"wasm", "0.1.0", "junit"}, setup: func(t *testing.T, w *fixture.Workspace) {
+				// lifecycle parses layout paths as image references: lower case.
+				dir, err := os.MkdirTemp("", "layout")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { os.RemoveAll(dir) })
+				layoutDir = dir
+				runRef := fixture.WriteRunImageLayout(t, dir, "example.com/run:latest")
+				analyzed := fmt.Sprintf("[run-image]\n  reference = %q\n  image = \"example.com/run:latest\"\n", runRef)
+				if err := os.WriteFile(filepath.Join(w.Layers, "analyzed.toml"), []byte(analyzed), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}, set: func(e *exportCmd) { e.UseLayout, e.LayoutDir = true, layoutDir }},
 		{name: "layout is experimental", names: []string{host + "/app:latest"}, code: -1, says: "experimental features are disabled", env: map[string]string{"CNB_EXPERIMENTAL_MODE": "error"},
 			set: func(e *exportCmd) { e.UseLayout, e.LayoutDir = true, t.TempDir() }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(platform.EnvPolicy, tc.policy)
-			t.Setenv("CNB_EXPERIMENTAL_MODE", tc.env["CNB_EXPERIMENTAL_MODE"])
+			// lifecycle reads CNB_EXPERIMENTAL_MODE once, into a variable.
+			saved := lplatform.ExperimentalMode
+			t.Cleanup(func() { lplatform.ExperimentalMode = saved })
+			if m := tc.env["CNB_EXPERIMENTAL_MODE"]; m != "" {
+				lplatform.ExperimentalMode = m
+			}
 			buf.Reset()
 			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, tc.bps...)...)
 			if tc.setup != nil {
@@ -136,6 +158,9 @@ func TestExportCommand(t *testing.T) {
 			var tags []string
 			for _, a := range rep.Artifacts {
 				tags = append(tags, a.Tag)
+				if layoutDir != "" {
+					continue // refs are layout paths
+				}
 				if len(a.Refs) != 1 || !strings.HasPrefix(a.Refs[0], tc.names[0][:strings.LastIndex(tc.names[0], ":")]+":"+a.Tag+"@sha256:") {
 					t.Errorf("artifact %q refs %v", a.Tag, a.Refs)
 				}
@@ -143,7 +168,7 @@ func TestExportCommand(t *testing.T) {
 			if !slices.Equal(tags, tc.tags) {
 				t.Fatalf("reported %v, want %v\n%s", tags, tc.tags, buf.String())
 			}
-			if rep.Image.Digest == "" || len(rep.Image.Tags) != len(tc.names) {
+			if (rep.Image.Digest == "" && layoutDir == "") || len(rep.Image.Tags) != len(tc.names) {
 				t.Fatalf("image report %+v", rep.Image)
 			}
 			if logged := strings.Contains(buf.String(), "*** Artifacts:"); logged != (len(tc.tags) > 0) {
