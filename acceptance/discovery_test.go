@@ -22,15 +22,15 @@ import (
 // firstBuildWithSamples builds app (repository host/<repo>) with the
 // samples, so that its image has three artifacts, and returns the app
 // image's digest and the raw manifest and digest of its junit artifact.
-func firstBuildWithSamples(t *testing.T, run, app string) (subject string, junit []byte, junitDigest v1.Hash) {
+func firstBuildWithSamples(t *testing.T, rule, run, app string) (subject string, junit []byte, junitDigest v1.Hash) {
 	t.Helper()
 	first := fixture.NewBuild(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
 	if out, code := create(t, first, false, "0.13", nil, app+":latest"); code != 0 {
-		t.Fatalf("first build: exit %d\n%s", code, out)
+		t.Fatalf("[%s] first build: exit %d\n%s", rule, code, out)
 	}
 	rep := readReport(t, first.Report)
 	if len(rep.Artifacts) != 3 || rep.Artifacts[2].Tag != "junit" {
-		t.Fatalf("the first build published %d artifacts, want 3, the third junit: %+v", len(rep.Artifacts), rep.Artifacts)
+		t.Fatalf("[%s] the first build published %d artifacts, want 3, the third junit: %+v", rule, len(rep.Artifacts), rep.Artifacts)
 	}
 	junitDigest = head(t, app+":junit")
 	return head(t, app+":latest").String(), rawManifest(t, app+"@"+junitDigest.String()), junitDigest
@@ -142,7 +142,7 @@ func TestRebuildResolvesArtifactsOfOneTag(t *testing.T) {
 
 			t.Run("the tag names one", func(t *testing.T) {
 				app := reg.Host + "/named"
-				subject, junit, junitDigest := firstBuildWithSamples(t, run, app)
+				subject, junit, junitDigest := firstBuildWithSamples(t, "R15.1-2", run, app)
 				twin := pushReferrers(t, reg, app, subject, [][]byte{variant(t, junit, map[string]string{"org.example.twin": "1"})})[0]
 				out := second(app)
 				want := "Artifact 'examples/tests:report' (tag 'junit') was not published for this image: tag " + app + ":junit still names the previous image's artifact " + junitDigest.String()
@@ -156,7 +156,7 @@ func TestRebuildResolvesArtifactsOfOneTag(t *testing.T) {
 
 			t.Run("the tag names neither", func(t *testing.T) {
 				app := reg.Host + "/neither"
-				subject, junit, junitDigest := firstBuildWithSamples(t, run, app)
+				subject, junit, junitDigest := firstBuildWithSamples(t, "R15.1-2", run, app)
 				twin := pushReferrers(t, reg, app, subject, [][]byte{variant(t, junit, map[string]string{"org.example.twin": "1"})})[0]
 				// The tag junit now names a third manifest, not a referrer.
 				var m map[string]any
@@ -193,7 +193,7 @@ func TestRebuildRefusesTooManyPreviousArtifacts(t *testing.T) {
 		t.Run(reg.Name, func(t *testing.T) {
 			run := fixture.PushRunImage(t, reg.Host+"/run")
 			app := reg.Host + "/app"
-			subject, junit, _ := firstBuildWithSamples(t, run, app)
+			subject, junit, _ := firstBuildWithSamples(t, "R15.1-3", run, app)
 			var more [][]byte
 			for i := range 998 {
 				more = append(more, variant(t, junit, map[string]string{"io.buildpacks.artifact.tag": fmt.Sprintf("junit-%d", i)}))
