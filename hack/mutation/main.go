@@ -99,7 +99,7 @@ func run(gremlins, out, equivalentFile string, workers, coefficient int, minEffi
 		base := filepath.Join(out, strings.ReplaceAll(pkg, "/", "_"))
 		jsonPath := base + ".json"
 		if !reuse {
-			if err := unleash(gremlins, pkg, jsonPath, base+".log", workers, coefficient); err != nil {
+			if err := unleash(gremlins, root, pkg, jsonPath, base+".log", workers, coefficient); err != nil {
 				return err
 			}
 		}
@@ -159,14 +159,24 @@ func (th thresholds) Set(s string) error {
 	return nil
 }
 
-func unleash(gremlins, pkg, jsonPath, logPath string, workers, coefficient int) error {
+func unleash(gremlins, root, pkg, jsonPath, logPath string, workers, coefficient int) error {
 	log, err := os.Create(logPath)
 	if err != nil {
 		return err
 	}
 	defer log.Close()
+	shim, err := os.MkdirTemp("", "mutation-go")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(shim)
+	if err := goShim(shim, root); err != nil {
+		return err
+	}
 	fmt.Printf("> gremlins unleash ./%s (log: %s)\n", pkg, logPath)
 	cmd := exec.Command(gremlins, "unleash", "--workers", fmt.Sprint(workers), "--timeout-coefficient", fmt.Sprint(coefficient), "-o", jsonPath, "./"+pkg)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "PATH="+shim+string(os.PathListSeparator)+os.Getenv("PATH"))
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("gremlins on %s: %w (see %s)", pkg, err, logPath)

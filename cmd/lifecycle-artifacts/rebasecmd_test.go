@@ -1,0 +1,101 @@
+package main
+
+import (
+	"errors"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/BurntSushi/toml"
+	"github.com/buildpacks/lifecycle/cmd"
+	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
+	"github.com/cnb-artifacts/lifecycle/platform"
+)
+
+// runRebase runs the rebase command in this process as the rebaser binary
+// would (Args, Privileges, Exec) on the image names, with the run image
+// taken from the image's metadata, and returns the report's path.
+func runRebase(t *testing.T, names ...string) (string, error) {
+	t.Helper()
+	report := filepath.Join(t.TempDir(), "report.toml")
+	r := newRebaseCmd("0.13")
+	r.ReportPath = report
+	r.UID, r.GID = os.Getuid(), os.Getgid()
+	if err := r.Args(len(names), names); err != nil {
+		return report, err
+	}
+	if err := r.Privileges(); err != nil {
+		return report, err
+	}
+	return report, r.Exec()
+}
+
+// The rebase command end to end, in process, against an in-process
+// registry: the artifacts of the image go with the rebased image and are
+// reported; under policy off the rebase is stock (no artifacts read or
+// reported); an image that is not there, or no image name, fails with
+// lifecycle's codes. Not parallel: the environment and the logger are the
+// process's.
+func TestRebaseCommand(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("the rebase drops privileges to the CNB user: run as root")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	t.Setenv(platform.EnvPolicy, "")
+	if err := runExport(t, w, host+"/app:latest"); err != nil {
+		t.Fatalf("export: %v\n%s", err, buf.String())
+	}
+
+	for _, tc := range []struct {
+		name, policy string
+		names        []string
+		code         int // exit code of a failure, 0 for none
+		artifacts    int
+	}{
+		{name: "artifacts go with the image", names: []string{host + "/app:latest", host + "/app:rebased"}, artifacts: 3},
+		{name: "policy off: stock", policy: "off", names: []string{host + "/app:latest"}},
+		{name: "bad policy", policy: "sometimes", names: []string{host + "/app:latest"}, code: cmd.CodeForInvalidArgs},
+		{name: "no image", names: []string{host + "/gone:latest"}, code: 72},
+		{name: "no image name", code: cmd.CodeForInvalidArgs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(platform.EnvPolicy, tc.policy)
+			buf.Reset()
+			report, err := runRebase(t, tc.names...)
+			if tc.code != 0 {
+				var fail *cmd.ErrorFail
+				if !errors.As(err, &fail) || fail.Code != tc.code {
+					t.Fatalf("got %v, want exit code %d\n%s", err, tc.code, buf.String())
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			var rep platform.Report
+			if _, err := toml.DecodeFile(report, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Image.Digest == "" || len(rep.Artifacts) != tc.artifacts {
+				t.Fatalf("report: image %+v, %d artifacts, want %d\n%s", rep.Image, len(rep.Artifacts), tc.artifacts, buf.String())
+			}
+			for _, a := range rep.Artifacts {
+				if len(a.Refs) != 1 || !strings.HasPrefix(a.Refs[0], host+"/app:"+a.Tag+"@") {
+					t.Errorf("artifact %q refs %v", a.Tag, a.Refs)
+				}
+			}
+			if logged := strings.Contains(buf.String(), "*** Artifacts:"); logged != (tc.artifacts > 0) {
+				t.Fatalf("artifacts summary logged: %v\n%s", logged, buf.String())
+			}
+		})
+	}
+}

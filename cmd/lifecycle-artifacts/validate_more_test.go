@@ -1,0 +1,69 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	lplatform "github.com/buildpacks/lifecycle/platform"
+)
+
+// The layers directory comes from CNB_LAYERS_DIR when no -layers is given,
+// and each error of the JSON report numbers its artifact from 1 (the first
+// artifact is 1, not 0).
+func TestValidateLayersFromEnvAndArtifactNumbers(t *testing.T) {
+	t.Parallel()
+	layers := t.TempDir()
+	bp := filepath.Join(layers, "acme_bp", "out")
+	if err := os.MkdirAll(bp, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layers, "acme_bp", "out.toml"), []byte("[types]\n  launch = true\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(layers, "group.toml"), []byte("[[group]]\n  id = \"acme/bp\"\n  version = \"1.0.0\"\n  api = \"0.10\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(bp, "artifacts.toml"), []byte("[[artifact]]\ntag = \"a\"\nfile = \"missing.txt\"\ntype = \"application/vnd.example\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	getenv := func(k string) string {
+		switch k {
+		case lplatform.EnvLayersDir:
+			return layers
+		case lplatform.EnvGroupPath:
+			return filepath.Join(layers, "group.toml")
+		}
+		return ""
+	}
+	var stdout, stderr bytes.Buffer
+	code := runValidate([]string{"-json"}, &stdout, &stderr, getenv)
+	if code == 0 {
+		t.Fatalf("a missing file passed:\n%s\n%s", stdout.String(), stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "missing.txt") {
+		t.Fatalf("the layers directory of CNB_LAYERS_DIR was not read (exit %d):\n%s\n%s", code, stdout.String(), stderr.String())
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(stdout.Bytes(), &doc); err != nil {
+		t.Fatalf("%v:\n%s", err, stdout.String())
+	}
+	if !strings.Contains(stdout.String(), `"artifact": 1`) && !strings.Contains(stdout.String(), `"artifact":1`) {
+		t.Fatalf("the error does not number its artifact 1:\n%s", stdout.String())
+	}
+}
+
+// Without colour, escape sequences are dropped and the write reports the
+// bytes it was given.
+func TestNoColorWriter(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	in := []byte("\x1b[31mred\x1b[0m plain")
+	n, err := (&noColorWriter{w: &buf}).Write(in)
+	if err != nil || n != len(in) || buf.String() != "red plain" {
+		t.Fatalf("wrote %d, %v: %q", n, err, buf.String())
+	}
+}
