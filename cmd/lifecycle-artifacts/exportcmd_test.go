@@ -61,7 +61,7 @@ func runExportWith(t *testing.T, w *fixture.Workspace, set func(e *exportCmd), n
 // process's.
 func TestExportCommand(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("the export drops privileges to the CNB user: run as root")
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
 	}
 	srv := httptest.NewServer(ggcrregistry.New())
 	t.Cleanup(srv.Close)
@@ -185,7 +185,7 @@ func TestExportCommand(t *testing.T) {
 // export talks to no daemon), then drops to the CNB user.
 func TestExportPrivileges(t *testing.T) {
 	if os.Getuid() != 0 {
-		t.Skip("drops privileges to the CNB user: run as root")
+		t.Fatal("drops privileges to the CNB user: run the unit tests as root, as CI does")
 	}
 	for _, daemon := range []bool{false, true} {
 		in := lplatform.LifecycleInputs{UseDaemon: daemon, OutputImageRef: "out.example/app:latest", UID: os.Getuid(), GID: os.Getgid()}
