@@ -153,3 +153,31 @@ func writeLaunchSBOM(t *testing.T, w *fixture.Workspace, version string) {
 	must(t, os.MkdirAll(filepath.Dir(p), 0o777))
 	must(t, os.WriteFile(p, []byte(`{"bomFormat":"CycloneDX","specVersion":"1.5","version":1,"components":[{"type":"library","name":"left-pad","version":"`+version+`","purl":"pkg:npm/left-pad@`+version+`"}]}`), 0o644))
 }
+
+// TestValidateCommandListsSBOMs: `lifecycle-artifacts validate`, with
+// CNB_ARTIFACTS_SBOM=referrers, lists the SBOM artifact an export would
+// publish (format, tag, contributors, the file with its size); unset, none;
+// a broken SBOM is an error, exit 63.
+func TestValidateCommandListsSBOMs(t *testing.T) {
+	w := fixture.New(t, validateRunImage, fixture.Plain())
+	writeLaunchSBOM(t, w, "1.3.0")
+	on := []string{platform.EnvSBOM + "=referrers"}
+	stdout, stderr, code := validate(t, on, "-layers", w.Layers)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	for _, want := range []string{"SBOM cdx (application/vnd.cyclonedx+json)", "untagged", "io.buildpacks.sbom.sources: examples/node@1.0.0:modules",
+		"file:   sbom.cdx.json  application/vnd.cyclonedx+json", "1 artifact, 0 warnings, 0 errors."} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if stdout, _, _ := validate(t, nil, "-layers", w.Layers); strings.Contains(stdout, "SBOM cdx") {
+		t.Errorf("SBOM listed with the input unset:\n%s", stdout)
+	}
+	must(t, os.WriteFile(filepath.Join(w.Layers, "sbom", "launch", "examples_node", "modules", "sbom.cdx.json"), []byte("{"), 0o644))
+	stdout, stderr, code = validate(t, on, "-layers", w.Layers)
+	if code != platform.CodeInvalidArtifacts || !strings.Contains(stdout+stderr, `file "sbom/launch/examples_node/modules/sbom.cdx.json"`) {
+		t.Fatalf("broken SBOM: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
