@@ -29,6 +29,22 @@ func TestExportDaemon(t *testing.T) {
 	fixture.LoadRunImage(t, run, app)
 	samples := fixture.Samples()
 
+	t.Run("SBOMs skipped with one warning", func(t *testing.T) {
+		w := fixture.New(t, run, fixture.Plain())
+		writeLaunchSBOM(t, w, "1.3.0")
+		out, code := export(t, w, false, "0.13", []string{"CNB_USE_DAEMON=true", platform.EnvSBOM + "=referrers"}, app)
+		if code != 0 {
+			t.Fatalf("exit %d\n%s", code, out)
+		}
+		if n := strings.Count(out, "Skipping 1 SBOM(s) (cdx): the daemon has no referrers"); n != 1 {
+			t.Fatalf("want one warning, got %d:\n%s", n, out)
+		}
+		rep := readReport(t, w.Report)
+		if len(rep.Artifacts) != 1 || rep.Artifacts[0].Type != "application/vnd.cyclonedx+json" || rep.Artifacts[0].Skipped == "" || len(rep.Artifacts[0].Refs) != 0 {
+			t.Fatalf("report: %+v", rep.Artifacts)
+		}
+	})
+
 	t.Run("skipped with a warning", func(t *testing.T) {
 		w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, samples...)...)
 		out, code := export(t, w, false, "0.13", []string{"CNB_USE_DAEMON=true"}, app)
