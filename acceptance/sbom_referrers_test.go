@@ -4,7 +4,6 @@ package acceptance_test
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -15,7 +14,6 @@ import (
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
@@ -204,7 +202,7 @@ func checkSBOMReferrers(t *testing.T, ref, reportPath string) map[string]sbomRef
 	}
 
 	// The image's own SBOM layer: each format's packages, over every file.
-	files, _ := sbomLayer(t, ref)
+	files, _ := harness.SBOMLayer(t, ref)
 	for f := range sbomFormats {
 		s := got[f]
 		if s.manifest.Subject == nil || s.manifest.Subject.Digest != appDigest {
@@ -229,96 +227,17 @@ func checkSBOMReferrers(t *testing.T, ref, reportPath string) map[string]sbomRef
 
 func readSBOMReferrer(t *testing.T, d name.Digest) sbomReferrer {
 	t.Helper()
-	desc, err := remote.Get(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := sbomReferrer{digest: d.DigestStr(), layers: map[string][]byte{}}
-	if err := json.Unmarshal(desc.Manifest, &s.manifest); err != nil {
-		t.Fatal(err)
-	}
-	for _, l := range s.manifest.Layers {
-		blob, err := remote.Layer(d.Context().Digest(l.Digest.String()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		rc, err := blob.Compressed()
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		s.layers[l.Annotations["org.opencontainers.image.title"]] = b
-	}
-	return s
+	m, layers := harness.ReadReferrer(t, d.Name())
+	return sbomReferrer{digest: d.DigestStr(), manifest: m, layers: layers}
 }
 
 // purls lists, sorted, the package URLs of an SBOM artifact's documents
-// (every layer), read with nothing but encoding/json.
+// (every layer).
 func purls(t *testing.T, format string, s sbomReferrer) []string {
 	t.Helper()
 	var out []string
 	for title, b := range s.layers {
-		switch format {
-		case "cdx":
-			var doc struct {
-				Components []json.RawMessage `json:"components"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("%s: %v", title, err)
-			}
-			var walk func([]json.RawMessage)
-			walk = func(cs []json.RawMessage) {
-				for _, raw := range cs {
-					var c struct {
-						PURL       string            `json:"purl"`
-						Components []json.RawMessage `json:"components"`
-					}
-					if err := json.Unmarshal(raw, &c); err != nil {
-						t.Fatal(err)
-					}
-					if c.PURL != "" {
-						out = append(out, c.PURL)
-					}
-					walk(c.Components)
-				}
-			}
-			walk(doc.Components)
-		case "spdx":
-			var doc struct {
-				Packages []struct {
-					ExternalRefs []struct {
-						Type    string `json:"referenceType"`
-						Locator string `json:"referenceLocator"`
-					} `json:"externalRefs"`
-				} `json:"packages"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("%s: %v", title, err)
-			}
-			for _, p := range doc.Packages {
-				for _, r := range p.ExternalRefs {
-					if r.Type == "purl" {
-						out = append(out, r.Locator)
-					}
-				}
-			}
-		case "syft":
-			var doc struct {
-				Artifacts []struct {
-					PURL string `json:"purl"`
-				} `json:"artifacts"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatalf("%s: %v", title, err)
-			}
-			for _, a := range doc.Artifacts {
-				out = append(out, a.PURL)
-			}
-		}
+		out = append(out, harness.SBOMPURLs(t, format, title, b)...)
 	}
 	sort.Strings(out)
 	return out

@@ -3,20 +3,13 @@
 package acceptance_test
 
 import (
-	"archive/tar"
 	"bytes"
-	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
-
-	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
@@ -122,7 +115,7 @@ func TestExportSBOMs(t *testing.T) {
 			}
 
 			// The app image's SBOM layer has the launcher's SBOMs.
-			files, digest := sbomLayer(t, img)
+			files, digest := harness.SBOMLayer(t, img)
 			digests[which] = digest
 			for _, ext := range []string{"sbom.cdx.json", "sbom.spdx.json", "sbom.syft.json"} {
 				p := "/workspace/layers/sbom/launch/buildpacksio_lifecycle/launcher/" + ext
@@ -140,71 +133,6 @@ func TestExportSBOMs(t *testing.T) {
 	if digests["stock"] != digests["ours"] {
 		t.Errorf("image digest: stock %s, ours %s", digests["stock"], digests["ours"])
 	}
-}
-
-// sbomLayer reads the regular files of the image's SBOM layer (the one
-// io.buildpacks.lifecycle.metadata names in "sbom"), and the image digest.
-func sbomLayer(t *testing.T, ref string) (map[string][]byte, string) {
-	t.Helper()
-	r, err := name.ParseReference(ref)
-	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := remote.Image(r)
-	if err != nil {
-		t.Fatalf("read %s: %v", ref, err)
-	}
-	digest, err := img.Digest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var md struct {
-		SBOM *struct {
-			SHA string `json:"sha"`
-		} `json:"sbom"`
-	}
-	if err := json.Unmarshal([]byte(cf.Config.Labels["io.buildpacks.lifecycle.metadata"]), &md); err != nil {
-		t.Fatalf("lifecycle metadata label: %v", err)
-	}
-	if md.SBOM == nil || md.SBOM.SHA == "" {
-		t.Fatalf("%s has no SBOM layer (lifecycle metadata: %s)", ref, cf.Config.Labels["io.buildpacks.lifecycle.metadata"])
-	}
-	h, err := v1.NewHash(md.SBOM.SHA)
-	if err != nil {
-		t.Fatal(err)
-	}
-	layer, err := img.LayerByDiffID(h)
-	if err != nil {
-		t.Fatalf("SBOM layer %s: %v", h, err)
-	}
-	rc, err := layer.Uncompressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	files := map[string][]byte{}
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		if hdr.Typeflag == tar.TypeReg {
-			b, err := io.ReadAll(tr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			files["/"+strings.TrimPrefix(hdr.Name, "/")] = b
-		}
-	}
-	return files, digest.String()
 }
 
 func mustRead(t *testing.T, path string) []byte {

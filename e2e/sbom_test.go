@@ -3,16 +3,13 @@
 package e2e
 
 import (
-	"archive/tar"
 	"encoding/json"
-	"io"
 	"os/exec"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
 
-	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
@@ -89,7 +86,7 @@ func (e *env) checkSBOMs(t *testing.T, repo, out, verb string, rep platform.Repo
 	if rep.Image.Digest != app.Digest.String() {
 		t.Fatalf("report image %s, %s:latest is %s", rep.Image.Digest, repo, app.Digest)
 	}
-	layer := e.sbomLayer(t, repo+"@"+app.Digest.String())
+	layer, _ := harness.SBOMLayer(t, repo+"@"+app.Digest.String())
 	wantFormats := map[string]bool{}
 	for p := range layer {
 		for f := range sbomMediaTypes {
@@ -153,7 +150,7 @@ func (e *env) checkSBOMs(t *testing.T, repo, out, verb string, rep platform.Repo
 		if len(found.Referrers) != 1 || found.Referrers[0].Digest != d || found.Referrers[0].ArtifactType != mt {
 			t.Errorf("oras discover --artifact-type %s on %s: want exactly %s, got %+v", mt, app.Digest, d, found.Referrers)
 		}
-		m, docs := readReferrer(t, repo+"@"+d)
+		m, docs := harness.ReadReferrer(t, repo+"@"+d)
 		if m.Subject == nil || m.Subject.Digest != app.Digest {
 			t.Errorf("%s: subject %+v, want the app image %s", f, m.Subject, app.Digest)
 		}
@@ -166,12 +163,12 @@ func (e *env) checkSBOMs(t *testing.T, repo, out, verb string, rep platform.Repo
 		var want []string
 		for p, b := range layer {
 			if strings.HasSuffix(p, "sbom."+f+".json") {
-				want = append(want, purls(t, f, p, b)...)
+				want = append(want, harness.SBOMPURLs(t, f, p, b)...)
 			}
 		}
 		var have []string
 		for title, b := range docs {
-			have = append(have, purls(t, f, title, b)...)
+			have = append(have, harness.SBOMPURLs(t, f, title, b)...)
 		}
 		// As sets: the merge is a union (a package two sources list is one).
 		sort.Strings(want)
@@ -182,119 +179,6 @@ func (e *env) checkSBOMs(t *testing.T, repo, out, verb string, rep platform.Repo
 		}
 	}
 	return got
-}
-
-// sbomLayer returns the files of the image's SBOM layer (lifecycle's
-// io.buildpacks.lifecycle.metadata label names it) under sbom/launch/.
-func (e *env) sbomLayer(t *testing.T, ref string) map[string][]byte {
-	t.Helper()
-	img, err := remote.Image(mustRef(t, ref))
-	must(t, err)
-	cf, err := img.ConfigFile()
-	must(t, err)
-	var md struct {
-		SBOM *struct {
-			SHA string `json:"sha"`
-		} `json:"sbom"`
-	}
-	must(t, json.Unmarshal([]byte(cf.Config.Labels["io.buildpacks.lifecycle.metadata"]), &md))
-	if md.SBOM == nil || md.SBOM.SHA == "" {
-		t.Fatalf("%s has no SBOM layer", ref)
-	}
-	h, err := v1.NewHash(md.SBOM.SHA)
-	must(t, err)
-	l, err := img.LayerByDiffID(h)
-	must(t, err)
-	rc, err := l.Uncompressed()
-	must(t, err)
-	defer rc.Close()
-	files := map[string][]byte{}
-	tr := tar.NewReader(rc)
-	for {
-		hdr, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		must(t, err)
-		if hdr.Typeflag == tar.TypeReg && strings.Contains(hdr.Name, "sbom/launch/") {
-			b, err := io.ReadAll(io.LimitReader(tr, 64<<20))
-			must(t, err)
-			files[hdr.Name] = b
-		}
-	}
-	return files
-}
-
-// readReferrer returns an artifact's manifest and its layers by title.
-func readReferrer(t *testing.T, ref string) (v1.Manifest, map[string][]byte) {
-	t.Helper()
-	r := mustRef(t, ref)
-	desc, err := remote.Get(r)
-	must(t, err)
-	var m v1.Manifest
-	must(t, json.Unmarshal(desc.Manifest, &m))
-	docs := map[string][]byte{}
-	for _, l := range m.Layers {
-		blob, err := remote.Layer(r.Context().Digest(l.Digest.String()))
-		must(t, err)
-		rc, err := blob.Compressed()
-		must(t, err)
-		b, err := io.ReadAll(rc)
-		rc.Close()
-		must(t, err)
-		docs[l.Annotations["org.opencontainers.image.title"]] = b
-	}
-	return m, docs
-}
-
-// purls lists the package URLs of a CycloneDX (components, nested) or SPDX
-// (packages' purl external refs) document, read with encoding/json only.
-func purls(t *testing.T, format, name string, b []byte) []string {
-	t.Helper()
-	var out []string
-	switch format {
-	case "cdx":
-		type comp struct {
-			PURL       string `json:"purl"`
-			Components []comp `json:"components"`
-		}
-		var doc struct {
-			Components []comp `json:"components"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		var walk func([]comp)
-		walk = func(cs []comp) {
-			for _, c := range cs {
-				if c.PURL != "" {
-					out = append(out, c.PURL)
-				}
-				walk(c.Components)
-			}
-		}
-		walk(doc.Components)
-	case "spdx":
-		var doc struct {
-			Packages []struct {
-				ExternalRefs []struct {
-					Type    string `json:"referenceType"`
-					Locator string `json:"referenceLocator"`
-				} `json:"externalRefs"`
-			} `json:"packages"`
-		}
-		if err := json.Unmarshal(b, &doc); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		for _, p := range doc.Packages {
-			for _, r := range p.ExternalRefs {
-				if r.Type == "purl" {
-					out = append(out, r.Locator)
-				}
-			}
-		}
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {
