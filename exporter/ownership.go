@@ -64,6 +64,9 @@ func (e *ForeignTagError) Is(target error) bool { return target == artifacts.Err
 func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name.Repository) *registry.Client, ours map[v1.Hash]bool) error {
 	var errs []error
 	for _, t := range p.repos {
+		if !slices.ContainsFunc(t.artifactTags, tagged) {
+			continue // only untagged artifacts here: no tag to own
+		}
 		c := client(t.repo)
 		existing, err := c.ListTags(ctx, t.repo)
 		// Without the whole listing, each planned tag is asked for itself.

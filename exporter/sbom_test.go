@@ -161,3 +161,20 @@ func TestSBOMIsNotCarried(t *testing.T) {
 		t.Fatalf("Carry = %d carried, %v, %v; want none", len(carried), probs, err)
 	}
 }
+
+// An export whose artifacts are all untagged has no tag to own: the
+// ownership check lists no tags.
+func TestCommitUntaggedOnlyListsNoTags(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, true)
+	img, _ := random.Image(256, 1)
+	arts := []*artifacts.Artifact{sbomArtifact(t, "cdx", "application/vnd.cyclonedx+json", "", `{"bomFormat":"CycloneDX"}`)}
+	if _, err := commit(t, []string{host + "/app:latest"}, arts, img); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rec.requests() {
+		if strings.HasSuffix(r.path, "/tags/list") {
+			t.Fatalf("listed tags: %s %s", r.method, r.path)
+		}
+	}
+}
