@@ -24,6 +24,7 @@ STATICCHECK_VERSION := $(call mod_version,tools/staticcheck,honnef.co/go/tools)
 SYFT_VERSION      := $(call mod_version,hack/sbom,github.com/anchore/syft)
 GREMLINS_VERSION  := $(call mod_version,tools/gremlins,github.com/go-gremlins/gremlins)
 TRIVY_VERSION     := $(call mod_version,tools/trivy,github.com/aquasecurity/trivy)
+COSIGN_VERSION    := $(call mod_version,tools/cosign,github.com/sigstore/cosign/v2)
 
 # Debian packages: docker-registry is CNCF distribution 2.8 (/usr/bin/docker-registry).
 APT_PACKAGES := docker-registry skopeo
@@ -33,7 +34,7 @@ APT_COMMANDS := docker-registry skopeo
 
 OUT_DIR   := $(CURDIR)/out/lifecycle
 TOOLS_BIN := $(CURDIR)/tools/bin
-TOOLS     := oras helm crane olareg distribution trivy
+TOOLS     := oras helm crane olareg distribution trivy cosign
 
 # Our binary is the exporter, the creator (which runs the stock phases
 # before export) and the rebaser (upstream's rebase, then the artifacts);
@@ -121,6 +122,10 @@ TOOL_gremlins_LDFLAGS := -X main.version=v$(GREMLINS_VERSION)
 TOOL_trivy_PKG     := github.com/aquasecurity/trivy/cmd/trivy
 TOOL_trivy_LDFLAGS := -X github.com/aquasecurity/trivy/pkg/version/app.ver=v$(TRIVY_VERSION)
 TOOL_trivy_ENV     := GOEXPERIMENT=jsonv2
+# cosign, the signature verifier of the acceptance and e2e tests
+# (cosign verify --key, no transparency log) and the key generator.
+TOOL_cosign_PKG     := github.com/sigstore/cosign/v2/cmd/cosign
+TOOL_cosign_LDFLAGS := -X sigs.k8s.io/release-utils/version.gitVersion=v$(COSIGN_VERSION)
 
 $(TOOLS_BIN)/%: tools/%/go.mod tools/%/go.sum
 	@echo "> Building $* from tools/$*"
