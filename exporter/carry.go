@@ -117,20 +117,28 @@ func rebuild(ctx context.Context, c *registry.Client, repo name.Repository, pa P
 // cannot tell the referrers (registry.ErrReferrersUnknown), fails it: a
 // re-attachment drops nothing silently.
 func ArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) ([]*artifacts.Artifact, error) {
+	out, _, err := SignedArtifactsOf(ctx, c, from)
+	return out, err
+}
+
+// SignedArtifactsOf is ArtifactsOf, and whether from has a signature this
+// lifecycle wrote (docs/spec.md section 17: what publishes it again without
+// a key says that the new digest is not signed).
+func SignedArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) ([]*artifacts.Artifact, bool, error) {
 	if _, err := c.Head(ctx, from.Context(), from.DigestStr()); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", from.Name(), err)
+		return nil, false, fmt.Errorf("reading %s: %w", from.Name(), err)
 	}
-	prev, err := DiscoverArtifacts(ctx, c, from)
+	prev, signed, err := discover(ctx, c, from)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	var out []*artifacts.Artifact
 	for _, pa := range prev {
 		a, err := rebuild(ctx, c, from.Context(), pa)
 		if err != nil {
-			return nil, fmt.Errorf("artifact %s of buildpack %q, layer %q: %w", pa.Descriptor.Digest, pa.Buildpack, pa.Layer, err)
+			return nil, false, fmt.Errorf("artifact %s of buildpack %q, layer %q: %w", pa.Descriptor.Digest, pa.Buildpack, pa.Layer, err)
 		}
 		out = append(out, a)
 	}
-	return out, nil
+	return out, signed, nil
 }

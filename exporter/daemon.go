@@ -51,6 +51,12 @@ func (d *daemonTarget) Plan(arts []*artifacts.Artifact) error {
 
 func (d *daemonTarget) Wrap(_ context.Context, img imgutil.Image) (imgutil.Image, error) {
 	d.img = img
+	if d.opts.signer != nil {
+		// A daemon image has no registry digest that a signature could
+		// name; its artifacts (pushed without a subject) are not signed
+		// either (section 17).
+		d.opts.logger.Warnf("Not signing: %s exports to a Docker daemon, whose images have no registry digest to sign", "-daemon")
+	}
 	if len(d.arts) == 0 {
 		return img, nil
 	}

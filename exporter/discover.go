@@ -75,21 +75,34 @@ func (e *DuplicateTagError) Error() string {
 // when it names neither, a *DuplicateTagError. More than
 // artifacts.MaxArtifacts is a *TooManyArtifactsError. It writes nothing.
 func DiscoverArtifacts(ctx context.Context, c *registry.Client, subject name.Digest) ([]PreviousArtifact, error) {
+	out, _, err := discover(ctx, c, subject)
+	return out, err
+}
+
+// discover is DiscoverArtifacts, and whether subject has a signature this
+// lifecycle wrote (artifacts.SignedByUs, known from the referrers list
+// alone).
+func discover(ctx context.Context, c *registry.Client, subject name.Digest) (out []PreviousArtifact, signed bool, err error) {
 	h, err := v1.NewHash(subject.DigestStr())
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	repo := subject.Context()
 	refs, err := c.Referrers(ctx, repo, h)
 	if err != nil {
-		return nil, fmt.Errorf("listing the referrers of %s: %w", subject.Name(), err)
+		return nil, false, fmt.Errorf("listing the referrers of %s: %w", subject.Name(), err)
 	}
 	if len(refs) > maxReferrers {
-		return nil, fmt.Errorf("listing the referrers of %s: %d referrers, more than %d are read", subject.Name(), len(refs), maxReferrers)
+		return nil, false, fmt.Errorf("listing the referrers of %s: %d referrers, more than %d are read", subject.Name(), len(refs), maxReferrers)
 	}
-	var out []PreviousArtifact
 	for _, d := range refs {
 		if d.MediaType != types.OCIManifestSchema1 {
+			continue
+		}
+		if d.ArtifactType == artifacts.MediaTypeCosignSignature {
+			// A signature, ours or another's: never an artifact, and its
+			// manifest is not read.
+			signed = signed || artifacts.SignedByUs(d)
 			continue
 		}
 		ann := d.Annotations
@@ -97,7 +110,7 @@ func DiscoverArtifacts(ctx context.Context, c *registry.Client, subject name.Dig
 			// A fallback index written without annotations, or a registry
 			// that leaves them out: read the manifest itself.
 			if ann, err = manifestAnnotations(ctx, c, repo, d.Digest); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		if !artifacts.Published(ann) {
@@ -113,12 +126,12 @@ func DiscoverArtifacts(ctx context.Context, c *registry.Client, subject name.Dig
 		})
 	}
 	if out, err = oneByTag(ctx, c, subject, out); err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if len(out) > artifacts.MaxArtifacts {
-		return nil, &TooManyArtifactsError{Subject: subject.Name(), Count: len(out)}
+		return nil, false, &TooManyArtifactsError{Subject: subject.Name(), Count: len(out)}
 	}
-	return out, nil
+	return out, signed, nil
 }
 
 // oneByTag keeps one artifact per declared tag: where several declare it,

@@ -35,7 +35,8 @@ func NewRegistryTarget(names []string, tmpl platform.TagTemplate, opts ...Option
 
 func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 	r.arts = arts
-	if r.err != nil || len(arts) == 0 {
+	if r.err != nil || (len(arts) == 0 && r.opts.signer == nil) {
+		// Nothing to publish or sign: the stock save.
 		return r.err
 	}
 	var err error
@@ -47,7 +48,7 @@ func (r *registryTarget) Plan(arts []*artifacts.Artifact) error {
 
 func (r *registryTarget) Wrap(ctx context.Context, img imgutil.Image) (imgutil.Image, error) {
 	if r.plan == nil {
-		// Nothing to publish: the stock save. The previous image's
+		// Nothing to publish or sign: the stock save. The previous image's
 		// artifacts are still stale (R15.1-1).
 		if err := r.warnStale(ctx); err != nil {
 			return nil, err

@@ -45,7 +45,7 @@ func NewLayoutTarget(outputRef string, tmpl platform.TagTemplate, opts ...Option
 
 func (l *layoutTarget) Plan(arts []*artifacts.Artifact) error {
 	l.arts = arts
-	if l.err != nil || len(arts) == 0 {
+	if l.err != nil || (len(arts) == 0 && l.opts.signer == nil) {
 		return l.err
 	}
 	var err error
@@ -153,10 +153,29 @@ func (i *LayoutImage) save(name string, additionalNames []string) (*Result, erro
 		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: c.m, Refs: []string{r}})
 	}
 
+	sigs, err := i.tx.sign(context.Background(), s, res.Artifacts)
+	if err != nil {
+		return nil, &CommitError{Stage: StageSignatures, Err: err}
+	}
+	if err := writeSignatures(path, sigs); err != nil {
+		return nil, &CommitError{Stage: StageManifests, Err: fmt.Errorf("layout %s: %w", name, err)}
+	}
 	if err := i.Image.SaveAs(name, additionalNames...); err != nil {
 		return nil, err
 	}
 	res.Moved = []string{name}
+	// The signatures' index entries, unnamed, before the artifacts' names.
+	for _, sig := range sigs.all() {
+		d := sig.Manifest.Descriptor
+		err := path.RemoveDescriptors(match.Digests(d.Digest)) // once per digest
+		if err == nil {
+			err = path.AppendDescriptor(d)
+		}
+		if err != nil {
+			return nil, &CommitError{Stage: StageTags, Moved: res.Moved, Err: fmt.Errorf("layout %s: %w", name, err)}
+		}
+	}
+	sigs.record(res)
 	for k, c := range cores {
 		img, err := partial.CompressedToImage(c)
 		if err == nil && !tagged(tags[k]) {
@@ -298,4 +317,29 @@ func (c artifactCore) Descriptor() (*v1.Descriptor, error) {
 	d := c.m.Descriptor
 	d.Annotations = nil
 	return &d, nil
+}
+
+// writeSignatures writes each signature's blobs and manifest into the
+// layout's blobs.
+func writeSignatures(path layout.Path, sigs signatures) error {
+	for _, sig := range sigs.all() {
+		for _, b := range sig.Blobs {
+			d, err := b.Digest()
+			if err != nil {
+				return err
+			}
+			rc, err := b.Compressed()
+			if err != nil {
+				return err
+			}
+			if err := path.WriteBlob(d, rc); err != nil {
+				return fmt.Errorf("write signature blob: %w", err)
+			}
+		}
+		m := sig.Manifest
+		if err := path.WriteBlob(m.Descriptor.Digest, io.NopCloser(bytes.NewReader(m.Raw))); err != nil {
+			return fmt.Errorf("write signature manifest: %w", err)
+		}
+	}
+	return nil
 }

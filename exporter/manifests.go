@@ -27,7 +27,7 @@ import (
 // artifact manifests are written one at a time; where it plainly does not
 // (the fallback index is ours, written once in the tag step) they go
 // concurrently.
-func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, s subject, ps []Published, refused *refusals) error {
+func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, s subject, ps []Published, sigs signatures, refused *refusals) error {
 	for _, w := range writers {
 		put := func(ctx context.Context, p Published) (http.Header, error) {
 			d := p.Manifest.Descriptor
@@ -57,26 +57,37 @@ func (t *Transaction) pushManifests(ctx context.Context, writers []*repoWriter, 
 		if _, err := w.putManifest(ctx, s.desc.Digest.String(), s.desc.MediaType, s.raw); err != nil {
 			return err
 		}
-		if len(ps) == 0 {
-			continue
-		}
-		if _, err := put(ctx, ps[0]); err != nil {
+		if err := t.pushArtifactManifests(ctx, w, s, ps, put); err != nil {
 			return err
 		}
-		w.learnReferrers(ctx, s.desc.Digest, t.logger)
-		if w.serial {
-			for _, p := range ps[1:] {
-				if _, err := put(ctx, p); err != nil {
-					return err
-				}
-			}
-			continue
-		}
-		if err := t.concurrently(ctx, ps[1:], put); err != nil {
+		// Signatures after what they sign (section 17).
+		if err := t.pushSignatures(ctx, w, sigs.forRepo(w, ps, refused)); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// pushArtifactManifests writes repository w's artifact manifests with put:
+// the first, then what the registry answers about referrers decides whether
+// the rest go one at a time.
+func (t *Transaction) pushArtifactManifests(ctx context.Context, w *repoWriter, s subject, ps []Published, put func(context.Context, Published) (http.Header, error)) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if _, err := put(ctx, ps[0]); err != nil {
+		return err
+	}
+	w.learnReferrers(ctx, s.desc.Digest, t.logger)
+	if w.serial {
+		for _, p := range ps[1:] {
+			if _, err := put(ctx, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return t.concurrently(ctx, ps[1:], put)
 }
 
 // refusals are the artifact manifests a registry refused for good, by

@@ -11,6 +11,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/registry"
+	"github.com/cnb-artifacts/lifecycle/signing"
 )
 
 // options are a transaction's settings: the Options applied to the
@@ -39,6 +40,8 @@ type options struct {
 	created     *time.Time
 	cache       *artifacts.DigestCache
 	stream      streamPolicy
+	// signer signs the app image and every artifact (nil: nothing is signed).
+	signer signing.Signer
 }
 
 // Option configures a Transaction, or a Target's.
@@ -171,4 +174,13 @@ func WithStreamMinSize(n int64) Option {
 // is (default 5s).
 func WithProgressInterval(d time.Duration) Option {
 	return func(o *options) { o.progressEvery = d }
+}
+
+// WithSigner signs the app image and every artifact manifest the export
+// writes (docs/spec.md section 17): each signature is a referrer of what it
+// signs, written after it and indexed before any tag naming it moves. A
+// signing failure fails the export before any tag moves. The default, nil,
+// signs nothing.
+func WithSigner(s signing.Signer) Option {
+	return func(o *options) { o.signer = s }
 }

@@ -14,23 +14,31 @@ import (
 
 // Stage 3 of the transaction (docs/spec.md section 7): tags, in waves.
 
-// moveTags moves every tag in waves: the artifacts' tags, then the referrers
-// fallback indexes, then the app image's additional names, and last its
-// primary name. A wave starts only when every move of the one before
-// succeeded, so a failure leaves the primary tag where it was. It returns
-// the tags moved, in order.
-func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published, refused *refusals) ([]string, error) {
-	var artifactTags, fallbacks, additional, primary wave
+// moveTags moves every tag in waves: the referrers fallback indexes of the
+// artifacts' signatures (so an artifact's tag names a signed artifact), the
+// artifacts' tags, then the app image's referrers fallback indexes, then its
+// additional names, and last its primary name. A wave starts only when
+// every move of the one before succeeded, so a failure leaves the primary
+// tag where it was. It returns the tags moved, in order.
+func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published, sigs signatures, refused *refusals) ([]string, error) {
+	var sigFallbacks, artifactTags, fallbacks, additional, primary wave
 	for _, w := range writers {
 		// Where the registry indexes referrers, a repository's artifact
 		// tags move one after the other, as its manifests were written.
 		serial := w.serial
-		var kept []Published // the artifacts this repository took
+		var kept []v1.Descriptor // the referrers of the app image this repository took
 		for i, p := range ps {
 			if _, ok := refused.get(w.repo.Name(), p.Manifest.Descriptor.Digest); ok {
 				continue
 			}
-			kept = append(kept, p)
+			kept = append(kept, p.Manifest.Descriptor)
+			if sd, ok := sigs.signatureOf(p.Manifest.Descriptor.Digest); ok && w.referrers == referrersFallback {
+				d := p.Manifest.Descriptor.Digest
+				ft := registry.FallbackTag(d)
+				sigFallbacks = append(sigFallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
+					return w.updateFallback(ctx, ft, d, []v1.Descriptor{sd}, t.logger)
+				}})
+			}
 			tag := w.artifactTags[i]
 			if !tagged(tag) {
 				continue // found through the referrers of its subject
@@ -39,6 +47,9 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
 				return err
 			}})
+		}
+		if sd, ok := sigs.signatureOf(s.descriptor().Digest); ok {
+			kept = append(kept, sd)
 		}
 		if w.referrers == referrersFallback {
 			ft := registry.FallbackTag(s.desc.Digest)
@@ -63,24 +74,21 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 			additional = append(additional, m)
 		}
 	}
-	return runWaves(t.jobs, []wave{artifactTags, fallbacks, additional, primary})
+	return runWaves(t.jobs, []wave{sigFallbacks, artifactTags, fallbacks, additional, primary})
 }
 
-// updateFallback adds the artifacts ps (those the repository took) to the
-// referrers fallback index tagged ft, keeping what it lists (docs/spec.md section 6).
-func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, ps []Published, logger log.Logger) error {
+// updateFallback adds the referrers add (those the repository took) to the
+// referrers fallback index of subject, tagged ft, keeping what it lists
+// (docs/spec.md section 6).
+func (w *repoWriter) updateFallback(ctx context.Context, ft string, subject v1.Hash, add []v1.Descriptor, logger log.Logger) error {
 	existing, err := w.client.FallbackIndex(ctx, w.repo, subject)
 	var nf *registry.NoFallbackIndexError
 	if errors.As(err, &nf) && nf.IsSubject {
-		logger.Warnf("Registry %s resolves %s to the app image itself: treating the referrers fallback index as absent and writing it", w.repo.RegistryStr(), w.repo.Tag(ft).Name())
+		logger.Warnf("Registry %s resolves %s to %s itself: treating the referrers fallback index as absent and writing it", w.repo.RegistryStr(), w.repo.Tag(ft).Name(), subject)
 		existing, err = nil, nil
 	}
 	if err != nil {
 		return err
-	}
-	var add []v1.Descriptor
-	for _, p := range ps {
-		add = append(add, p.Manifest.Descriptor)
 	}
 	b, err := mergeReferrers(existing, add)
 	if err != nil {

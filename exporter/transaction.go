@@ -44,7 +44,11 @@ type Stage string
 const (
 	StageBlobs     Stage = "blobs"
 	StageManifests Stage = "manifests"
-	StageTags      Stage = "tags"
+	// StageSignatures: signing (WithSigner), between the blobs and the
+	// manifests; a signature's own blobs and manifest are written in
+	// StageManifests, after what it signs.
+	StageSignatures Stage = "signatures"
+	StageTags       Stage = "tags"
 )
 
 // CommitError is a failed commit. Before StageTags no tag has moved; in
@@ -72,6 +76,9 @@ type Result struct {
 	Subject   v1.Descriptor // the app image manifest; zero when not in a registry
 	Artifacts []Published
 	Moved     []string // every tag moved, in order; the primary image tag is last
+	// Signature is the app image's signature manifest (WithSigner), a
+	// referrer of Subject in every repository; zero when not signed.
+	Signature v1.Descriptor
 	// Skipped says why the artifacts were not published (a daemon export
 	// without a repository); Artifacts then have neither manifest nor refs.
 	Skipped string
@@ -87,6 +94,10 @@ type Published struct {
 	// (WithBestEffort: a registry refused its manifest); Refs lists the
 	// repositories where it was, and is empty when it was nowhere.
 	Skipped string
+	// Signature is the artifact's signature manifest (WithSigner), a
+	// referrer of Manifest in every repository of Refs; zero when not
+	// signed.
+	Signature v1.Descriptor
 }
 
 // Commit writes img (the finished app image) and every artifact of the plan,
@@ -139,14 +150,19 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		res.Artifacts = append(res.Artifacts, Published{Artifact: a, Manifest: m})
 	}
 
+	sigs, err := t.sign(ctx, s, res.Artifacts)
+	if err != nil {
+		return nil, &CommitError{Stage: StageSignatures, Err: err}
+	}
 	refused := &refusals{}
-	if err := t.pushManifests(ctx, writers, s, res.Artifacts, refused); err != nil {
+	if err := t.pushManifests(ctx, writers, s, res.Artifacts, sigs, refused); err != nil {
 		return nil, &CommitError{Stage: StageManifests, Err: err}
 	}
 	for i := range res.Artifacts {
 		t.account(&res.Artifacts[i], i, writers, refused)
 	}
-	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, refused)
+	sigs.record(res)
+	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, sigs, refused)
 	return res, err
 }
 
@@ -252,10 +268,13 @@ func (t *Transaction) previousArtifacts(ctx context.Context, writers []*repoWrit
 	if c == nil {
 		return nil // the previous image is in another registry than this export
 	}
-	prev, err := DiscoverArtifacts(ctx, c, *t.previous)
+	prev, signed, err := discover(ctx, c, *t.previous)
 	if err != nil {
 		t.logger.Warnf("Not checking for stale artifacts: %v", err)
 		return nil
+	}
+	if signed && t.signer == nil {
+		WarnUnsigned(t.logger, t.previous.Name())
 	}
 	return prev
 }

@@ -74,6 +74,16 @@ const (
 	SBOMReferrers SBOMMode = "referrers"
 )
 
+// EnvSigningKey names a private key, as `cosign generate-key-pair` writes
+// it, with which the export signs the app image and every artifact
+// (docs/spec.md section 17); unset, nothing is signed.
+// EnvSigningPasswordFile names a file holding its password. Both are read
+// before privileges drop and never reach a buildpack.
+const (
+	EnvSigningKey          = "CNB_ARTIFACTS_SIGNING_KEY"
+	EnvSigningPasswordFile = "CNB_ARTIFACTS_SIGNING_PASSWORD_FILE"
+)
+
 // EnvSBOMTag names the input that tags the SBOM artifacts: a declared tag
 // holding {format} exactly once (e.g. "sbom-{format}": sbom-cdx,
 // sbom-spdx, sbom-syft), published through the tag template and the tag
@@ -90,6 +100,10 @@ type ArtifactInputs struct {
 	SBOM                 SBOMMode
 	// SBOMTag is EnvSBOMTag as given ("" for untagged); SBOMTagFor expands it.
 	SBOMTag string
+	// SigningKey and SigningPasswordFile are EnvSigningKey and
+	// EnvSigningPasswordFile as given ("" for unset): paths, not secrets.
+	SigningKey          string
+	SigningPasswordFile string
 }
 
 // SBOMTagFor returns the declared tag of the SBOM artifact of a format
@@ -151,8 +165,13 @@ func ResolveArtifactInputs(getenv func(string) string) (ArtifactInputs, error) {
 			return ArtifactInputs{}, fmt.Errorf("%s: %w", EnvSBOMTag, err)
 		}
 	}
+	key, pass := getenv(EnvSigningKey), getenv(EnvSigningPasswordFile)
+	if pass != "" && key == "" {
+		return ArtifactInputs{}, fmt.Errorf("%s is set without %s", EnvSigningPasswordFile, EnvSigningKey)
+	}
 	return ArtifactInputs{TagTemplate: tmpl, RegistryTimeout: timeout, DaemonRepository: getenv(EnvDaemonRepository),
-		OverwriteForeignTags: overwrite, Policy: policy, SBOM: sbom, SBOMTag: sbomTag}, nil
+		OverwriteForeignTags: overwrite, Policy: policy, SBOM: sbom, SBOMTag: sbomTag,
+		SigningKey: key, SigningPasswordFile: pass}, nil
 }
 
 // checkSBOMTag holds an SBOM tag to {format} exactly once (so the formats'

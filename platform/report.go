@@ -20,6 +20,19 @@ type Report struct {
 	Build     files.BuildReport `toml:"build,omitempty"`
 	Image     files.ImageReport `toml:"image"`
 	Artifacts []ArtifactReport  `toml:"artifacts,omitempty"`
+	// ImageSignature is the app image's signature, when the export signed
+	// it (CNB_ARTIFACTS_SIGNING_KEY); nil otherwise.
+	ImageSignature *SignatureReport `toml:"image-signature,omitempty"`
+}
+
+// SignatureReport records the app image's signature (docs/spec.md section
+// 17), as [image-signature].
+type SignatureReport struct {
+	// Signed is the app image's manifest, "sha256:…" (the [image] one).
+	Signed string `toml:"signed"`
+	// Signature is its signature manifest, "sha256:…", a referrer of Signed
+	// in every repository the image was written to.
+	Signature string `toml:"signature"`
 }
 
 // ArtifactReport records one artifact. No key contains the word "digest", and
@@ -44,6 +57,10 @@ type ArtifactReport struct {
 	// previous image: the previous artifact, "repository@sha256:…", which
 	// was published again for this image.
 	CarriedFrom string `toml:"carried-from,omitempty"`
+	// Signature is the artifact's signature manifest, "sha256:…", a
+	// referrer of the artifact in every repository of Refs, when the export
+	// signed it.
+	Signature string `toml:"signature,omitempty"`
 }
 
 // Marshal encodes the report the way lifecycle encodes files.Report.
@@ -54,13 +71,14 @@ func (r *Report) Marshal() ([]byte, error) {
 	if err := toml.NewEncoder(&buf).Encode(files.Report{Build: r.Build, Image: r.Image}); err != nil {
 		return nil, fmt.Errorf("encode report: %w", err)
 	}
-	if len(r.Artifacts) == 0 {
+	if len(r.Artifacts) == 0 && r.ImageSignature == nil {
 		return buf.Bytes(), nil
 	}
 	var arts bytes.Buffer
 	if err := toml.NewEncoder(&arts).Encode(struct {
-		Artifacts []ArtifactReport `toml:"artifacts"`
-	}{r.Artifacts}); err != nil {
+		Artifacts      []ArtifactReport `toml:"artifacts,omitempty"`
+		ImageSignature *SignatureReport `toml:"image-signature,omitempty"`
+	}{r.Artifacts, r.ImageSignature}); err != nil {
 		return nil, fmt.Errorf("encode report artifacts: %w", err)
 	}
 	buf.WriteString("\n")

@@ -122,6 +122,11 @@ func (c *createCmd) Privileges() error {
 			return cmd.FailErr(err, "initialize docker client")
 		}
 	}
+	// Buildpacks run in this container as the CNB user: a key file that
+	// user can read is refused.
+	if err := c.deps.settings.loadSigner(cmd.DefaultLogger, c.UID, c.GID); err != nil {
+		return err
+	}
 	if err = priv.EnsureOwner(c.UID, c.GID, c.CacheDir, c.LaunchCacheDir, c.LayersDir); err != nil {
 		return cmd.FailErr(err, "chown volumes")
 	}

@@ -127,6 +127,11 @@ func (e *exportCmd) Privileges() error {
 			return cmd.FailErr(err, "initialize docker client")
 		}
 	}
+	// The exporter runs no buildpack: the key is read as root, whoever can
+	// read the file.
+	if err := e.settings.loadSigner(cmd.DefaultLogger, -1, -1); err != nil {
+		return err
+	}
 	return e.dropPrivileges()
 }
 
@@ -299,7 +304,7 @@ func (e *exportCmd) export(ctx context.Context, group buildpack.Group, arts []*a
 		return exitCode(err, e.Platform)
 	}
 
-	report := platform.Report{Build: stock.Build, Image: stock.Image, Artifacts: append(artifactReports(res), unpublished...)}
+	report := newReport(stock.Build, stock.Image, res, unpublished...)
 	logPublished(res)
 	if err := platform.WriteReport(e.ReportPath, &report); err != nil {
 		return cmd.FailErrCode(err, e.CodeFor(lplatform.ExportError), "write export report")

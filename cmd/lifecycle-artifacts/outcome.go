@@ -7,6 +7,8 @@ import (
 
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
+	"github.com/buildpacks/lifecycle/platform/files"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
@@ -121,6 +123,17 @@ func logPublished(res *exporter.Result) {
 
 // artifactReports are the [[artifacts]] entries of report.toml: one per
 // artifact, published or skipped.
+// newReport is report.toml for what a command published: lifecycle's
+// build and image tables, one [[artifacts]] entry per artifact of res and
+// each of extra (not carried, skipped SBOMs), and the app image's signature.
+func newReport(build files.BuildReport, image files.ImageReport, res *exporter.Result, extra ...platform.ArtifactReport) platform.Report {
+	r := platform.Report{Build: build, Image: image, Artifacts: append(artifactReports(res), extra...)}
+	if res != nil && res.Signature.Digest != (v1.Hash{}) {
+		r.ImageSignature = &platform.SignatureReport{Signed: res.Subject.Digest.String(), Signature: res.Signature.Digest.String()}
+	}
+	return r
+}
+
 func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 	if res == nil {
 		return nil
@@ -130,7 +143,7 @@ func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 	}
 	var out []platform.ArtifactReport
 	for _, p := range res.Artifacts {
-		out = append(out, platform.ArtifactReport{
+		r := platform.ArtifactReport{
 			Buildpack:        p.Artifact.Buildpack.ID,
 			BuildpackVersion: p.Artifact.Buildpack.Version,
 			Layer:            p.Artifact.Layer,
@@ -140,7 +153,11 @@ func artifactReports(res *exporter.Result) []platform.ArtifactReport {
 			Refs:             p.Refs,
 			Skipped:          p.Skipped,
 			CarriedFrom:      p.Artifact.CarriedFrom,
-		})
+		}
+		if p.Signature.Digest != (v1.Hash{}) {
+			r.Signature = p.Signature.Digest.String()
+		}
+		out = append(out, r)
 	}
 	return out
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
 	"github.com/buildpacks/lifecycle/platform/files"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/partial"
@@ -68,6 +69,9 @@ func reattach(args []string) error {
 		cmd.DefaultLogger.Infof("%s=%s: no artifacts are re-attached", platform.EnvPolicy, platform.PolicyOff)
 		return nil
 	}
+	if err := s.loadSigner(cmd.DefaultLogger, -1, -1); err != nil {
+		return err
+	}
 	clientOpts := s.clientOptions(keychain)
 	newRef, err := s.parse(fs.Arg(0))
 	if err != nil {
@@ -88,7 +92,7 @@ func reattach(args []string) error {
 	}); err != nil {
 		return exitCode(err, p)
 	}
-	arts, err := readArtifacts(ctx, old, clientOpts)
+	arts, err := readArtifacts(ctx, old, s, keychain)
 	if err != nil {
 		return exitCode(err, p)
 	}
@@ -114,8 +118,7 @@ func reattach(args []string) error {
 	if *reportPath == "" {
 		return nil
 	}
-	report := platform.Report{Image: files.ImageReport{Tags: fs.Args(), Digest: desc.Digest.String(), ManifestSize: desc.Size},
-		Artifacts: artifactReports(res)}
+	report := newReport(files.BuildReport{}, files.ImageReport{Tags: fs.Args(), Digest: desc.Digest.String(), ManifestSize: desc.Size}, res)
 	if err := platform.WriteReport(*reportPath, &report); err != nil {
 		return cmd.FailErrCode(err, p.CodeFor(lplatform.ExportError), "write report")
 	}
@@ -132,15 +135,20 @@ func readImage(ctx context.Context, ref name.Reference, o registry.Options) (v1.
 }
 
 // readArtifacts reads the artifacts published for the image from, through
-// the registry client (exporter.ArtifactsOf).
-func readArtifacts(ctx context.Context, from name.Digest, o registry.Options) ([]*artifacts.Artifact, error) {
-	c, err := registry.Dial(ctx, from.Context().Registry, registry.Pull(from.Context()), o)
+// the registry client (exporter.SignedArtifactsOf). When from was signed by
+// this lifecycle and s has no key, it warns that what is published again
+// is not signed.
+func readArtifacts(ctx context.Context, from name.Digest, s settings, kc authn.Keychain) ([]*artifacts.Artifact, error) {
+	c, err := registry.Dial(ctx, from.Context().Registry, registry.Pull(from.Context()), s.clientOptions(kc))
 	if err != nil {
 		return nil, &readArtifactsError{err}
 	}
-	arts, err := exporter.ArtifactsOf(ctx, c, from)
+	arts, signed, err := exporter.SignedArtifactsOf(ctx, c, from)
 	if err != nil {
 		return nil, &readArtifactsError{err}
+	}
+	if signed && s.signer == nil {
+		exporter.WarnUnsigned(cmd.DefaultLogger, from.Name())
 	}
 	return arts, nil
 }

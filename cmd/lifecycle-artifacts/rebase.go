@@ -78,7 +78,9 @@ func (r *rebaseCmd) Args(nargs int, args []string) error {
 	if r.settings, err = newSettings(r.LifecycleInputs, r.InsecureRegistries, os.Getenv); err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "resolve inputs")
 	}
-	return nil
+	// Still root (Privileges, upstream's, drops privileges next): the key
+	// is read here.
+	return r.settings.loadSigner(cmd.DefaultLogger, -1, -1)
 }
 
 // upstreamArgs is upstream's Args: it takes the image names, resolves the
@@ -172,7 +174,8 @@ func (r *rebaseCmd) Exec() error {
 		return rebaseExitCode(err, r.Platform)
 	}
 	logPublished(res)
-	if err := platform.WriteReport(r.ReportPath, &platform.Report{Image: report.Image, Artifacts: artifactReports(res)}); err != nil {
+	rep := newReport(files.BuildReport{}, report.Image, res)
+	if err := platform.WriteReport(r.ReportPath, &rep); err != nil {
 		return cmd.FailErrCode(err, r.CodeFor(lplatform.RebaseError), "write rebase report")
 	}
 	return nil
@@ -186,6 +189,9 @@ func (r *rebaseCmd) Exec() error {
 // read fails the rebase rather than being left behind.
 func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error) {
 	if r.settings.kind != kindRegistry || !r.settings.artifactsOn() {
+		if r.settings.signer != nil {
+			cmd.DefaultLogger.Warnf("Not signing: the rebased image is in a Docker daemon, which has no registry digest to sign")
+		}
 		return nil, nil
 	}
 	id, err := r.appImage.Identifier()
@@ -196,11 +202,11 @@ func (r *rebaseCmd) carryArtifacts(ctx context.Context) (exporter.Target, error)
 	if err != nil {
 		return nil, cmd.FailErr(err, "get app image digest")
 	}
-	arts, err := readArtifacts(ctx, from, r.settings.clientOptions(r.keychain))
+	arts, err := readArtifacts(ctx, from, r.settings, r.keychain)
 	if err != nil {
 		return nil, rebaseExitCode(err, r.Platform)
 	}
-	if len(arts) == 0 {
+	if len(arts) == 0 && r.settings.signer == nil {
 		return nil, nil
 	}
 	target := exporter.NewRegistryTarget(append([]string{r.OutputImageRef}, r.AdditionalTags...), r.settings.TagTemplate,

@@ -14,6 +14,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 	"github.com/cnb-artifacts/lifecycle/registry"
+	"github.com/cnb-artifacts/lifecycle/signing"
 )
 
 // targetKind is where a command puts the app image.
@@ -33,6 +34,9 @@ type settings struct {
 	kind     targetKind
 	insecure []string // registries reached without TLS verification
 	platform.ArtifactInputs
+	// signer is the key of SigningKey, read by loadSigner before
+	// privileges drop (signing.go); nil: nothing is signed.
+	signer signing.Signer
 }
 
 // newSettings decides the settings from lifecycle's resolved inputs (nil
@@ -100,6 +104,9 @@ func (s settings) txOptions(kc authn.Keychain, digests *artifacts.DigestCache, p
 	}
 	if digests != nil {
 		opts = append(opts, exporter.WithDigestCache(digests))
+	}
+	if s.signer != nil {
+		opts = append(opts, exporter.WithSigner(s.signer))
 	}
 	if previous != "" && s.artifactsOn() {
 		opts = append(opts, exporter.WithPreviousImage(previous))

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"syscall"
+
+	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/buildpacks/lifecycle/log"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/signing"
+)
+
+// loadSigner reads the signing key the settings name (docs/spec.md section
+// 17) into s.signer, before privileges drop: the files may be readable by
+// root alone. Under policy off nothing is signed (off is stock) and the key
+// is not read. A key that cannot be used fails the command before any
+// write, with the invalid-arguments code, as a bad input does.
+//
+// sharedUID, when not negative, is the CNB user the command shares its
+// container with while buildpacks run (the creator): a key or password
+// file that user can read is refused, since every buildpack could read it.
+func (s *settings) loadSigner(logger log.Logger, sharedUID, sharedGID int) error {
+	if s.SigningKey == "" {
+		return nil
+	}
+	if !s.artifactsOn() {
+		logger.Warnf("Not signing: %s is ignored under %s=%s", platform.EnvSigningKey, platform.EnvPolicy, platform.PolicyOff)
+		return nil
+	}
+	if sharedUID >= 0 {
+		for _, f := range []string{s.SigningKey, s.SigningPasswordFile} {
+			if err := notReadableBy(f, sharedUID, sharedGID); err != nil {
+				return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "load signing key")
+			}
+		}
+	}
+	k, err := signing.LoadKey(s.SigningKey, s.SigningPasswordFile)
+	if err != nil {
+		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "load signing key")
+	}
+	s.signer = k
+	return nil
+}
+
+// notReadableBy refuses a file that the user uid (group gid) can read: its
+// owner, its group, or anyone. "" is no file.
+func notReadableBy(path string, uid, gid int) error {
+	if path == "" {
+		return nil
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w %s: %v", signing.ErrKey, path, err)
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return nil
+	}
+	perm := fi.Mode().Perm()
+	readable := perm&0o004 != 0 ||
+		(int(st.Gid) == gid && perm&0o040 != 0) ||
+		(int(st.Uid) == uid && perm&0o400 != 0)
+	if readable {
+		return fmt.Errorf("%w %s: readable by the build user %d:%d (mode %s, owner %d:%d), so every buildpack could read it; make it readable by root alone (chown 0:0, chmod 600)",
+			signing.ErrKey, path, uid, gid, perm, st.Uid, st.Gid)
+	}
+	return nil
+}
