@@ -184,3 +184,32 @@ func TestSBOMInputs(t *testing.T) {
 		})
 	}
 }
+
+func TestSigningInputs(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name, key, pass, err string
+	}{
+		{name: "unset signs nothing"},
+		{name: "a key", key: "/signing/cosign.key"},
+		{name: "a key and its password file", key: "/signing/cosign.key", pass: "/signing/password"},
+		{name: "a password file alone", pass: "/signing/password", err: platform.EnvSigningKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{platform.EnvSigningKey: tc.key, platform.EnvSigningPasswordFile: tc.pass}
+			in, err := platform.ResolveArtifactInputs(func(k string) string { return env[k] })
+			if tc.err != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want it to name %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if in.SigningKey != tc.key || in.SigningPasswordFile != tc.pass {
+				t.Fatalf("inputs = %q, %q", in.SigningKey, in.SigningPasswordFile)
+			}
+		})
+	}
+}

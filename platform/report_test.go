@@ -36,7 +36,8 @@ func sampleReport() *platform.Report {
 			{
 				Buildpack: "examples/wasm", BuildpackVersion: "1.0.0", Layer: "wasm", Tag: "wasm",
 				Type: "application/vnd.wasm.config.v0+json", ManifestSize: 812,
-				Refs: []string{"127.0.0.1:5000/app:wasm@sha256:2222222222222222222222222222222222222222222222222222222222222222"},
+				Refs:      []string{"127.0.0.1:5000/app:wasm@sha256:2222222222222222222222222222222222222222222222222222222222222222"},
+				Signature: "sha256:5555555555555555555555555555555555555555555555555555555555555555",
 			},
 			{
 				// A buildpack id and a tag that contain the word must not leak
@@ -52,6 +53,10 @@ func sampleReport() *platform.Report {
 				Buildpack: "examples/helm", BuildpackVersion: "1.0.0", Layer: "chart", Refs: []string{},
 				Skipped: "not carried: reading 127.0.0.1:5000/app@sha256:4444444444444444444444444444444444444444444444444444444444444444: MANIFEST_UNKNOWN: manifest unknown; map[Digest:sha256:4444]",
 			},
+		},
+		ImageSignature: &platform.SignatureReport{
+			Signed:    "sha256:1111111111111111111111111111111111111111111111111111111111111111",
+			Signature: "sha256:6666666666666666666666666666666666666666666666666666666666666666",
 		},
 	}
 }
@@ -136,6 +141,9 @@ func TestReportConsumers(t *testing.T) {
 		}
 		if !reflect.DeepEqual(rep.Artifacts, want.Artifacts) {
 			t.Fatalf("artifacts = %+v\nwant %+v", rep.Artifacts, want.Artifacts)
+		}
+		if !reflect.DeepEqual(rep.ImageSignature, want.ImageSignature) {
+			t.Fatalf("image signature = %+v, want %+v", rep.ImageSignature, want.ImageSignature)
 		}
 	})
 	t.Run("tekton grep digest", func(t *testing.T) {

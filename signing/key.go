@@ -41,7 +41,7 @@ func LoadKey(keyPath, passwordPath string) (*KeySigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
 	}
-	var pass []byte
+	pass := []byte{} // cosign's key with an empty password is still encrypted
 	if passwordPath != "" {
 		if pass, err = readSmall(passwordPath); err != nil {
 			return nil, fmt.Errorf("%w password file %s: %v", ErrKey, passwordPath, err)

@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/buildpacks/lifecycle/log"
+
+	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/signing"
+)
+
+// The creator refuses a key file the build user can read: by its owner,
+// its group, or anyone (the other bits).
+func TestNotReadableBy(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	uid, gid := os.Getuid(), os.Getgid()
+	for _, tc := range []struct {
+		name    string
+		mode    os.FileMode
+		asUID   int
+		asGID   int
+		refused bool
+	}{
+		{name: "0600, another user's", mode: 0o600, asUID: uid + 1000, asGID: gid + 1000},
+		{name: "0640, another group", mode: 0o640, asUID: uid + 1000, asGID: gid + 1000},
+		{name: "0644: anyone", mode: 0o644, asUID: uid + 1000, asGID: gid + 1000, refused: true},
+		{name: "0640, the build user's group", mode: 0o640, asUID: uid + 1000, asGID: gid, refused: true},
+		{name: "0600, the build user's own", mode: 0o600, asUID: uid, asGID: gid + 1000, refused: true},
+		{name: "0200, the build user's own, unreadable", mode: 0o200, asUID: uid, asGID: gid + 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "_"))
+			if err := os.WriteFile(p, []byte("k"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(p, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			err := notReadableBy(p, tc.asUID, tc.asGID)
+			if (err != nil) != tc.refused {
+				t.Fatalf("err = %v, refused = %v", err, tc.refused)
+			}
+			if err != nil && (!errors.Is(err, signing.ErrKey) || !strings.Contains(err.Error(), "readable by the build user")) {
+				t.Fatalf("err = %v, want ErrKey saying why", err)
+			}
+		})
+	}
+	if err := notReadableBy("", 1000, 1000); err != nil {
+		t.Fatalf("no file: %v", err)
+	}
+	if err := notReadableBy(filepath.Join(dir, "absent"), 1000, 1000); err == nil {
+		t.Fatal("a missing key passed")
+	}
+}
+
+// Under policy off the key is not read (off is stock) and a warning says
+// it is ignored; unset, nothing happens.
+func TestLoadSignerPolicy(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	logger := log.NewDefaultLogger(&out)
+	s := settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyOff, SigningKey: "/nonexistent/cosign.key"}}
+	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer != nil {
+		t.Fatalf("off: err %v, signer %v", err, s.signer)
+	}
+	if !strings.Contains(out.String(), "Not signing") {
+		t.Fatalf("off: no warning:\n%s", out.String())
+	}
+	s = settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyRequired, SigningKey: "/nonexistent/cosign.key"}}
+	if err := s.loadSigner(logger, -1, -1); err == nil || s.signer != nil {
+		t.Fatalf("required, missing key: err %v, signer %v", err, s.signer)
+	}
+	s = settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyRequired}}
+	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer != nil {
+		t.Fatalf("unset: err %v, signer %v", err, s.signer)
+	}
+}

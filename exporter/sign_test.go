@@ -1,0 +1,235 @@
+package exporter_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/random"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
+	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/registry"
+)
+
+// ecdsaSigner signs as cosign's ECDSA P-256 key does.
+type ecdsaSigner struct{ k *ecdsa.PrivateKey }
+
+func newSigner(t *testing.T) ecdsaSigner {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ecdsaSigner{k}
+}
+
+func (s ecdsaSigner) Sign(_ context.Context, p []byte) ([]byte, error) {
+	h := sha256.Sum256(p)
+	return ecdsa.SignASN1(rand.Reader, s.k, h[:])
+}
+
+type failSigner struct{}
+
+func (failSigner) Sign(context.Context, []byte) ([]byte, error) { return nil, errors.New("key unavailable") }
+
+func commitSigned(t *testing.T, names []string, arts []*artifacts.Artifact, img v1.Image, opts ...exporter.Option) (*exporter.Result, error) {
+	t.Helper()
+	plan, err := exporter.NewPlan(names, arts, platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tx, err := exporter.New(plan, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tx.Commit(context.Background(), img)
+}
+
+// checkSignature reads the signature manifest sig in repo and checks that it
+// signs subject with s's key, in cosign's OCI 1.1 form.
+func checkSignature(t *testing.T, repo string, sig, subject v1.Hash, s ecdsaSigner) {
+	t.Helper()
+	ref, _ := name.NewDigest(repo + "@" + sig.String())
+	desc, err := remote.Get(ref)
+	if err != nil {
+		t.Fatalf("signature %s: %v", sig, err)
+	}
+	var m v1.Manifest
+	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m.ArtifactType != artifacts.MediaTypeCosignSignature || m.Subject == nil || m.Subject.Digest != subject {
+		t.Fatalf("signature %s: artifactType %q, subject %v; want a signature of %s", sig, m.ArtifactType, m.Subject, subject)
+	}
+	l, err := remote.Layer(ref.Context().Digest(m.Layers[0].Digest.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	var payload struct {
+		Critical struct {
+			Image struct {
+				Digest string `json:"docker-manifest-digest"`
+			} `json:"image"`
+		} `json:"critical"`
+	}
+	raw, err := io.ReadAll(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(raw, &payload); err != nil {
+		t.Fatal(err)
+	}
+	if payload.Critical.Image.Digest != subject.String() {
+		t.Fatalf("signature %s signs %s, want %s", sig, payload.Critical.Image.Digest, subject)
+	}
+	b, err := base64.StdEncoding.DecodeString(m.Layers[0].Annotations[artifacts.AnnotationCosignSig])
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := sha256.Sum256(raw)
+	if !ecdsa.VerifyASN1(&s.k.PublicKey, h[:], b) {
+		t.Fatalf("signature %s does not verify", sig)
+	}
+}
+
+// With a signer, the app image and every artifact are signed: each
+// signature is a referrer of what it signs (through the API, or the
+// fallback index of its subject), written after it, and every tag moves
+// after the signatures of what it names are findable (docs/spec.md 17).
+func TestCommitSigned(t *testing.T) {
+	t.Parallel()
+	for _, referrers := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers=%v", referrers), func(t *testing.T) {
+			rec, host := newRegistry(t, referrers)
+			img, _ := random.Image(256, 1)
+			app := host + "/app"
+			s := newSigner(t)
+			arts := fixture(t)
+			res, err := commitSigned(t, []string{app + ":latest"}, arts, img, exporter.WithSigner(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			appDigest, _ := img.Digest()
+			if res.Signature.Digest == (v1.Hash{}) {
+				t.Fatal("Result.Signature is empty")
+			}
+			signed := map[v1.Hash]v1.Hash{appDigest: res.Signature.Digest} // subject -> signature
+			for _, p := range res.Artifacts {
+				if p.Signature.Digest == (v1.Hash{}) {
+					t.Fatalf("artifact %s has no signature", p.Artifact.Tag)
+				}
+				signed[p.Manifest.Descriptor.Digest] = p.Signature.Digest
+			}
+			repo, _ := name.NewRepository(app)
+			for subject, sig := range signed {
+				checkSignature(t, app, sig, subject, s)
+				// Found as a referrer, as cosign looks it up.
+				ri, err := remote.Referrers(repo.Digest(subject.String()))
+				if err != nil {
+					t.Fatal(err)
+				}
+				idx, err := ri.IndexManifest()
+				if err != nil {
+					t.Fatal(err)
+				}
+				// (The in-process registry's referrers API reports the
+				// config's media type as artifactType; the manifest's own is
+				// checked above.)
+				found := false
+				for _, d := range idx.Manifests {
+					found = found || d.Digest == sig
+				}
+				if !found {
+					t.Fatalf("signature %s is not a referrer of %s: %+v", sig, subject, idx.Manifests)
+				}
+			}
+
+			// Order: a signature after what it signs; every tag after every
+			// signature; in fallback mode, a subject's fallback index before
+			// any tag naming it.
+			written := map[string]int{}
+			for i, r := range rec.requests() {
+				if r.method == http.MethodPut && strings.Contains(r.path, "/manifests/") {
+					written[r.path[strings.LastIndex(r.path, "/")+1:]] = i
+				}
+			}
+			firstTag := len(rec.requests())
+			for ref, i := range written {
+				if !strings.HasPrefix(ref, "sha256:") && !strings.HasPrefix(ref, "sha256-") {
+					firstTag = min(firstTag, i)
+				}
+			}
+			for subject, sig := range signed {
+				if written[sig.String()] <= written[subject.String()] {
+					t.Errorf("signature %s was written before what it signs", sig)
+				}
+				if written[sig.String()] > firstTag {
+					t.Errorf("signature %s was written after a tag moved", sig)
+				}
+				ft := registry.FallbackTag(subject)
+				if _, ok := written[ft]; ok == referrers {
+					t.Errorf("fallback index %s written: %v, want %v", ft, ok, !referrers)
+				}
+				if !referrers && written[ft] > firstTag && subject != appDigest {
+					t.Errorf("the fallback index of artifact %s moved after an artifact tag", subject)
+				}
+			}
+			if !referrers && written[registry.FallbackTag(appDigest)] > written["latest"] {
+				t.Error("the app image's fallback index moved after its tag")
+			}
+		})
+	}
+}
+
+// A signer that fails fails the commit before any manifest is written: no
+// tag moves, nothing unsigned is published.
+func TestCommitSignerFails(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, false)
+	img, _ := random.Image(256, 1)
+	_, err := commitSigned(t, []string{host + "/app:latest"}, fixture(t), img, exporter.WithSigner(failSigner{}))
+	var ce *exporter.CommitError
+	if !errors.As(err, &ce) || ce.Stage != exporter.StageSignatures || !strings.Contains(err.Error(), "key unavailable") {
+		t.Fatalf("err = %v, want a CommitError of stage signatures", err)
+	}
+	for _, r := range rec.requests() {
+		if r.method == http.MethodPut && strings.Contains(r.path, "/manifests/") {
+			t.Fatalf("a manifest was written: %s", r.path)
+		}
+	}
+}
+
+// Without artifacts, a signer still signs the app image: the transaction
+// runs (it is no longer the stock save) and the signature is a referrer.
+func TestRegistryTargetSignsWithoutArtifacts(t *testing.T) {
+	t.Parallel()
+	_, host := newRegistry(t, true)
+	img, _ := random.Image(256, 1)
+	s := newSigner(t)
+	res, err := commitSigned(t, []string{host + "/app:latest"}, nil, img, exporter.WithSigner(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, _ := img.Digest()
+	checkSignature(t, host+"/app", res.Signature.Digest, d, s)
+}
