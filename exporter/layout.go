@@ -122,6 +122,9 @@ func (i *LayoutImage) save(name string, additionalNames []string) (*Result, erro
 	if err := i.Image.(finisher).SetCreatedAtAndHistory(); err != nil {
 		return nil, err
 	}
+	if err := i.tx.signerReady(i.Image.UnderlyingImage()); err != nil {
+		return nil, err
+	}
 	s, err := newSubject(i.Image.UnderlyingImage())
 	if err != nil {
 		return nil, err

@@ -49,6 +49,16 @@ func (t *Transaction) sign(ctx context.Context, s subject, ps []Published) (sign
 	return out, nil
 }
 
+// signerReady waits for the signer, if the transaction signs (it has one
+// and an app image): a key still being decrypted, or one that cannot be
+// used, is known before the first write.
+func (t *Transaction) signerReady(img v1.Image) error {
+	if t.signer == nil || img == nil {
+		return nil
+	}
+	return signing.Ready(t.signer)
+}
+
 // signedRepository is the repository a signature's payload names (cosign's
 // docker-reference): the primary image name's. One payload serves every
 // repository, as the signed digests are the same there.

@@ -12,6 +12,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,11 +21,13 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
 	"github.com/cnb-artifacts/lifecycle/registry"
+	"github.com/cnb-artifacts/lifecycle/signing"
 )
 
 // ecdsaSigner signs as cosign's ECDSA P-256 key does.
@@ -45,7 +49,9 @@ func (s ecdsaSigner) Sign(_ context.Context, p []byte) ([]byte, error) {
 
 type failSigner struct{}
 
-func (failSigner) Sign(context.Context, []byte) ([]byte, error) { return nil, errors.New("key unavailable") }
+func (failSigner) Sign(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("key unavailable")
+}
 
 func commitSigned(t *testing.T, names []string, arts []*artifacts.Artifact, img v1.Image, opts ...exporter.Option) (*exporter.Result, error) {
 	t.Helper()
@@ -232,4 +238,37 @@ func TestRegistryTargetSignsWithoutArtifacts(t *testing.T) {
 	}
 	d, _ := img.Digest()
 	checkSignature(t, host+"/app", res.Signature.Digest, d, s)
+}
+
+// A key whose password is wrong is found before the transaction's first
+// request (the key is decrypted in the background, and waited for there):
+// nothing is written, and the error is the key's.
+func TestCommitWaitsForTheKey(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, false)
+	dir := t.TempDir()
+	priv, _, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), func(bool) ([]byte, error) { return []byte("right"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, pass := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "password")
+	if err := os.WriteFile(key, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pass, []byte("wrong\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := signing.OpenKey(key, pass)
+	if err != nil {
+		t.Fatalf("OpenKey reads the files only: %v", err)
+	}
+	img, _ := random.Image(256, 1)
+	before := len(rec.requests())
+	_, err = commitSigned(t, []string{host + "/app:latest"}, fixture(t), img, exporter.WithSigner(k))
+	if !errors.Is(err, signing.ErrKey) {
+		t.Fatalf("err = %v, want signing.ErrKey", err)
+	}
+	if n := len(rec.requests()) - before; n != 0 {
+		t.Fatalf("%d requests were made with a key that cannot sign", n)
+	}
 }

@@ -106,6 +106,11 @@ type Published struct {
 // without a subject (an app image that is not in a registry), stamped with
 // WithCreated and WithImageID.
 func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error) {
+	// A key that cannot be used writes nothing (its error is a
+	// signing.ErrKey, the caller's to map).
+	if err := t.signerReady(img); err != nil {
+		return nil, err
+	}
 	s := subject{imageID: t.imageID}
 	if t.created != nil {
 		s.created = *t.created

@@ -24,7 +24,9 @@ const maxKeyFile = 64 << 10
 // an unencrypted PKCS #8, PKCS #1 or SEC 1 PEM key. ECDSA, RSA and Ed25519
 // keys sign as cosign signs with them (Ed25519ph).
 type KeySigner struct {
-	sv signature.SignerVerifier
+	done chan struct{} // closed when the key is decrypted, or failed to be
+	sv   signature.SignerVerifier
+	err  error
 }
 
 // ErrKey is the error of a key that cannot be used: unreadable, not a key,
@@ -33,10 +35,23 @@ var ErrKey = errors.New("signing key")
 
 // LoadKey reads the private key at keyPath, decrypted with the password in
 // passwordPath ("" for none: an unencrypted key, or cosign's key written
-// with an empty password). One trailing newline of the password file is
-// not part of the password, as `echo` and Kubernetes Secrets written by
-// hand leave one.
+// with an empty password), and waits until it is decrypted. One trailing
+// newline of the password file is not part of the password, as `echo` and
+// Kubernetes Secrets written by hand leave one.
 func LoadKey(keyPath, passwordPath string) (*KeySigner, error) {
+	k, err := OpenKey(keyPath, passwordPath)
+	if err != nil {
+		return nil, err
+	}
+	return k, k.Ready()
+}
+
+// OpenKey reads the key and its password file now (before privileges
+// drop: they may be readable by root alone) and decrypts the key in the
+// background: cosign's format derives the key with scrypt, 0.2 to 0.7 s
+// here, which then overlaps with the export's own work on its layers.
+// Ready waits for it and says whether the key can be used; Sign waits too.
+func OpenKey(keyPath, passwordPath string) (*KeySigner, error) {
 	pem, err := readSmall(keyPath)
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
@@ -49,6 +64,16 @@ func LoadKey(keyPath, passwordPath string) (*KeySigner, error) {
 		pass = bytes.TrimSuffix(pass, []byte("\n"))
 		pass = bytes.TrimSuffix(pass, []byte("\r"))
 	}
+	k := &KeySigner{done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		k.sv, k.err = decrypt(keyPath, pem, pass)
+	}()
+	return k, nil
+}
+
+// decrypt turns the PEM key into a signer.
+func decrypt(keyPath string, pem, pass []byte) (signature.SignerVerifier, error) {
 	pk, err := cryptoutils.UnmarshalPEMToPrivateKey(pem, func(bool) ([]byte, error) { return pass, nil })
 	if err != nil {
 		// The library's words ("decryption failed", "PEM decoding failed")
@@ -59,16 +84,34 @@ func LoadKey(keyPath, passwordPath string) (*KeySigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
 	}
-	return &KeySigner{sv: sv}, nil
+	return sv, nil
+}
+
+// Ready waits until the key is decrypted and returns why it cannot be
+// used, if it cannot (an ErrKey).
+func (k *KeySigner) Ready() error {
+	<-k.done
+	return k.err
 }
 
 // Sign signs payload.
 func (k *KeySigner) Sign(ctx context.Context, payload []byte) ([]byte, error) {
+	select {
+	case <-k.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if k.err != nil {
+		return nil, k.err
+	}
 	return k.sv.SignMessage(bytes.NewReader(payload), options.WithContext(ctx))
 }
 
 // PublicKey is the key that verifies k's signatures.
 func (k *KeySigner) PublicKey() (crypto.PublicKey, error) {
+	if err := k.Ready(); err != nil {
+		return nil, err
+	}
 	return k.sv.PublicKey()
 }
 

@@ -29,6 +29,23 @@ type Signer interface {
 	Sign(ctx context.Context, payload []byte) ([]byte, error)
 }
 
+// Readier is a Signer that prepares in the background (KeySigner decrypts
+// its key): Ready waits until it can sign and says why not. A transaction
+// calls it before its first write, so that a key that cannot be used
+// writes nothing.
+type Readier interface {
+	Ready() error
+}
+
+// Ready waits for s when it prepares in the background (Readier); other
+// signers are ready.
+func Ready(s Signer) error {
+	if r, ok := s.(Readier); ok {
+		return r.Ready()
+	}
+	return nil
+}
+
 // Signature is one signature, ready to push: what it signs, its manifest,
 // and the blobs the manifest names.
 type Signature struct {

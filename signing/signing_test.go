@@ -36,7 +36,9 @@ func TestPayload(t *testing.T) {
 
 type failingSigner struct{}
 
-func (failingSigner) Sign(context.Context, []byte) ([]byte, error) { return nil, errors.New("HSM offline") }
+func (failingSigner) Sign(context.Context, []byte) ([]byte, error) {
+	return nil, errors.New("HSM offline")
+}
 
 func TestSign(t *testing.T) {
 	key, pub := keyPair(t, t.TempDir(), "")

@@ -13,6 +13,7 @@ import (
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/signing"
 )
 
 // exitCode maps an export error to its documented exit code. This is the
@@ -49,6 +50,10 @@ func artifactsCode(err error) (code int, step string, ok bool) {
 		sboms *sbomError
 	)
 	switch {
+	case errors.Is(err, signing.ErrKey):
+		// A key that could not be decrypted, found by the transaction
+		// before its first write: an invalid input, as when it is read.
+		return cmd.CodeForInvalidArgs, "load signing key", true
 	case errors.As(err, &carry):
 		return platform.CodeRegistryFailed, "carry artifacts", true
 	case errors.As(err, &read):

@@ -36,9 +36,19 @@ func (s *settings) loadSigner(logger log.Logger, sharedUID, sharedGID int) error
 			}
 		}
 	}
-	k, err := signing.LoadKey(s.SigningKey, s.SigningPasswordFile)
+	// Read now; decrypted in the background, and waited for by the
+	// transaction before its first write (a wrong password then fails it
+	// with this same code: artifactsCode).
+	k, err := signing.OpenKey(s.SigningKey, s.SigningPasswordFile)
 	if err != nil {
 		return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "load signing key")
+	}
+	if s.kind == kindDaemon {
+		// Nothing is signed (the daemon target warns), but a key that
+		// cannot be used is still an invalid input.
+		if err := k.Ready(); err != nil {
+			return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "load signing key")
+		}
 	}
 	s.signer = k
 	return nil
