@@ -3,6 +3,7 @@
 package acceptance_test
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 	"net/http"
@@ -65,6 +66,31 @@ func nonceBuildpacks2(appNonce, artifactNonce string) []fixture.Buildpack {
 type backend struct {
 	host string
 	sbom bool
+	// pub, when the exports sign, is the key every tag that moved must name
+	// a manifest signed by (docs/spec.md R17-3).
+	pub crypto.PublicKey
+}
+
+// unsigned lists the watched tags that moved (after differs from before)
+// to a manifest without a valid signature referrer by b.pub.
+func (b backend) unsigned(before, after map[string]string) []string {
+	if b.pub == nil {
+		return nil
+	}
+	var bad []string
+	for tag, d := range after {
+		if d == "" || d == before[tag] || strings.HasPrefix(tag, "sha256-") {
+			continue
+		}
+		ref, err := name.NewDigest(b.host + "/app@" + d)
+		if err == nil {
+			_, err = harness.SignedInRegistry(ref, b.pub)
+		}
+		if err != nil {
+			bad = append(bad, fmt.Sprintf("app:%s names %s, which is not signed: %v", tag, d, err))
+		}
+	}
+	return bad
 }
 
 // digest is the digest tag points to in app, "" when the tag does not exist.
@@ -141,6 +167,24 @@ func (b backend) checkPublished(rep platform.Report, wantTags bool) []string {
 	want := len(artifactTags)
 	if b.sbom {
 		want++
+	}
+	if b.pub != nil {
+		if rep.ImageSignature == nil || rep.ImageSignature.Signed != app {
+			bad = append(bad, fmt.Sprintf("report's [image-signature] = %+v, want one of %s", rep.ImageSignature, app))
+		}
+		for _, a := range rep.Artifacts {
+			if len(a.Refs) != 1 {
+				continue
+			}
+			ref, err := name.NewDigest(b.host + "/app@" + a.Refs[0][strings.LastIndex(a.Refs[0], "@")+1:])
+			if err != nil {
+				bad = append(bad, err.Error())
+				continue
+			}
+			if sig, err := harness.SignedInRegistry(ref, b.pub); err != nil || sig.String() != a.Signature {
+				bad = append(bad, fmt.Sprintf("artifact %q: signature %v (%v), report says %q", a.Tag, sig, err, a.Signature))
+			}
+		}
 	}
 	if len(rep.Artifacts) != want {
 		bad = append(bad, fmt.Sprintf("report lists %d artifacts, want %d", len(rep.Artifacts), want))
@@ -236,6 +280,10 @@ func (b backend) judge(code int, out, reportPath, proxyHost string, before map[s
 	after, err := b.snapshot(watched)
 	if err != nil {
 		return inconsistent, []string{err.Error()}
+	}
+	// Whatever the outcome, a tag that moved names a signed manifest.
+	if bad := b.unsigned(before, after); len(bad) > 0 {
+		return inconsistent, bad
 	}
 	_, statErr := os.Stat(reportPath)
 	reportWritten := statErr == nil
@@ -364,40 +412,54 @@ func (t *tally) add(o tally) {
 // everything published (exit 0), every tag where it was (62, 64), or
 // exactly the tags the log lists as moved (65).
 func TestExportUnderFaults(t *testing.T) {
-	exportUnderFaults(t, harness.StartDistribution(t), 2, "faults-summary.txt", false)
+	exportUnderFaults(t, harness.StartDistribution(t), 2, "faults-summary.txt", faultFeatures{})
 }
 
 // TestExportUnderFaultsSBOM runs the matrix with CNB_ARTIFACTS_SBOM=referrers
-// (one more, untagged, artifact per export) against distribution 2.8, on
-// every sixth request (a sample, for time).
+// (one more, untagged, artifact per export) and a signing key (a signature
+// per manifest, R17-3: every tag that moved names a signed manifest,
+// whatever the outcome) against distribution 2.8, on every sixth request (a
+// sample, for time; one matrix for both, for CI's time).
 func TestExportUnderFaultsSBOM(t *testing.T) {
-	exportUnderFaults(t, harness.StartDistribution(t), 6, "faults-summary-sbom.txt", true)
+	exportUnderFaults(t, harness.StartDistribution(t), 6, "faults-summary-sbom.txt", faultFeatures{sbom: true, sign: true})
 }
 
 // TestExportUnderFaultsDistribution3 runs the same matrix against CNCF
 // distribution v3.0.0, on every fourth request (a sample, for time).
 func TestExportUnderFaultsDistribution3(t *testing.T) {
-	exportUnderFaults(t, harness.StartDistribution3(t), 4, "faults-summary-distribution3.txt", false)
+	exportUnderFaults(t, harness.StartDistribution3(t), 4, "faults-summary-distribution3.txt", faultFeatures{})
 }
+
+// faultFeatures are what the exports of a fault matrix publish besides the
+// artifacts: SBOM referrers, signatures.
+type faultFeatures struct{ sbom, sign bool }
 
 // exportUnderFaults runs the fault matrix against reg, at every sample-th
 // request, and writes its totals to summary next to out/lifecycle.
-func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryFile string, sbom bool) {
+func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryFile string, feat faultFeatures) {
 	start := time.Now()
 	proxy, err := faultproxy.Start(reg.Host, faultStall)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(proxy.Close)
-	b := backend{host: reg.Host, sbom: sbom}
+	b := backend{host: reg.Host, sbom: feat.sbom}
 	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
 	var names []string
 	for _, tag := range appTags {
 		names = append(names, proxy.Host+"/app:"+tag)
 	}
 	env := []string{platform.EnvRegistryTimeout + "=" + faultTimeout.String()}
-	if sbom {
+	if feat.sbom {
 		env = append(env, platform.EnvSBOM+"=referrers")
+	}
+	if feat.sign {
+		key, pub, err := harness.WriteSigningKey(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.pub = pub
+		env = append(env, platform.EnvSigningKey+"="+key)
 	}
 
 	runNo := 0
@@ -406,7 +468,7 @@ func exportUnderFaults(t *testing.T, reg *harness.Registry, sample int, summaryF
 		t.Helper()
 		runNo++
 		w := fixture.New(t, run, nonceBuildpacks(fmt.Sprintf("run-%d", runNo))...)
-		if sbom {
+		if feat.sbom {
 			writeLaunchSBOM(t, w, fmt.Sprintf("run-%d", runNo))
 		}
 		watched := append(append([]string(nil), appTags...), artifactTags...)
