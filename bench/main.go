@@ -14,7 +14,7 @@
 //	TOOLS_BIN      built tools (default ./tools/bin; `make tools`)
 //	BENCH_RUNS     runs per side (default 5)
 //	BENCH_CASES    comma-separated cases to run: no-artifacts, 3x1MiB,
-//	               200x10KiB, 1GiB, ownership, sbom (default all); "trace" prints the
+//	               200x10KiB, 1GiB, ownership, sbom, sign (default all); "trace" prints the
 //	               requests each side makes for 200 x 10 KiB
 //	BENCH_BIG_MIB  size of the big artifact in MiB (default 1024)
 //	BENCH_OUT      output directory (default ./out/bench)
@@ -125,6 +125,7 @@ func run() (code int) {
 		{"1GiB", func(b *bench, runs int) []caseResult { return b.caseBig(runs, bigMiB, &rep.Machine) }},
 		{"ownership", (*bench).caseOwnership},
 		{"sbom", (*bench).caseSBOM},
+		{"sign", (*bench).caseSign},
 	}
 	if selected["trace"] { // diagnostic only: requests per side
 		all = append(all, struct {

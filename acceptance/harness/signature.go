@@ -124,6 +124,9 @@ func SignedInRegistry(d name.Digest, pub crypto.PublicKey) (v1.Hash, error) {
 		}
 		return r.Digest, nil
 	}
+	if len(errs) == 0 {
+		return v1.Hash{}, fmt.Errorf("%s has no signature referrer (%d referrers)", d, len(idx.Manifests))
+	}
 	return v1.Hash{}, fmt.Errorf("%s has no valid signature referrer (%d referrers): %w", d, len(idx.Manifests), errors.Join(errs...))
 }
 
