@@ -55,7 +55,7 @@ func (d *daemonTarget) Wrap(_ context.Context, img imgutil.Image) (imgutil.Image
 		// A daemon image has no registry digest that a signature could
 		// name; its artifacts (pushed without a subject) are not signed
 		// either (section 17).
-		d.opts.logger.Warnf("Not signing: %s exports to a Docker daemon, whose images have no registry digest to sign", "-daemon")
+		d.opts.logger.Warnf("Not signing: the image is exported to a Docker daemon, whose images have no registry digest to sign (%s is ignored)", platform.EnvSigningKey)
 	}
 	if len(d.arts) == 0 {
 		return img, nil
