@@ -1,6 +1,10 @@
 package exporter_test
 
 import (
+	"crypto/ecdsa"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -195,5 +199,85 @@ func TestLayoutExportUntagged(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("%d index entries for the SBOM, want 1", n)
+	}
+}
+
+// With a signer, the layout holds a signature of the app image and of each
+// artifact: unnamed index entries whose manifests (and blobs) are in the
+// layout, each signing its subject (docs/spec.md R17-9).
+func TestLayoutExportSigned(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(t.TempDir(), "app")
+	img, err := layout.NewImage(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := exporter.NewPlan([]string{"example.com/app:latest"}, fixture(t), platform.TagTemplate{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newSigner(t)
+	li, err := exporter.WrapLayout(img, plan, exporter.WithSigner(s))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := li.SaveAs(dir); err != nil {
+		t.Fatalf("SaveAs: %v", err)
+	}
+	res, err := li.Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	path, err := ggcrlayout.FromPath(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, err := path.ImageIndex()
+	if err != nil {
+		t.Fatal(err)
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[v1.Hash]v1.Hash{res.Signature.Digest: res.Subject.Digest}
+	for _, p := range res.Artifacts {
+		want[p.Signature.Digest] = p.Manifest.Descriptor.Digest
+	}
+	if len(want) != 4 {
+		t.Fatalf("signatures %v, want 4 (the app image and 3 artifacts)", want)
+	}
+	for _, d := range im.Manifests {
+		subject, ok := want[d.Digest]
+		if !ok {
+			continue
+		}
+		delete(want, d.Digest)
+		if d.Annotations["org.opencontainers.image.ref.name"] != "" || d.ArtifactType != artifacts.MediaTypeCosignSignature {
+			t.Errorf("signature entry %+v: want unnamed, of the signature type", d)
+		}
+		raw, err := path.Bytes(d.Digest)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m v1.Manifest
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Subject == nil || m.Subject.Digest != subject {
+			t.Errorf("signature %s: subject %v, want %s", d.Digest, m.Subject, subject)
+		}
+		payload, err := path.Bytes(m.Layers[0].Digest)
+		if err != nil {
+			t.Fatalf("payload blob: %v", err)
+		}
+		sig, _ := base64.StdEncoding.DecodeString(m.Layers[0].Annotations[artifacts.AnnotationCosignSig])
+		h := sha256.Sum256(payload)
+		if !ecdsa.VerifyASN1(&s.k.PublicKey, h[:], sig) || !strings.Contains(string(payload), subject.String()) {
+			t.Errorf("signature %s does not sign %s", d.Digest, subject)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("signatures without an index entry: %v", want)
 	}
 }
