@@ -272,3 +272,56 @@ func TestCommitWaitsForTheKey(t *testing.T) {
 		t.Fatalf("%d requests were made with a key that cannot sign", n)
 	}
 }
+
+// Committing the same image and artifacts again with the same key writes
+// the same signatures (cosign keys sign deterministically): no second
+// signature referrer, as a second reattach changes nothing (R15.3).
+func TestCommitSignedTwiceAddsNoReferrer(t *testing.T) {
+	t.Parallel()
+	_, host := newRegistry(t, false)
+	dir := t.TempDir()
+	priv, _, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), func(bool) ([]byte, error) { return []byte(""), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := filepath.Join(dir, "cosign.key")
+	if err := os.WriteFile(key, priv, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	k, err := signing.LoadKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, _ := random.Image(256, 1)
+	arts := fixture(t)
+	app := host + "/app"
+	var first *exporter.Result
+	for range 2 {
+		res, err := commitSigned(t, []string{app + ":latest"}, arts, img, exporter.WithSigner(k))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			first = res
+			continue
+		}
+		if res.Signature.Digest != first.Signature.Digest {
+			t.Errorf("the app image's signature changed: %s, then %s", first.Signature.Digest, res.Signature.Digest)
+		}
+		for i := range res.Artifacts {
+			if res.Artifacts[i].Signature.Digest != first.Artifacts[i].Signature.Digest {
+				t.Errorf("artifact %d's signature changed", i)
+			}
+		}
+	}
+	d, _ := img.Digest()
+	repo, _ := name.NewRepository(app)
+	ri, err := remote.Referrers(repo.Digest(d.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	idx, _ := ri.IndexManifest()
+	if n := len(idx.Manifests); n != len(arts)+1 {
+		t.Fatalf("%d referrers of the app image after two commits, want %d (the artifacts and one signature)", n, len(arts)+1)
+	}
+}

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"net/http"
+	"sync"
 
 	"github.com/buildpacks/lifecycle/log"
 
@@ -50,14 +51,31 @@ type repoWriter struct {
 	// serial: artifact manifests and tags are written one at a time (see
 	// learnReferrers).
 	serial bool
+	// uploaded are the blobs this transaction put into (or found in) the
+	// repository, so that a later stage (the signatures') does not ask
+	// again.
+	uploaded sync.Map // v1.Hash -> struct{}
 }
 
 func (w *repoWriter) putManifest(ctx context.Context, ref string, mt types.MediaType, body []byte) (http.Header, error) {
 	return w.client.PutManifest(ctx, w.repo, ref, mt, body)
 }
 
+// uploadBlob puts l into the repository unless this transaction did
+// already (the registry client asks the registry first in any case).
 func (w *repoWriter) uploadBlob(ctx context.Context, l v1.Layer) error {
-	return w.client.UploadBlob(ctx, w.repo, l)
+	if d, err := l.Digest(); err == nil {
+		if _, done := w.uploaded.Load(d); done {
+			return nil
+		}
+	}
+	if err := w.client.UploadBlob(ctx, w.repo, l); err != nil {
+		return err
+	}
+	if d, err := l.Digest(); err == nil { // a streamed blob's is known now
+		w.uploaded.Store(d, struct{}{})
+	}
+	return nil
 }
 
 // learnReferrers decides, after the first artifact manifest, whether the

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/ecdsa"
 	"errors"
 	"fmt"
 	"io"
@@ -26,7 +27,15 @@ const maxKeyFile = 64 << 10
 type KeySigner struct {
 	done chan struct{} // closed when the key is decrypted, or failed to be
 	sv   signature.SignerVerifier
-	err  error
+	// ecdsa, for an ECDSA key (cosign's), signs deterministically (RFC
+	// 6979, the standard library's) with hash, the hash sigstore chooses
+	// for the key: the same payload gets the same signature, so a re-export
+	// or a second reattach writes the same signature manifest again, not
+	// another referrer. Ed25519 and RSA PKCS #1 v1.5 are deterministic
+	// already.
+	ecdsa *ecdsa.PrivateKey
+	hash  crypto.Hash
+	err   error
 }
 
 // ErrKey is the error of a key that cannot be used: unreadable, not a key,
@@ -67,24 +76,30 @@ func OpenKey(keyPath, passwordPath string) (*KeySigner, error) {
 	k := &KeySigner{done: make(chan struct{})}
 	go func() {
 		defer close(k.done)
-		k.sv, k.err = decrypt(keyPath, pem, pass)
+		k.err = k.decrypt(keyPath, pem, pass)
 	}()
 	return k, nil
 }
 
-// decrypt turns the PEM key into a signer.
-func decrypt(keyPath string, pem, pass []byte) (signature.SignerVerifier, error) {
+// decrypt turns the PEM key into k's signer.
+func (k *KeySigner) decrypt(keyPath string, pem, pass []byte) error {
 	pk, err := cryptoutils.UnmarshalPEMToPrivateKey(pem, func(bool) ([]byte, error) { return pass, nil })
 	if err != nil {
 		// The library's words ("decryption failed", "PEM decoding failed")
 		// hold neither the password nor the key.
-		return nil, fmt.Errorf("%w %s: %v (a key as `cosign generate-key-pair` writes it, and its password in CNB_ARTIFACTS_SIGNING_PASSWORD_FILE)", ErrKey, keyPath, err)
+		return fmt.Errorf("%w %s: %v (a key as `cosign generate-key-pair` writes it, and its password in CNB_ARTIFACTS_SIGNING_PASSWORD_FILE)", ErrKey, keyPath, err)
 	}
-	sv, err := signature.LoadDefaultSignerVerifier(pk, options.WithED25519ph())
-	if err != nil {
-		return nil, fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
+	if k.sv, err = signature.LoadDefaultSignerVerifier(pk, options.WithED25519ph()); err != nil {
+		return fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
 	}
-	return sv, nil
+	if e, ok := pk.(*ecdsa.PrivateKey); ok {
+		details, err := signature.GetDefaultAlgorithmDetails(e.Public())
+		if err != nil {
+			return fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
+		}
+		k.ecdsa, k.hash = e, details.GetHashType()
+	}
+	return nil
 }
 
 // Ready waits until the key is decrypted and returns why it cannot be
@@ -103,6 +118,11 @@ func (k *KeySigner) Sign(ctx context.Context, payload []byte) ([]byte, error) {
 	}
 	if k.err != nil {
 		return nil, k.err
+	}
+	if k.ecdsa != nil {
+		h := k.hash.New()
+		h.Write(payload)
+		return k.ecdsa.Sign(nil, h.Sum(nil), k.hash) // nil: RFC 6979
 	}
 	return k.sv.SignMessage(bytes.NewReader(payload), options.WithContext(ctx))
 }

@@ -125,3 +125,31 @@ func TestLoadKey(t *testing.T) {
 		})
 	}
 }
+
+// An ECDSA key signs deterministically (RFC 6979): the same payload gets the
+// same signature, and so the same signature manifest, which a re-export or
+// a second reattach writes again instead of adding a referrer; the
+// signature still verifies as any ECDSA signature.
+func TestSignIsDeterministic(t *testing.T) {
+	key, pub := keyPair(t, t.TempDir(), "")
+	k, err := signing.LoadKey(key, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := k.Sign(context.Background(), []byte("payload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := k.Sign(context.Background(), []byte("payload"))
+	c, _ := k.Sign(context.Background(), []byte("another payload"))
+	if !bytes.Equal(a, b) {
+		t.Error("two signatures of one payload differ")
+	}
+	if bytes.Equal(a, c) {
+		t.Error("two payloads got the same signature")
+	}
+	h := sha256.Sum256([]byte("payload"))
+	if !ecdsa.VerifyASN1(pub, h[:], a) {
+		t.Error("the deterministic signature does not verify")
+	}
+}

@@ -110,6 +110,26 @@ func (e *nameError) Error() string {
 // logPublished prints the artifacts summary that follows lifecycle's images
 // summary.
 func logPublished(res *exporter.Result) {
+	logArtifacts(res)
+	logSignatures(res)
+}
+
+// logSignatures lists each signature the command wrote, after what it
+// signs (docs/spec.md section 17).
+func logSignatures(res *exporter.Result) {
+	if res == nil || res.Signature.Digest == (v1.Hash{}) {
+		return
+	}
+	cmd.DefaultLogger.Infof("*** Signatures:")
+	cmd.DefaultLogger.Infof("      %s (app image): %s", res.Subject.Digest, res.Signature.Digest)
+	for _, p := range res.Artifacts {
+		if p.Signature.Digest != (v1.Hash{}) {
+			cmd.DefaultLogger.Infof("      %s (artifact '%s:%s'): %s", p.Manifest.Descriptor.Digest, p.Artifact.Buildpack.ID, p.Artifact.Layer, p.Signature.Digest)
+		}
+	}
+}
+
+func logArtifacts(res *exporter.Result) {
 	if res == nil || len(res.Artifacts) == 0 || res.Skipped != "" {
 		return
 	}
