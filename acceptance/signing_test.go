@@ -892,3 +892,34 @@ func TestSigningCreator(t *testing.T) {
 		checkUnsigned(t, reg, app, b2.Report)
 	})
 }
+
+// TestSigningEmptyPassword [S-verify]: a key `cosign generate-key-pair`
+// wrote with an empty password (cosign still encrypts it, with the empty
+// password) signs without a password file, as signing.LoadKey documents,
+// and with a password file holding just a newline; cosign verifies both.
+func TestSigningEmptyPassword(t *testing.T) {
+	priv, pub := harness.CosignKeyPair(t, "")
+	k := signingKey{priv: priv, pub: pub}
+	other := newSigningKey(t, "other")
+	newline := filepath.Join(t.TempDir(), "password")
+	must(t, os.WriteFile(newline, []byte("\n"), 0o600))
+	reg := harness.StartOlareg(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	for _, c := range []struct {
+		name string
+		env  []string
+	}{
+		{"no password file", []string{platform.EnvSigningKey + "=" + priv}},
+		{"a newline in the password file", []string{platform.EnvSigningKey + "=" + priv, platform.EnvSigningPasswordFile + "=" + newline}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			app := reg.Host + "/" + strings.ReplaceAll(c.name, " ", "-") + ":latest"
+			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+			out, code := export(t, w, false, "0.13", c.env, app)
+			if code != 0 {
+				t.Fatalf("exit %d\n%s", code, out)
+			}
+			checkSignedExport(t, reg, app, w.Report, k, other, 3)
+		})
+	}
+}
