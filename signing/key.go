@@ -41,7 +41,10 @@ func LoadKey(keyPath, passwordPath string) (*KeySigner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w %s: %v", ErrKey, keyPath, err)
 	}
-	var pass []byte
+	// Without a password file the password is empty, not absent: cosign's
+	// key written with an empty password is still encrypted, and
+	// cryptoutils decrypts only when the password is not nil.
+	pass := []byte{}
 	if passwordPath != "" {
 		if pass, err = readSmall(passwordPath); err != nil {
 			return nil, fmt.Errorf("%w password file %s: %v", ErrKey, passwordPath, err)
