@@ -26,6 +26,7 @@ import (
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 
+	"github.com/cnb-artifacts/lifecycle/acceptance/faultproxy"
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -57,6 +58,9 @@ import (
 //	[S-layout]   -layout: signatures are unnamed index entries, valid ECDSA
 //	             over the payload, payload digest = subject
 //	[S-daemon]   daemon: one "Not signing" warning, exit 0, nothing signed
+//	[S-refused]  a registry that refuses a signature manifest fails the
+//	             export (64) under every policy; no tag moves, and what the
+//	             tags name still verifies
 //	[S-creator]  creator refuses (exit 3) a key or password file the CNB user
 //	             can read; root-only 0600 signs
 
@@ -921,5 +925,53 @@ func TestSigningEmptyPassword(t *testing.T) {
 			}
 			checkSignedExport(t, reg, app, w.Report, k, other, 3)
 		})
+	}
+}
+
+// TestSigningRefusedSignatureMovesNoTag [S-refused]: a registry that
+// refuses the signature manifests (GitLab's artifact type allow-list,
+// emulated: the samples' types are allowed, cosign's is not) fails the
+// export with exit 64 under the policies required and best-effort (an
+// unsigned image is never published); the tags stay where the first,
+// signed export put them, and what they name still verifies.
+func TestSigningRefusedSignatureMovesNoTag(t *testing.T) {
+	k := newSigningKey(t, "refused")
+	other := newSigningKey(t, "other")
+	reg := harness.StartDistribution(t)
+	proxy, err := faultproxy.Start(reg.Host, faultStall)
+	must(t, err)
+	t.Cleanup(proxy.Close)
+	run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
+	app := proxy.Host + "/app"
+	w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	if out, code := export(t, w, false, "0.13", k.env(), app+":latest"); code != 0 {
+		t.Fatalf("first export: exit %d\n%s", code, out)
+	}
+	before := tagDigests(t, reg.Host+"/app")
+
+	proxy.SetQuirks(faultproxy.Quirks{AllowedTypes: []string{
+		"application/vnd.wasm.config.v0+json", "application/vnd.cncf.helm.config.v1+json", "application/vnd.cnb.junit.report.v1+xml"}})
+	for _, policy := range []string{"required", "best-effort"} {
+		t.Run(policy, func(t *testing.T) {
+			plain := fixture.Plain()
+			plain.Version = "2.0.0"
+			plain.Layers[0].Files = map[string][]byte{"node_modules/left-pad/index.js": []byte("module.exports = s => s.trim()\n")}
+			w2 := fixture.New(t, run, append([]fixture.Buildpack{plain}, fixture.Samples()...)...)
+			out, code := export(t, w2, false, "0.13", append([]string{platform.EnvPolicy + "=" + policy}, k.env()...), app+":latest")
+			if code != platform.CodeRegistryFailed {
+				t.Fatalf("[S-refused] exit %d, want %d: the registry refuses every signature\n%s", code, platform.CodeRegistryFailed, out)
+			}
+			if !strings.Contains(out, "signature") {
+				t.Errorf("[S-refused] the error does not say a signature was refused:\n%s", out)
+			}
+			if after := tagDigests(t, reg.Host+"/app"); !mapsEqual(after, before) {
+				t.Errorf("[S-refused] tags moved: %v, were %v", after, before)
+			}
+		})
+	}
+	proxy.SetQuirks(faultproxy.Quirks{})
+	checkVerifies(t, app+":latest", k.pub, other.pub)
+	for _, tag := range []string{"wasm", "0.1.0", "junit"} {
+		checkVerifies(t, app+":"+tag, k.pub, other.pub)
 	}
 }
