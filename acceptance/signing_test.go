@@ -975,3 +975,61 @@ func TestSigningRefusedSignatureMovesNoTag(t *testing.T) {
 		checkVerifies(t, app+":"+tag, k.pub, other.pub)
 	}
 }
+
+// TestSigningRepeatAddsNoSignature [S-shape]: publishing again what is
+// already signed with the same key adds no signature: a second export of
+// the same build (the same app and artifact digests) and a second
+// reattach leave one signature per manifest, the one both reports name, as
+// a second reattach without a key changes nothing (TestRebaseThenReattach).
+// ECDSA signatures are randomised, so a signature made again is another
+// manifest: without a check for an existing valid signature, every
+// rebuild of an unchanged app, and every reattach, adds one more referrer
+// per manifest (up to exporter.maxReferrers, past which reads fail).
+func TestSigningRepeatAddsNoSignature(t *testing.T) {
+	k := newSigningKey(t, "repeat")
+	other := newSigningKey(t, "other")
+	reg := harness.StartOlareg(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+
+	t.Run("export twice", func(t *testing.T) {
+		app := reg.Host + "/app:latest"
+		w := signedWorkspace(t, run)
+		var digests []string
+		for i := range 2 {
+			out, code := export(t, w, false, "0.13", append(slices.Clone(sbomEnv), k.env()...), app)
+			if code != 0 {
+				t.Fatalf("export %d: exit %d\n%s", i+1, code, out)
+			}
+			digests = append(digests, head(t, app).String())
+		}
+		if digests[0] != digests[1] {
+			t.Fatalf("the same build gave %v: not reproducible, the test proves nothing", digests)
+		}
+		checkSignedExport(t, reg, app, w.Report, k, other, 4)
+	})
+
+	t.Run("reattach twice", func(t *testing.T) {
+		app := reg.Host + "/re:latest"
+		w := signedWorkspace(t, run)
+		if out, code := export(t, w, false, "0.13", append(slices.Clone(sbomEnv), k.env()...), app); code != 0 {
+			t.Fatalf("export: exit %d\n%s", code, out)
+		}
+		old := head(t, app)
+		patched := patchRunImage(t, run, reg.Host+"/run:patched")
+		rebase := exec.Command(filepath.Join(harness.LifecycleDir(t), "lifecycle"), "rebase", "-force", "-run-image", patched,
+			"-report", filepath.Join(t.TempDir(), "rebase.toml"), app)
+		rebase.Env = append(w.Env("0.13"), sourceDateEpoch)
+		if stdout, stderr, code := harness.Run(t, rebase); code != 0 {
+			t.Fatalf("lifecycle rebase: exit %d\n%s%s", code, stdout, stderr)
+		}
+		for i := range 2 {
+			report := filepath.Join(t.TempDir(), "reattach.toml")
+			c := exec.Command(harness.Binary(t, "lifecycle-artifacts"), "reattach", "-from", reg.Host+"/re@"+old.String(), "-report", report, app)
+			c.Env = append(w.Env("0.13"), k.env()...)
+			if stdout, stderr, code := harness.Run(t, c); code != 0 {
+				t.Fatalf("reattach %d: exit %d\n%s%s", i+1, code, stdout, stderr)
+			}
+			checkSignedExport(t, reg, app, report, k, other, 4)
+		}
+	})
+}
