@@ -8,6 +8,7 @@ import (
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"os/exec"
@@ -61,6 +62,8 @@ import (
 //	[S-refused]  a registry that refuses a signature manifest fails the
 //	             export (64) under every policy; no tag moves, and what the
 //	             tags name still verifies
+//	[S-secret]   no buildpack finds the key or its password (environments,
+//	             files it can read)
 //	[S-creator]  creator refuses (exit 3) a key or password file the CNB user
 //	             can read; root-only 0600 signs
 
@@ -1032,4 +1035,77 @@ func TestSigningRepeatAddsNoSignature(t *testing.T) {
 			checkSignedExport(t, reg, app, report, k, other, 4)
 		}
 	})
+}
+
+// TestSigningKeyNeverReachesBuildpacks [S-secret]: with a key and its
+// password given to our creator (root-owned, 0600), a buildpack that reads
+// every process environment its user can read, its own, the key and
+// password files by path, and every file it can read under the build's
+// directories and the temporary directories, finds neither the key nor
+// its password; the build signs (the key was used).
+func TestSigningKeyNeverReachesBuildpacks(t *testing.T) {
+	k := newSigningKey(t, "canary-"+strings.Repeat("p4ss", 4))
+	other := newSigningKey(t, "other")
+	keyPEM, err := os.ReadFile(k.priv)
+	must(t, err)
+	// One line of the encrypted key's ciphertext (the first lines are the
+	// same in every cosign key: the KDF's parameters), enough to find a copy.
+	keyLines := strings.Split(strings.TrimSpace(string(keyPEM)), "\n")
+	if len(keyLines) < 8 {
+		t.Fatalf("cosign.key has %d lines:\n%s", len(keyLines), keyPEM)
+	}
+	keyLine := keyLines[len(keyLines)-3]
+	reg := harness.StartDistribution(t)
+	run := fixture.PushRunImage(t, reg.Host+"/run")
+	b := fixture.NewBuild(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+	bin := filepath.Join(b.Buildpacks, "examples_node", "1.0.0", "bin")
+	for _, phase := range []string{"detect", "build"} {
+		p := filepath.Join(bin, phase)
+		orig, err := os.ReadFile(p)
+		must(t, err)
+		body := strings.TrimPrefix(string(orig), "#!/bin/sh\n")
+		dump := filepath.Join(b.Dir, "scan-"+phase)
+		files := fmt.Sprintf(`for f in %q %q "$CNB_ARTIFACTS_SIGNING_KEY" "$CNB_ARTIFACTS_SIGNING_PASSWORD_FILE"; do
+	[ -n "$f" ] && [ -r "$f" ] && { printf '\n==> %%s\n' "$f"; cat "$f"; } >>"$dump.files" 2>/dev/null && echo "read $f" >>"$dump.read"
+done
+for d in %q /tmp /var/tmp /dev/shm; do
+	find "$d" -type f -readable ! -name 'scan-*' 2>/dev/null | while read -r f; do { printf '\n==> %%s\n' "$f"; cat "$f"; } >>"$dump.files" 2>/dev/null; done
+done
+`, k.priv, k.passwordFile, b.Dir)
+		must(t, os.WriteFile(p, []byte(scanScript(dump)+files+body), 0o755))
+	}
+	app := reg.Host + "/app:latest"
+	out, code := create(t, b, false, "0.13", k.env(), app)
+	if code != 0 {
+		t.Fatalf("exit %d\n%s", code, out)
+	}
+	if strings.Contains(out, k.password) || strings.Contains(out, keyLine) {
+		t.Fatalf("[S-secret] the output holds the key or its password:\n%s", out)
+	}
+	for _, phase := range []string{"detect", "build"} {
+		dump := filepath.Join(b.Dir, "scan-"+phase)
+		env, err := os.ReadFile(dump + ".env")
+		must(t, err)
+		files, _ := os.ReadFile(dump + ".files")
+		read, _ := os.ReadFile(dump + ".read")
+		if len(files) == 0 {
+			t.Errorf("%s: the scan read no file at all (it can read the app, at least)", phase)
+		}
+		for what, s := range map[string]string{"password": k.password, "key": keyLine} {
+			if strings.Contains(string(env), s) {
+				t.Errorf("[S-secret] %s: a buildpack read the %s from a process environment; read:\n%s", phase, what, read)
+			}
+			for _, f := range strings.Split(string(files), "\n==> ") {
+				if path, content, _ := strings.Cut(f, "\n"); strings.Contains(content, s) {
+					t.Errorf("[S-secret] %s: a buildpack read the %s from the file %s", phase, what, path)
+				}
+			}
+		}
+		if strings.Contains(string(env), platform.EnvSigningKey) {
+			// A path, not the key: noted, not refused.
+			t.Logf("%s: a buildpack sees the variable %s (the key's path)", phase, platform.EnvSigningKey)
+		}
+		t.Logf("%s: processes and files read:\n%s", phase, read)
+	}
+	checkSignedExport(t, reg, app, b.Report, k, other, 3)
 }
