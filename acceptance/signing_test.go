@@ -36,35 +36,35 @@ import (
 // Issue 21: the app image and every artifact signed inside the export
 // transaction (CNB_ARTIFACTS_SIGNING_KEY, CNB_ARTIFACTS_SIGNING_PASSWORD_FILE),
 // black box, through the built binaries. docs/spec.md section 17 is the
-// contract; each test says which behaviour it checks ("[S…]" below, to be
-// mapped onto the section's rule IDs R17-n once they are written).
+// contract; each test says which behaviour it checks ("[S…]" below) and
+// so which of the section's rules (R17-n).
 //
-//	[S-verify]   cosign verify --key (offline, no tlog) accepts the app image
+//	[S-verify] R17-2  cosign verify --key (offline, no tlog) accepts the app image
 //	             (by tag and by digest) and every artifact, refuses another key
-//	[S-shape]    each signature is an OCI manifest, artifactType cosign's, the
+//	[S-shape] R17-2   each signature is an OCI manifest, artifactType cosign's, the
 //	             empty config, one simple-signing layer with the signature
 //	             annotation, io.buildpacks.artifact.signature=cosign, subject =
 //	             what it signs; exactly one per signed manifest
-//	[S-report]   report.toml: [image-signature] signed/signature and each
+//	[S-report] R17-5  report.toml: [image-signature] signed/signature and each
 //	             [[artifacts]] signature = the signature referrers found
-//	[S-unset]    no key: no signature, no [image-signature], no signature key
-//	[S-off]      policy off: the key is ignored with a warning, nothing signed
-//	[S-badkey]   a key that cannot be used (wrong password, FIFO, missing
+//	[S-unset] R17-1   no key: no signature, no [image-signature], no signature key
+//	[S-off] R17-8     policy off: the key is ignored with a warning, nothing signed
+//	[S-badkey] R17-6  a key that cannot be used (wrong password, FIFO, missing
 //	             file): exit 3, nothing written, no hang, no password echoed
-//	[S-rebase]   the rebaser signs the rebased image and its artifacts
-//	[S-reattach] reattach with the key signs what it re-attaches
-//	[S-carry]    a carried artifact's new manifest is signed
-//	[S-warn]     rebase/reattach/export without key of an image we signed:
+//	[S-rebase] R17-10  the rebaser signs the rebased image and its artifacts
+//	[S-reattach] R17-10 reattach with the key signs what it re-attaches
+//	[S-carry] R17-10   a carried artifact's new manifest is signed
+//	[S-warn] R17-11    rebase/reattach/export without key of an image we signed:
 //	             one "Not signing" warning naming it; none if never signed
-//	[S-layout]   -layout: signatures are unnamed index entries, valid ECDSA
+//	[S-layout] R17-9  -layout: signatures are unnamed index entries, valid ECDSA
 //	             over the payload, payload digest = subject
-//	[S-daemon]   daemon: one "Not signing" warning, exit 0, nothing signed
-//	[S-refused]  a registry that refuses a signature manifest fails the
+//	[S-daemon] R17-9  daemon: one "Not signing" warning, exit 0, nothing signed
+//	[S-refused] R17-4 a registry that refuses a signature manifest fails the
 //	             export (64) under every policy; no tag moves, and what the
 //	             tags name still verifies
-//	[S-secret]   no buildpack finds the key or its password (environments,
+//	[S-secret] R17-7  no buildpack finds the key or its password (environments,
 //	             files it can read)
-//	[S-creator]  creator refuses (exit 3) a key or password file the CNB user
+//	[S-creator] R17-7 creator refuses (exit 3) a key or password file the CNB user
 //	             can read; root-only 0600 signs
 
 // codeInvalidArgs is lifecycle's exit code for invalid arguments
