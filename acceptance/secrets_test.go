@@ -3,7 +3,9 @@
 package acceptance_test
 
 import (
+	"crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -37,23 +39,38 @@ printf 'parent %%s %%s\n' "$PPID" "$(tr '\0' ' ' <"/proc/$PPID/cmdline" 2>/dev/n
 // key: it searches every file its user can read under dirs for each of
 // secrets (grep -rlF, bounded to fileScanTimeout) and appends the names of
 // the files that hold one to dump.found, and grep's exit code to
-// dump.grep (1: nothing found; 124: timed out). The secrets are split in
-// the script's text, so the script itself (a file the scan reads) does not
-// hold them.
+// dump.grep (0: found, the control at least; 1: nothing; 2: some file or
+// directory unreadable; 124: timed out). The secrets are split in the
+// script's text, so the script itself (a file the scan reads) does not
+// hold them; grep reads them from dump.patterns (listed in dump.found as
+// it holds them; removed after), not from its command line, which other
+// processes of the CNB user on this machine could read.
 func fileScanScript(dump string, secrets, dirs []string) string {
 	var pats strings.Builder
 	for _, s := range secrets {
 		h := len(s) / 2
-		fmt.Fprintf(&pats, " -e \"$(printf %%s '%s' '%s')\"", s[:h], s[h:])
+		fmt.Fprintf(&pats, "printf '%%s%%s\\n' '%s' '%s' >>\"$dump.patterns\"\n", s[:h], s[h:])
 	}
 	var where strings.Builder
 	for _, d := range dirs {
 		fmt.Fprintf(&where, " '%s'", d)
 	}
 	return fmt.Sprintf(`dump=%q
-timeout %d grep -rlF%s%s >>"$dump.found" 2>/dev/null
+: >"$dump.patterns"
+%stimeout %d grep -rlF -f "$dump.patterns"%s >>"$dump.found" 2>/dev/null
 echo $? >>"$dump.grep"
-`, dump, int(fileScanTimeout/time.Second), pats.String(), where.String())
+rm -f "$dump.patterns"
+`, dump, pats.String(), int(fileScanTimeout/time.Second), where.String())
+}
+
+// randomHex is 16 random hex digits.
+func randomHex(t *testing.T) string {
+	t.Helper()
+	b := make([]byte, 8)
+	if _, err := rand.Read(b); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(b)
 }
 
 // fileScanTimeout bounds each file search of fileScanScript.
@@ -87,24 +104,19 @@ func TestNoCredentialReachesBuildpacks(t *testing.T) {
 
 	// The signing key: its password, a line of its ciphertext and the
 	// paths the variables hold are the canaries.
-	password := "canary-pw-" + strings.Repeat("k3yp4ss", 3)
+	// Canaries random per run: another test on this machine may search
+	// the same directories.
+	password := "canary-pw-" + randomHex(t)
 	priv, _ := harness.CosignKeyPair(t, password)
 	key, err := os.ReadFile(priv)
 	must(t, err)
-	var keyLine string
-	for _, l := range strings.Split(string(key), "\n") {
-		if len(l) >= 48 && !strings.HasPrefix(l, "-----") {
-			keyLine = l
-			break
-		}
-	}
-	if keyLine == "" {
-		t.Fatalf("cosign.key has no line of ciphertext:\n%s", key)
-	}
+	keyLine := harness.CosignKeyCanary(t, key)
 	keyDir, err := os.MkdirTemp("", "cnb-signing-canary-")
 	must(t, err)
 	t.Cleanup(func() { os.RemoveAll(keyDir) })
-	must(t, os.Chmod(keyDir, 0o755)) // listable: only the files' modes protect them
+	// Listable, so the file search reaches the files: only their modes
+	// protect them.
+	must(t, os.Chmod(keyDir, 0o755))
 	keyPath, passPath := filepath.Join(keyDir, "cosign.key"), filepath.Join(keyDir, "password")
 	must(t, os.WriteFile(keyPath, key, 0o600))
 	must(t, os.WriteFile(passPath, []byte(password), 0o600))
@@ -117,7 +129,7 @@ func TestNoCredentialReachesBuildpacks(t *testing.T) {
 	for _, stock := range []bool{true, false} {
 		t.Run(map[bool]string{true: "stock creator", false: "our creator"}[stock], func(t *testing.T) {
 			b := fixture.NewBuild(t, run, fixture.Plain())
-			control, controlCanary := filepath.Join(b.Dir, "control"), "control-canary-"+strings.Repeat("c0ntr0l", 3)
+			control, controlCanary := filepath.Join(b.Dir, "control"), "control-canary-"+randomHex(t)
 			bin := filepath.Join(b.Buildpacks, "examples_node", "1.0.0", "bin")
 			for _, phase := range []string{"detect", "build"} {
 				p := filepath.Join(bin, phase)
@@ -168,9 +180,12 @@ func TestNoCredentialReachesBuildpacks(t *testing.T) {
 				var leaked []string
 				sawControl := false
 				for _, f := range strings.Fields(string(found)) {
-					if f == control {
+					switch f {
+					case control:
 						sawControl = true
-					} else {
+					case filepath.Join(b.Dir, "scan-"+phase+".patterns"):
+						// the search's own patterns, removed after it
+					default:
 						leaked = append(leaked, f)
 					}
 				}
@@ -182,9 +197,9 @@ func TestNoCredentialReachesBuildpacks(t *testing.T) {
 				}
 				grepCode, err := os.ReadFile(filepath.Join(b.Dir, "scan-"+phase+".grep"))
 				must(t, err)
-				// 1: read, nothing found; 2: some file or directory could not
+				// 0: found (the control); 2: some file or directory could not
 				// be read (the key's, among others), which is the point.
-				if c := strings.TrimSpace(string(grepCode)); c != "1" && c != "2" {
+				if c := strings.TrimSpace(string(grepCode)); c != "0" && c != "1" && c != "2" {
 					t.Fatalf("%s: the file search did not complete (grep exit %s; 124 is a timeout after %s)", phase, c, fileScanTimeout)
 				}
 				// Our creator's phases are child processes of the CNB user:

@@ -82,16 +82,14 @@ func (k signingKey) hostEnv() []string {
 }
 
 // checkNoSecretInOutput fails the test when out holds the password or a
-// line of the private key's body.
+// line of the private key's ciphertext.
 func (k signingKey) checkNoSecretInOutput(t *testing.T, what, out string) {
 	t.Helper()
 	if strings.Contains(out, k.password) {
 		t.Errorf("%s's output holds the signing key's password", what)
 	}
-	for _, l := range strings.Split(string(k.key), "\n") {
-		if len(l) >= 32 && !strings.HasPrefix(l, "-----") && strings.Contains(out, l) {
-			t.Errorf("%s's output holds a line of the private key", what)
-		}
+	if strings.Contains(out, harness.CosignKeyCanary(t, k.key)) {
+		t.Errorf("%s's output holds a line of the private key's ciphertext", what)
 	}
 }
 
@@ -201,7 +199,7 @@ func checkSigned(t *testing.T, repo string, rep platform.Report, k signingKey) {
 			t.Errorf("cosign verify %s with another key: %v, want a refusal", ref, err)
 		}
 	}
-	t.Logf("cosign verified %d references", len(refs))
+	t.Logf("cosign verify ran on %d references", len(refs))
 }
 
 // checkSignatureManifest checks that repo@sig is a cosign signature
