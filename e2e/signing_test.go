@@ -184,8 +184,13 @@ func checkSigned(t *testing.T, repo string, rep platform.Report, k signingKey) {
 			refs = append(refs, repo+":"+a.Tag)
 		}
 	}
-	if arts < len(wantArtifacts) {
-		t.Errorf("report.toml lists %d published artifacts, want at least %d", arts, len(wantArtifacts))
+	if n := len(declared(rep)); n != len(wantArtifacts) || arts < len(wantArtifacts) {
+		t.Errorf("report.toml lists %d declared artifacts (%d published in all), want %d", n, arts, len(wantArtifacts))
+	}
+	for _, a := range rep.Artifacts {
+		if a.Type == harness.CosignSignatureArtifactType {
+			t.Errorf("report.toml lists a signature as an artifact (carried?): %+v", a)
+		}
 	}
 	for _, ref := range refs {
 		if _, err := harness.CosignVerify(t, ref, k.pub); err != nil {
