@@ -225,6 +225,8 @@ func TestPack(t *testing.T) {
 
 	t.Run("untrusted rebuild carries, pack rebase then reattach keeps the artifacts attached", e.checkRebuildRebaseReattach)
 
+	t.Run("signing: everything the tags name verifies with cosign (trusted, untrusted, rebuild, rebase + reattach)", e.checkSigning)
+
 	t.Run("untrusted builder without --lifecycle-image fails loudly", func(t *testing.T) {
 		// pack names the lifecycle image after lifecycle.toml's version:
 		// docker.io/buildpacksio/lifecycle:0.21.17+artifacts, which is not a
