@@ -252,7 +252,7 @@ apt-busybox:
 # first on its PATH (mainpkg.go), or every cmd mutant would count as killed.
 # Each cmd mutant relinks the command's test binary: about 30 s each here.
 # Logs and JSON reports go to out/mutation/. Not part of `make test`.
-MUTATION_PACKAGES ?= artifacts exporter platform cmd/lifecycle-artifacts
+MUTATION_PACKAGES ?= artifacts exporter platform signing cmd/lifecycle-artifacts
 MUTATION_COVERAGE_FOR ?= cmd/lifecycle-artifacts=80
 MUTATION_WORKERS  ?= 1
 MUTATION_TIMEOUT_COEFFICIENT ?= 20

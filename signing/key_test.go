@@ -87,6 +87,7 @@ func TestLoadKey(t *testing.T) {
 		{name: "a FIFO is refused without blocking", key: fifo, wantErr: "not a regular file"},
 		{name: "a directory", key: dir, wantErr: "not a regular file"},
 		{name: "a huge file", key: write(t, dir, "huge", strings.Repeat("A", 64<<10+1)), wantErr: "larger than"},
+		{name: "exactly 64 KiB is read (then refused as no key)", key: write(t, dir, "limit", strings.Repeat("A", 64<<10)), wantErr: "PEM decoding failed"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			k, err := signing.LoadKey(tc.key, tc.pass)
