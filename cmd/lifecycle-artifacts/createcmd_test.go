@@ -55,6 +55,7 @@ func TestCreateCommand(t *testing.T) {
 	t.Setenv("HOME", os.Getenv("HOME")) // Privileges sets the CNB user's
 	for _, tc := range []struct {
 		name, fail string
+		key        bool // CNB_ARTIFACTS_SIGNING_KEY set
 		names      []string
 		code       int
 		artifacts  int
@@ -65,8 +66,15 @@ func TestCreateCommand(t *testing.T) {
 		{name: "build fails", fail: "build", names: []string{host + "/app:latest"}, code: 7},
 		{name: "analyze fails", fail: "analyze", names: []string{host + "/app:latest"}, code: 7},
 		{name: "two image names", names: []string{host + "/app:latest", host + "/app:v1"}, code: cmd.CodeForInvalidArgs},
+		// The CNB user is this test's (root): a key it can read is refused
+		// before any phase (R17-7).
+		{name: "signing key readable by the build user", key: true, names: []string{host + "/app:latest"}, code: cmd.CodeForInvalidArgs},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv(platform.EnvSigningKey, "")
+			if tc.key {
+				t.Setenv(platform.EnvSigningKey, writeTestKey(t))
+			}
 			if tc.fail != "" {
 				fail := filepath.Join(dir, "fail-"+tc.fail)
 				if err := os.WriteFile(fail, nil, 0o644); err != nil {

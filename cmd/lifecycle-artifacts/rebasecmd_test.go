@@ -55,13 +55,22 @@ func TestRebaseCommand(t *testing.T) {
 		t.Fatalf("export: %v\n%s", err, buf.String())
 	}
 
+	plain := fixture.New(t, run, fixture.Plain())
+	if err := runExport(t, plain, host+"/plain:latest"); err != nil {
+		t.Fatalf("export: %v\n%s", err, buf.String())
+	}
+	key := writeTestKey(t)
+
 	for _, tc := range []struct {
 		name, policy string
+		key          bool // CNB_ARTIFACTS_SIGNING_KEY set: the rebased image and its artifacts are signed
 		names        []string
 		code         int // exit code of a failure, 0 for none
 		artifacts    int
 	}{
 		{name: "artifacts go with the image", names: []string{host + "/app:latest", host + "/app:rebased"}, artifacts: 3},
+		{name: "with a key, the rebased image and its artifacts are signed", key: true, names: []string{host + "/app:latest"}, artifacts: 3},
+		{name: "with a key, an image without artifacts is signed", key: true, names: []string{host + "/plain:latest"}},
 		{name: "policy off: stock", policy: "off", names: []string{host + "/app:latest"}},
 		{name: "bad policy", policy: "sometimes", names: []string{host + "/app:latest"}, code: cmd.CodeForInvalidArgs},
 		{name: "no image", names: []string{host + "/gone:latest"}, code: 72},
@@ -69,6 +78,10 @@ func TestRebaseCommand(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Setenv(platform.EnvPolicy, tc.policy)
+			t.Setenv(platform.EnvSigningKey, "")
+			if tc.key {
+				t.Setenv(platform.EnvSigningKey, key)
+			}
 			buf.Reset()
 			report, err := runRebase(t, tc.names...)
 			if tc.code != 0 {
@@ -95,6 +108,14 @@ func TestRebaseCommand(t *testing.T) {
 			}
 			if logged := strings.Contains(buf.String(), "*** Artifacts:"); logged != (tc.artifacts > 0) {
 				t.Fatalf("artifacts summary logged: %v\n%s", logged, buf.String())
+			}
+			if signed := rep.ImageSignature != nil && rep.ImageSignature.Signed == rep.Image.Digest; signed != tc.key {
+				t.Fatalf("[image-signature] = %+v, want signed: %v\n%s", rep.ImageSignature, tc.key, buf.String())
+			}
+			for _, a := range rep.Artifacts {
+				if (a.Signature != "") != tc.key {
+					t.Errorf("artifact %q signature %q, want signed: %v", a.Tag, a.Signature, tc.key)
+				}
 			}
 		})
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"errors"
 	"os"
 	"path/filepath"
@@ -9,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/buildpacks/lifecycle/log"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/cnb-artifacts/lifecycle/platform"
 	"github.com/cnb-artifacts/lifecycle/signing"
@@ -80,4 +84,24 @@ func TestLoadSignerPolicy(t *testing.T) {
 	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer != nil {
 		t.Fatalf("unset: err %v, signer %v", err, s.signer)
 	}
+}
+
+// writeTestKey writes an unencrypted ECDSA P-256 key (PKCS #8 PEM, which
+// the commands accept as cosign's own keys), mode 0600, owned by this
+// process's user, and returns its path.
+func writeTestKey(t *testing.T) string {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := cryptoutils.MarshalPrivateKeyToPEM(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(t.TempDir(), "signing.key")
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
