@@ -117,6 +117,13 @@ func TestRebaseCommand(t *testing.T) {
 					t.Errorf("artifact %q signature %q, want signed: %v", a.Tag, a.Signature, tc.key)
 				}
 			}
+			// The log lists the signatures: the image's, and one line per artifact.
+			if logged := strings.Contains(buf.String(), "*** Signatures:"); logged != tc.key {
+				t.Fatalf("signatures logged: %v\n%s", logged, buf.String())
+			}
+			if n := strings.Count(buf.String(), " (artifact '"); tc.key && n != tc.artifacts {
+				t.Fatalf("%d artifact signatures logged, want %d\n%s", n, tc.artifacts, buf.String())
+			}
 		})
 	}
 }

@@ -196,3 +196,20 @@ func TestSBOMArtifactsWarnOmitted(t *testing.T) {
 		t.Fatalf("logs (%d warnings):\n%s", got, logs.String())
 	}
 }
+
+// The app's name in the SBOM documents is the image name's repository
+// path; a name that does not parse gives none.
+func TestAppName(t *testing.T) {
+	t.Parallel()
+	for ref, want := range map[string]string{
+		"registry.example/team/app:latest": "team/app",
+		"127.0.0.1:5000/app@sha256:" + strings.Repeat("a", 64): "app",
+		"app":         "library/app",
+		"":            "",
+		"Not A Ref!!": "",
+	} {
+		if got := appName(ref); got != want {
+			t.Errorf("appName(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,4 +105,44 @@ func writeTestKey(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// What loadSigner reads when: a key only root can read loads for a creator
+// whose build user is another (the check passes); a wrong password is found
+// at once for a daemon export (nothing waits for the key there) and, for a
+// registry export, when the transaction waits for the key before its first
+// write (Ready).
+func TestLoadSignerWhen(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	priv, _, err := cryptoutils.GeneratePEMEncodedECDSAKeyPair(elliptic.P256(), func(bool) ([]byte, error) { return []byte("right"), nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, wrong, right := filepath.Join(dir, "cosign.key"), filepath.Join(dir, "wrong"), filepath.Join(dir, "right")
+	for p, b := range map[string][]byte{key: priv, wrong: []byte("wrong\n"), right: []byte("right\n")} {
+		if err := os.WriteFile(p, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	logger := log.NewDefaultLogger(io.Discard)
+	in := func(pass string) platform.ArtifactInputs {
+		return platform.ArtifactInputs{Policy: platform.PolicyRequired, SigningKey: key, SigningPasswordFile: pass}
+	}
+
+	s := settings{kind: kindRegistry, ArtifactInputs: in(right)}
+	if err := s.loadSigner(logger, os.Getuid()+1000, os.Getgid()+1000); err != nil || s.signer == nil {
+		t.Fatalf("a key only its owner reads, another build user: err %v, signer %v", err, s.signer)
+	}
+	s = settings{kind: kindDaemon, ArtifactInputs: in(wrong)}
+	if err := s.loadSigner(logger, -1, -1); err == nil {
+		t.Fatal("daemon: a wrong password passed")
+	}
+	s = settings{kind: kindRegistry, ArtifactInputs: in(wrong)}
+	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer == nil {
+		t.Fatalf("registry: the key is read now and decrypted later: err %v", err)
+	}
+	if err := signing.Ready(s.signer); !errors.Is(err, signing.ErrKey) {
+		t.Fatalf("registry: Ready = %v, want the key's error", err)
+	}
 }
