@@ -202,7 +202,7 @@ func TestSBOMArtifactsWarnOmitted(t *testing.T) {
 func TestAppName(t *testing.T) {
 	t.Parallel()
 	for ref, want := range map[string]string{
-		"registry.example/team/app:latest": "team/app",
+		"registry.example/team/app:latest":                     "team/app",
 		"127.0.0.1:5000/app@sha256:" + strings.Repeat("a", 64): "app",
 		"app":         "library/app",
 		"":            "",
