@@ -1,10 +1,6 @@
 package exporter_test
 
 import (
-	"crypto/ecdsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -16,6 +12,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	ggcrlayout "github.com/google/go-containerregistry/pkg/v1/layout"
 
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -260,21 +257,8 @@ func TestLayoutExportSigned(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var m v1.Manifest
-		if err := json.Unmarshal(raw, &m); err != nil {
-			t.Fatal(err)
-		}
-		if m.Subject == nil || m.Subject.Digest != subject {
-			t.Errorf("signature %s: subject %v, want %s", d.Digest, m.Subject, subject)
-		}
-		payload, err := path.Bytes(m.Layers[0].Digest)
-		if err != nil {
-			t.Fatalf("payload blob: %v", err)
-		}
-		sig, _ := base64.StdEncoding.DecodeString(m.Layers[0].Annotations[artifacts.AnnotationCosignSig])
-		h := sha256.Sum256(payload)
-		if !ecdsa.VerifyASN1(&s.k.PublicKey, h[:], sig) || !strings.Contains(string(payload), subject.String()) {
-			t.Errorf("signature %s does not sign %s", d.Digest, subject)
+		if err := harness.VerifySignature(raw, subject, &s.k.PublicKey, path.Bytes); err != nil {
+			t.Errorf("signature %s: %v", d.Digest, err)
 		}
 	}
 	if len(want) > 0 {

@@ -6,8 +6,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/exporter"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -67,7 +66,8 @@ func commitSigned(t *testing.T, names []string, arts []*artifacts.Artifact, img 
 }
 
 // checkSignature reads the signature manifest sig in repo and checks that it
-// signs subject with s's key, in cosign's OCI 1.1 form.
+// signs subject with s's key, in cosign's OCI 1.1 form
+// (harness.VerifySignature).
 func checkSignature(t *testing.T, repo string, sig, subject v1.Hash, s ecdsaSigner) {
 	t.Helper()
 	ref, _ := name.NewDigest(repo + "@" + sig.String())
@@ -75,46 +75,20 @@ func checkSignature(t *testing.T, repo string, sig, subject v1.Hash, s ecdsaSign
 	if err != nil {
 		t.Fatalf("signature %s: %v", sig, err)
 	}
-	var m v1.Manifest
-	if err := json.Unmarshal(desc.Manifest, &m); err != nil {
-		t.Fatal(err)
+	blob := func(d v1.Hash) ([]byte, error) {
+		l, err := remote.Layer(ref.Context().Digest(d.String()))
+		if err != nil {
+			return nil, err
+		}
+		rc, err := l.Compressed()
+		if err != nil {
+			return nil, err
+		}
+		defer rc.Close()
+		return io.ReadAll(rc)
 	}
-	if m.ArtifactType != artifacts.MediaTypeCosignSignature || m.Subject == nil || m.Subject.Digest != subject {
-		t.Fatalf("signature %s: artifactType %q, subject %v; want a signature of %s", sig, m.ArtifactType, m.Subject, subject)
-	}
-	l, err := remote.Layer(ref.Context().Digest(m.Layers[0].Digest.String()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := l.Compressed()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rc.Close()
-	var payload struct {
-		Critical struct {
-			Image struct {
-				Digest string `json:"docker-manifest-digest"`
-			} `json:"image"`
-		} `json:"critical"`
-	}
-	raw, err := io.ReadAll(rc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := json.Unmarshal(raw, &payload); err != nil {
-		t.Fatal(err)
-	}
-	if payload.Critical.Image.Digest != subject.String() {
-		t.Fatalf("signature %s signs %s, want %s", sig, payload.Critical.Image.Digest, subject)
-	}
-	b, err := base64.StdEncoding.DecodeString(m.Layers[0].Annotations[artifacts.AnnotationCosignSig])
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := sha256.Sum256(raw)
-	if !ecdsa.VerifyASN1(&s.k.PublicKey, h[:], b) {
-		t.Fatalf("signature %s does not verify", sig)
+	if err := harness.VerifySignature(desc.Manifest, subject, &s.k.PublicKey, blob); err != nil {
+		t.Fatalf("signature %s: %v", sig, err)
 	}
 }
 

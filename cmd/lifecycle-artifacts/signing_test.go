@@ -2,9 +2,7 @@ package main
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/elliptic"
-	"crypto/rand"
 	"errors"
 	"io"
 	"os"
@@ -15,6 +13,7 @@ import (
 	"github.com/buildpacks/lifecycle/log"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
+	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/platform"
 	"github.com/cnb-artifacts/lifecycle/signing"
 )
@@ -87,21 +86,12 @@ func TestLoadSignerPolicy(t *testing.T) {
 	}
 }
 
-// writeTestKey writes an unencrypted ECDSA P-256 key (PKCS #8 PEM, which
-// the commands accept as cosign's own keys), mode 0600, owned by this
-// process's user, and returns its path.
+// writeTestKey writes an unencrypted ECDSA P-256 key, mode 0600, owned by
+// this process's user (harness.WriteSigningKey), and returns its path.
 func writeTestKey(t *testing.T) string {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	p, _, err := harness.WriteSigningKey(t.TempDir())
 	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := cryptoutils.MarshalPrivateKeyToPEM(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(t.TempDir(), "signing.key")
-	if err := os.WriteFile(p, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return p
