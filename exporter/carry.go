@@ -115,16 +115,10 @@ func rebuild(ctx context.Context, c *registry.Client, repo name.Repository, pa P
 // rebase): same blobs, tags and annotations, a new subject. c is the client
 // of from's registry. An artifact that cannot be read, or a registry that
 // cannot tell the referrers (registry.ErrReferrersUnknown), fails it: a
-// re-attachment drops nothing silently.
-func ArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) ([]*artifacts.Artifact, error) {
-	out, _, err := SignedArtifactsOf(ctx, c, from)
-	return out, err
-}
-
-// SignedArtifactsOf is ArtifactsOf, and whether from has a signature this
-// lifecycle wrote (docs/spec.md section 17: what publishes it again without
-// a key says that the new digest is not signed).
-func SignedArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) ([]*artifacts.Artifact, bool, error) {
+// re-attachment drops nothing silently. signed says whether from has a
+// signature this lifecycle wrote (docs/spec.md section 17: what publishes
+// it again without a key says that the new digest is not signed).
+func ArtifactsOf(ctx context.Context, c *registry.Client, from name.Digest) (arts []*artifacts.Artifact, signed bool, err error) {
 	if _, err := c.Head(ctx, from.Context(), from.DigestStr()); err != nil {
 		return nil, false, fmt.Errorf("reading %s: %w", from.Name(), err)
 	}

@@ -92,7 +92,7 @@ func TestCommitUntaggedSBOM(t *testing.T) {
 
 			// Rebuilt for another subject (ArtifactsOf), the SBOMs keep
 			// their format, tag, content and annotations.
-			again, err := exporter.ArtifactsOf(context.Background(), c, mustRef(t, app).Context().Digest(d.String()))
+			again, _, err := exporter.ArtifactsOf(context.Background(), c, mustRef(t, app).Context().Digest(d.String()))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -135,7 +135,7 @@ func readImage(ctx context.Context, ref name.Reference, o registry.Options) (v1.
 }
 
 // readArtifacts reads the artifacts published for the image from, through
-// the registry client (exporter.SignedArtifactsOf). When from was signed by
+// the registry client (exporter.ArtifactsOf). When from was signed by
 // this lifecycle and s has no key, it warns that what is published again
 // is not signed.
 func readArtifacts(ctx context.Context, from name.Digest, s settings, kc authn.Keychain) ([]*artifacts.Artifact, error) {
@@ -143,7 +143,7 @@ func readArtifacts(ctx context.Context, from name.Digest, s settings, kc authn.K
 	if err != nil {
 		return nil, &readArtifactsError{err}
 	}
-	arts, signed, err := exporter.SignedArtifactsOf(ctx, c, from)
+	arts, signed, err := exporter.ArtifactsOf(ctx, c, from)
 	if err != nil {
 		return nil, &readArtifactsError{err}
 	}
