@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -274,11 +275,18 @@ func checkUnsigned(t *testing.T, reg *harness.Registry, app, reportPath string) 
 	if sigs := signatureReferrers(t, nil, repo, appDigest); len(sigs) != 0 {
 		t.Errorf("[S-unset] %s has signature referrers %+v", app, sigs)
 	}
-	for _, a := range readReport(t, reportPath).Artifacts {
+	checkArtifactsUnsigned(t, "[S-unset]", readReport(t, reportPath))
+}
+
+// checkArtifactsUnsigned checks that no artifact of rep has a signature
+// referrer; label names the check in failures.
+func checkArtifactsUnsigned(t *testing.T, label string, rep platform.Report) {
+	t.Helper()
+	for _, a := range rep.Artifacts {
 		for _, ref := range a.Refs {
 			r, d := splitRef(t, ref)
 			if sigs := signatureReferrers(t, nil, r, d); len(sigs) != 0 {
-				t.Errorf("[S-unset] artifact %s has signature referrers %+v", ref, sigs)
+				t.Errorf("%s artifact %s has signature referrers %+v", label, ref, sigs)
 			}
 		}
 	}
@@ -441,7 +449,7 @@ func TestSigningBadKey(t *testing.T) {
 			if got := catalog(t, reg.Host); !slices.Equal(got, repos) {
 				t.Errorf("repositories %v, were %v", got, repos)
 			}
-			if got := tagDigests(t, app); !mapsEqual(got, tags) {
+			if got := tagDigests(t, app); !maps.Equal(got, tags) {
 				t.Errorf("tags moved: %v, were %v", got, tags)
 			}
 			if _, err := os.Stat(w.Report); !os.IsNotExist(err) {
@@ -449,18 +457,6 @@ func TestSigningBadKey(t *testing.T) {
 			}
 		})
 	}
-}
-
-func mapsEqual(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // rebaseWith runs our rebaser on app onto runImage with env added, and
@@ -804,14 +800,7 @@ func TestSigningDaemon(t *testing.T) {
 			if len(rep.Artifacts) != 3 {
 				t.Fatalf("report: %+v", rep.Artifacts)
 			}
-			for _, a := range rep.Artifacts {
-				for _, ref := range a.Refs {
-					r, d := splitRef(t, ref)
-					if sigs := signatureReferrers(t, nil, r, d); len(sigs) != 0 {
-						t.Errorf("[S-daemon] artifact %s has signature referrers %+v", ref, sigs)
-					}
-				}
-			}
+			checkArtifactsUnsigned(t, "[S-daemon]", rep)
 		})
 	}
 }
@@ -967,7 +956,7 @@ func TestSigningRefusedSignatureMovesNoTag(t *testing.T) {
 			if !strings.Contains(out, "signature") {
 				t.Errorf("[S-refused] the error does not say a signature was refused:\n%s", out)
 			}
-			if after := tagDigests(t, reg.Host+"/app"); !mapsEqual(after, before) {
+			if after := tagDigests(t, reg.Host+"/app"); !maps.Equal(after, before) {
 				t.Errorf("[S-refused] tags moved: %v, were %v", after, before)
 			}
 		})
