@@ -55,20 +55,7 @@ func (e *env) checkRebuildRebaseReattach(t *testing.T) {
 	// pack rebase onto a patched run image: a new digest, the artifacts left
 	// on the old one.
 	old := second.Image.Digest
-	runImg, err := remote.Image(mustRef(t, e.runImage))
-	must(t, err)
-	patched, err := mutate.AppendLayers(runImg, static.NewLayer([]byte("patch"), types.DockerLayer))
-	must(t, err)
-	patchedRef := e.registry + "/run:patched"
-	must(t, remote.Write(mustRef(t, patchedRef), patched))
-	if out, code := e.runPack(t, "rebase", repo+":latest", "--publish", "--run-image", patchedRef, "--force"); code != 0 {
-		t.Fatalf("pack rebase: exit %d\n%s", code, out)
-	}
-	rebased, err := remote.Head(mustRef(t, repo+":latest"))
-	must(t, err)
-	if rebased.Digest.String() == old {
-		t.Fatalf("pack rebase kept the digest %s", old)
-	}
+	rebased := e.packRebase(t, repo, old, "patched")
 
 	reportPath := filepath.Join(t.TempDir(), "report.toml")
 	cmd := exec.Command(filepath.Join(harness.LifecycleDir(t), "lifecycle-artifacts"), "reattach", "-from", repo+"@"+old, "-report", reportPath, repo+":latest")
@@ -128,4 +115,26 @@ func (e *env) checkAttached(t *testing.T, repo string, rep platform.Report) {
 	if stdout, stderr, code := harness.Run(t, exec.Command(e.helm, "pull", "oci://"+repo, "--version", "0.1.0", "--plain-http", "-d", dir)); code != 0 {
 		t.Errorf("helm pull: exit %d\n%s%s", code, stdout, stderr)
 	}
+}
+
+// packRebase runs `pack rebase` on repo:latest, whose digest is old, onto
+// the stack's run image with one more layer (pushed as run:<patch>), and
+// returns the rebased image's descriptor, which must have a new digest.
+func (e *env) packRebase(t *testing.T, repo, old, patch string) *v1.Descriptor {
+	t.Helper()
+	runImg, err := remote.Image(mustRef(t, e.runImage))
+	must(t, err)
+	patched, err := mutate.AppendLayers(runImg, static.NewLayer([]byte(patch), types.DockerLayer))
+	must(t, err)
+	patchedRef := e.registry + "/run:" + patch
+	must(t, remote.Write(mustRef(t, patchedRef), patched))
+	if out, code := e.runPack(t, "rebase", repo+":latest", "--publish", "--run-image", patchedRef, "--force"); code != 0 {
+		t.Fatalf("pack rebase: exit %d\n%s", code, out)
+	}
+	rebased, err := remote.Head(mustRef(t, repo+":latest"))
+	must(t, err)
+	if rebased.Digest.String() == old {
+		t.Fatalf("pack rebase kept the digest %s", old)
+	}
+	return rebased
 }

@@ -18,9 +18,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
-	"github.com/google/go-containerregistry/pkg/v1/static"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
-	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -289,20 +287,7 @@ func (e *env) checkSigning(t *testing.T) {
 		checkSigned(t, repo, second, k)
 
 		old := second.Image.Digest
-		runImg, err := remote.Image(mustRef(t, e.runImage))
-		must(t, err)
-		patched, err := mutate.AppendLayers(runImg, static.NewLayer([]byte("signing patch"), types.DockerLayer))
-		must(t, err)
-		patchedRef := e.registry + "/run:signing-patched"
-		must(t, remote.Write(mustRef(t, patchedRef), patched))
-		if out, code := e.runPack(t, "rebase", repo+":latest", "--publish", "--run-image", patchedRef, "--force"); code != 0 {
-			t.Fatalf("pack rebase: exit %d\n%s", code, out)
-		}
-		rebased, err := remote.Head(mustRef(t, repo+":latest"))
-		must(t, err)
-		if rebased.Digest.String() == old {
-			t.Fatalf("pack rebase kept the digest %s", old)
-		}
+		rebased := e.packRebase(t, repo, old, "signing-patched")
 		// What pack rebase made is unsigned: the verification below is
 		// reattach's doing.
 		if _, err := harness.CosignVerify(t, repo+":latest", k.pub); err == nil {
