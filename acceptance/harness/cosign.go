@@ -70,34 +70,18 @@ var CosignVerifyArgs = []string{
 func Cosign(t testing.TB, env []string, args ...string) (stdout, stderr string, exitCode int) {
 	t.Helper()
 	bin := Tool(t, "cosign")
-	guard := startOfflineGuard(t)
-	home := t.TempDir()
-	dockerConfig := filepath.Join(home, "docker")
-	if err := os.Mkdir(dockerConfig, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	sb := newOfflineSandbox(t, "COSIGN_", "SIGSTORE_", "TUF_")
 	ctx, cancel := context.WithTimeout(context.Background(), CosignTimeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.WaitDelay = 5 * time.Second
-	cmd.Dir = home
-	cmd.Env = append(cosignEnviron(os.Environ()),
-		"HOME="+home,
-		"TMPDIR="+home,
-		"DOCKER_CONFIG="+dockerConfig,
-		"TUF_ROOT="+filepath.Join(home, "tuf"),
-		"HTTP_PROXY=http://"+guard.host, "HTTPS_PROXY=http://"+guard.host,
-		"http_proxy=http://"+guard.host, "https_proxy=http://"+guard.host,
-		"NO_PROXY=", "no_proxy=",
-	)
-	cmd.Env = append(cmd.Env, env...)
+	cmd.Dir = sb.home
+	cmd.Env = append(append(sb.env, "TUF_ROOT="+filepath.Join(sb.home, "tuf")), env...)
 	stdout, stderr, exitCode = Run(t, cmd)
 	if ctx.Err() != nil {
 		t.Fatalf("cosign %s: no answer within %s (killed)\nstderr:\n%s", firstArg(args), CosignTimeout, stderr)
 	}
-	if asked := guard.requests(); len(asked) > 0 {
-		t.Errorf("cosign tried to reach the network beyond loopback: %q\nstderr:\n%s", asked, stderr)
-	}
+	sb.check(t, "cosign", stderr)
 	return stdout, stderr, exitCode
 }
 
@@ -106,25 +90,6 @@ func firstArg(args []string) string {
 		return ""
 	}
 	return args[0]
-}
-
-// cosignEnviron drops the variables that would change what cosign does or
-// where it goes: COSIGN_*, SIGSTORE_*, TUF_* settings, proxies, home and
-// Docker config.
-func cosignEnviron(env []string) []string {
-	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
-		k, _, _ := strings.Cut(kv, "=")
-		switch strings.ToUpper(k) {
-		case "HOME", "TMPDIR", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY":
-			return true
-		}
-		for _, prefix := range []string{"COSIGN_", "SIGSTORE_", "TUF_"} {
-			if strings.HasPrefix(strings.ToUpper(k), prefix) {
-				return true
-			}
-		}
-		return false
-	})
 }
 
 // CosignKeyPair runs `cosign generate-key-pair` in a temporary directory

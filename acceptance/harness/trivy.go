@@ -52,41 +52,66 @@ var TrivyImageArgs = []string{
 func Trivy(t testing.TB, args ...string) (stdout, stderr string, exitCode int) {
 	t.Helper()
 	bin := Tool(t, "trivy")
+	sb := newOfflineSandbox(t, "TRIVY_")
+	cmd := exec.Command(bin, args...)
+	cmd.Dir = sb.home
+	cmd.Env = append(sb.env, "TRIVY_CACHE_DIR="+filepath.Join(sb.home, "cache"))
+	stdout, stderr, exitCode = Run(t, cmd)
+	sb.check(t, "trivy", stderr)
+	return stdout, stderr, exitCode
+}
+
+// offlineSandbox is where a client under test (Trivy, cosign) runs
+// offline: a fresh HOME and TMPDIR, an empty Docker config (no credential
+// helpers), none of the inherited variables that would change what it
+// does (its own prefixes, proxies, home, Docker config), and every proxy
+// variable pointing at guard, which refuses and records what it is asked:
+// Go never proxies a loopback address, so the registries under test are
+// reached directly, while a request to any other host fails.
+type offlineSandbox struct {
+	home  string
+	env   []string
+	guard *offlineGuard
+}
+
+func newOfflineSandbox(t testing.TB, dropPrefixes ...string) offlineSandbox {
+	t.Helper()
 	guard := startOfflineGuard(t)
 	home := t.TempDir()
 	dockerConfig := filepath.Join(home, "docker")
 	if err := os.Mkdir(dockerConfig, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = home
-	cmd.Env = append(trivyEnviron(os.Environ()),
-		"HOME="+home,
-		"TMPDIR="+home,
-		"DOCKER_CONFIG="+dockerConfig,
-		"TRIVY_CACHE_DIR="+filepath.Join(home, "cache"),
-		"HTTP_PROXY=http://"+guard.host, "HTTPS_PROXY=http://"+guard.host,
-		"http_proxy=http://"+guard.host, "https_proxy=http://"+guard.host,
-		"NO_PROXY=", "no_proxy=",
-	)
-	stdout, stderr, exitCode = Run(t, cmd)
-	if asked := guard.requests(); len(asked) > 0 {
-		t.Errorf("trivy tried to reach the network beyond loopback: %q\nstderr:\n%s", asked, stderr)
-	}
-	return stdout, stderr, exitCode
-}
-
-// trivyEnviron drops the variables that would change what Trivy does or
-// where it goes: TRIVY_* settings, proxies, Docker config.
-func trivyEnviron(env []string) []string {
-	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+	env := slices.DeleteFunc(slices.Clone(os.Environ()), func(kv string) bool {
 		k, _, _ := strings.Cut(kv, "=")
 		switch strings.ToUpper(k) {
 		case "HOME", "TMPDIR", "DOCKER_CONFIG", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY":
 			return true
 		}
-		return strings.HasPrefix(k, "TRIVY_")
+		for _, p := range dropPrefixes {
+			if strings.HasPrefix(strings.ToUpper(k), p) {
+				return true
+			}
+		}
+		return false
 	})
+	env = append(env,
+		"HOME="+home,
+		"TMPDIR="+home,
+		"DOCKER_CONFIG="+dockerConfig,
+		"HTTP_PROXY=http://"+guard.host, "HTTPS_PROXY=http://"+guard.host,
+		"http_proxy=http://"+guard.host, "https_proxy=http://"+guard.host,
+		"NO_PROXY=", "no_proxy=",
+	)
+	return offlineSandbox{home: home, env: env, guard: guard}
+}
+
+// check fails the test when the tool asked the guard for anything.
+func (sb offlineSandbox) check(t testing.TB, tool, stderr string) {
+	t.Helper()
+	if asked := sb.guard.requests(); len(asked) > 0 {
+		t.Errorf("%s tried to reach the network beyond loopback: %q\nstderr:\n%s", tool, asked, stderr)
+	}
 }
 
 // TrivyPackage is one package of Trivy's JSON report.
