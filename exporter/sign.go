@@ -151,20 +151,6 @@ func (sg signatures) all() []*signing.Signature {
 	return append([]*signing.Signature{sg.app}, sg.arts...)
 }
 
-// signatureOf is the descriptor of the signature of the manifest d, if the
-// export signs it.
-func (sg signatures) signatureOf(d v1.Hash) (v1.Descriptor, bool) {
-	if sg.app != nil && sg.app.Subject.Digest == d {
-		return sg.app.Manifest.Descriptor, true
-	}
-	for _, s := range sg.arts {
-		if s != nil && s.Subject.Digest == d {
-			return s.Manifest.Descriptor, true
-		}
-	}
-	return v1.Descriptor{}, false
-}
-
 // WarnUnsigned says, once per command, that what it publishes for an image
 // this lifecycle signed (was) will not be signed: no key was given.
 func WarnUnsigned(logger log.Logger, was string) {

@@ -32,8 +32,8 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 				continue
 			}
 			kept = append(kept, p.Manifest.Descriptor)
-			if sd, ok := sigs.signatureOf(p.Manifest.Descriptor.Digest); ok && w.referrers == referrersFallback {
-				d := p.Manifest.Descriptor.Digest
+			if sigs.app != nil && w.referrers == referrersFallback {
+				d, sd := p.Manifest.Descriptor.Digest, sigs.arts[i].Manifest.Descriptor
 				ft := registry.FallbackTag(d)
 				sigFallbacks = append(sigFallbacks, move{ref: w.repo.Tag(ft).Name(), do: func() error {
 					return w.updateFallback(ctx, ft, d, []v1.Descriptor{sd}, t.logger)
@@ -48,8 +48,8 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 				return err
 			}})
 		}
-		if sd, ok := sigs.signatureOf(s.descriptor().Digest); ok {
-			kept = append(kept, sd)
+		if sigs.app != nil {
+			kept = append(kept, sigs.app.Manifest.Descriptor)
 		}
 		if w.referrers == referrersFallback {
 			ft := registry.FallbackTag(s.desc.Digest)
