@@ -61,8 +61,14 @@ func (e *ForeignTagError) Is(target error) bool { return target == artifacts.Err
 // returns every tag that holds something other than an artifact manifest of
 // ours (errors.Join of *ForeignTagError, in plan order), or the registry's
 // error. It writes nothing. client gives a repository's registry client.
-func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name.Repository) *registry.Client, ours map[v1.Hash]bool) error {
+//
+// It also returns what each artifact tag of ours it resolved holds, by the
+// tag's full name: the tag step writes no tag that already names its
+// manifest (a re-export of a reproducible build), so the check's reads
+// replace those writes.
+func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name.Repository) *registry.Client, ours map[v1.Hash]bool) (map[string]v1.Hash, error) {
 	var errs []error
+	held := map[string]v1.Hash{}
 	for _, t := range p.repos {
 		if !slices.ContainsFunc(t.artifactTags, tagged) {
 			continue // only untagged artifacts here: no tag to own
@@ -72,9 +78,10 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name
 		// Without the whole listing, each planned tag is asked for itself.
 		denied := errors.Is(err, registry.ErrTagListDenied) || errors.Is(err, registry.ErrTagListIncomplete)
 		if err != nil && !denied {
-			return fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
+			return nil, fmt.Errorf("listing the tags of %s: %w", t.repo.Name(), err)
 		}
 		foreign := make([]error, len(t.artifactTags))
+		holds := make([]v1.Hash, len(t.artifactTags))
 		g, gctx := errgroup.WithContext(ctx)
 		g.SetLimit(max(jobs, 1))
 		for i, tag := range t.artifactTags {
@@ -82,7 +89,7 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name
 				continue
 			}
 			g.Go(func() error {
-				f, err := owner(gctx, c, tag, ours)
+				d, f, err := owner(gctx, c, tag, ours)
 				if err != nil {
 					return fmt.Errorf("reading %s: %w", tag.Name(), err)
 				}
@@ -90,44 +97,50 @@ func (p *Plan) CheckTagOwnership(ctx context.Context, jobs int, client func(name
 					f.Artifact = p.artifacts[i].Declaration
 					foreign[i] = f
 				}
+				holds[i] = d
 				return nil
 			})
 		}
 		if err := g.Wait(); err != nil {
-			return err
+			return nil, err
 		}
 		errs = append(errs, foreign...)
+		for i, d := range holds {
+			if foreign[i] == nil && d != (v1.Hash{}) {
+				held[t.artifactTags[i].Name()] = d
+			}
+		}
 	}
-	return errors.Join(errs...)
+	return held, errors.Join(errs...)
 }
 
-// owner resolves one tag: nil when it is absent or holds an artifact of
-// ours, a *ForeignTagError otherwise.
-func owner(ctx context.Context, c *registry.Client, tag name.Tag, ours map[v1.Hash]bool) (*ForeignTagError, error) {
+// owner resolves one tag: what it holds (zero when absent), and nil when it
+// is absent or holds an artifact of ours, a *ForeignTagError otherwise.
+func owner(ctx context.Context, c *registry.Client, tag name.Tag, ours map[v1.Hash]bool) (v1.Hash, *ForeignTagError, error) {
 	d, err := c.Head(ctx, tag.Context(), tag.TagStr())
 	if registry.IsNotFound(err) {
-		return nil, nil // absent, or deleted since the listing
+		return v1.Hash{}, nil, nil // absent, or deleted since the listing
 	}
 	if err != nil {
-		return nil, err
+		return v1.Hash{}, nil, err
 	}
 	if ours[d.Digest] {
-		return nil, nil
+		return d.Digest, nil, nil
 	}
 	if d.MediaType != "" && d.MediaType != types.OCIManifestSchema1 {
-		return &ForeignTagError{Tag: tag, MediaType: d.MediaType, Digest: d.Digest}, nil
+		return d.Digest, &ForeignTagError{Tag: tag, MediaType: d.MediaType, Digest: d.Digest}, nil
 	}
 	m, err := c.Get(ctx, tag.Context(), d.Digest.String())
 	if registry.IsNotFound(err) {
-		return nil, nil
+		return v1.Hash{}, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return v1.Hash{}, nil, err
 	}
 	if !isOurArtifact(m.Descriptor.MediaType, m.Raw) {
-		return &ForeignTagError{Tag: tag, MediaType: m.Descriptor.MediaType, Digest: m.Descriptor.Digest}, nil
+		return m.Descriptor.Digest, &ForeignTagError{Tag: tag, MediaType: m.Descriptor.MediaType, Digest: m.Descriptor.Digest}, nil
 	}
-	return nil, nil
+	return m.Descriptor.Digest, nil, nil
 }
 
 // isOurArtifact reports whether a manifest is an OCI image manifest that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -88,7 +89,7 @@ func TestCheckTagOwnership(t *testing.T) {
 				t.Fatal(err)
 			}
 			c := client(t, host)
-			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
+			_, err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
 			if len(tc.want) == 0 {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -199,7 +200,7 @@ func TestCheckTagOwnershipWithoutTagListing(t *testing.T) {
 			plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
 			must(t, err)
 			c := client(t, host)
-			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
+			_, err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
 			var fe *exporter.ForeignTagError
 			if foreign != errors.As(err, &fe) || (!foreign && err != nil) {
 				t.Fatalf("err %v; want a foreign tag refused: %v", err, foreign)
@@ -243,7 +244,7 @@ func TestCheckTagOwnershipWithEndlessTagListing(t *testing.T) {
 	plan, err := exporter.NewPlan([]string{repo + ":latest"}, fixture(t), tmpl, nil)
 	must(t, err)
 	c := client(t, host)
-	err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
+	_, err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, nil)
 	var fe *exporter.ForeignTagError
 	if !errors.As(err, &fe) || !strings.Contains(fe.Tag.Name(), ":junit") {
 		t.Fatalf("err %v; want the foreign tag junit refused", err)
@@ -298,9 +299,18 @@ func TestCheckTagOwnershipHeadSettles(t *testing.T) {
 			}
 			c := client(t, host)
 			before := len(rec.requests())
-			err = plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, known)
+			held, err := plan.CheckTagOwnership(context.Background(), 2, func(name.Repository) *registry.Client { return c }, known)
 			if tc.foreign != (err != nil) {
 				t.Fatalf("err %v", err)
+			}
+			// What the tags of ours hold, for the tag step; nothing of a
+			// foreign one.
+			want := map[string]v1.Hash{}
+			if !tc.foreign {
+				want = map[string]v1.Hash{repo + ":wasm": oursDigest, repo + ":junit": oursDigest}
+			}
+			if !maps.Equal(held, want) {
+				t.Errorf("held %v, want %v", held, want)
 			}
 			gets := 0
 			for _, r := range rec.requests()[before:] {

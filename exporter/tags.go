@@ -20,7 +20,11 @@ import (
 // additional names, and last its primary name. A wave starts only when
 // every move of the one before succeeded, so a failure leaves the primary
 // tag where it was. It returns the tags moved, in order.
-func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published, sigs signatures, refused *refusals) ([]string, error) {
+//
+// An artifact tag that the ownership check found naming the very manifest
+// it is to name (held, by tag name: a re-export of a reproducible build) is
+// not written again; it counts as moved.
+func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s subject, ps []Published, sigs signatures, refused *refusals, held map[string]v1.Hash) ([]string, error) {
 	var sigFallbacks, artifactTags, fallbacks, additional, primary wave
 	for _, w := range writers {
 		// Where the registry indexes referrers, a repository's artifact
@@ -44,6 +48,10 @@ func (t *Transaction) moveTags(ctx context.Context, writers []*repoWriter, s sub
 				continue // found through the referrers of its subject
 			}
 			artifactTags = append(artifactTags, move{ref: tag.Name(), serial: serial, group: w.repo.Name(), do: func() error {
+				if held[tag.Name()] == p.Manifest.Descriptor.Digest {
+					t.logger.Debugf("Tag %s already names %s", tag.Name(), p.Manifest.Descriptor.Digest)
+					return nil
+				}
 				_, err := w.putManifest(ctx, tag.TagStr(), p.Manifest.Descriptor.MediaType, p.Manifest.Raw)
 				return err
 			}})

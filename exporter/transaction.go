@@ -126,7 +126,8 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		return nil, &CommitError{Stage: StageBlobs, Err: err}
 	}
 	prev := t.previousArtifacts(ctx, writers)
-	if err := t.checkOwnership(ctx, writers, t.knownOurs(s, prev)); err != nil {
+	held, err := t.checkOwnership(ctx, writers, t.knownOurs(s, prev))
+	if err != nil {
 		if errors.Is(err, artifacts.ErrInvalid) {
 			return nil, err // a tag that is not ours: nothing was written
 		}
@@ -167,7 +168,7 @@ func (t *Transaction) Commit(ctx context.Context, img v1.Image) (*Result, error)
 		t.account(&res.Artifacts[i], i, writers, refused)
 	}
 	sigs.record(res)
-	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, sigs, refused)
+	res.Moved, err = t.moveTags(ctx, writers, s, res.Artifacts, sigs, refused, held)
 	return res, err
 }
 
@@ -334,10 +335,11 @@ func (t *Transaction) staleTag(ctx context.Context, c *registry.Client, pa Previ
 // repository's client and are retried as any request; a foreign tag is not.
 // ours are manifests known to be ours without reading them: the previous
 // image's artifacts found by discovery, and the manifests about to be
-// written.
-func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter, ours map[v1.Hash]bool) error {
+// written. It returns what the artifact tags of ours hold, by tag name
+// (CheckTagOwnership), for the tag step.
+func (t *Transaction) checkOwnership(ctx context.Context, writers []*repoWriter, ours map[v1.Hash]bool) (map[string]v1.Hash, error) {
 	if t.overwriteForeign || len(t.plan.artifacts) == 0 {
-		return nil
+		return nil, nil
 	}
 	clients := map[string]*registry.Client{}
 	for _, w := range writers {

@@ -855,32 +855,72 @@ func TestCommitRetriesReferrersProbe(t *testing.T) {
 
 // A re-export over existing artifact tags settles the ownership check with
 // HEADs: the tags hold the very manifests about to be written (their small
-// files are hashed before the upload anyway), so no manifest is read.
+// files are hashed before the upload anyway), or the previous image's
+// artifacts, so no manifest is read. A tag that already names the manifest
+// it is to name (the same app image: a reproducible build) is not written
+// again; one that names the previous image's artifact moves.
 func TestCommitReexportChecksOwnershipWithHeads(t *testing.T) {
 	t.Parallel()
-	rec, host := newRegistry(t, false)
-	img, _ := random.Image(512, 1)
-	app := host + "/app"
-	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
-		t.Fatal(err)
-	}
-	before := len(rec.requests())
-	if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
-		t.Fatal(err)
-	}
-	heads := 0
-	for _, r := range rec.requests()[before:] {
-		if !strings.Contains(r.path, "/manifests/") || strings.Contains(r.path, "/manifests/sha256") {
-			continue
-		}
-		switch r.method {
-		case http.MethodGet:
-			t.Errorf("the ownership check read %s", r.path)
-		case http.MethodHead:
-			heads++
-		}
-	}
-	if heads != 3 {
-		t.Fatalf("%d HEADs of artifact tags, want 3", heads)
+	for _, tc := range []struct {
+		name      string
+		sameImage bool
+		wantPuts  int // PUTs of artifact tags in the re-export
+	}{
+		{name: "the same app image: the tags already name the manifests", sameImage: true, wantPuts: 0},
+		{name: "a new app image: the tags move", sameImage: false, wantPuts: 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec, host := newRegistry(t, false)
+			img, _ := random.Image(512, 1)
+			app := host + "/app"
+			if _, err := commit(t, []string{app + ":latest"}, fixture(t), img); err != nil {
+				t.Fatal(err)
+			}
+			next := img
+			var prev []exporter.Option
+			if !tc.sameImage {
+				next, _ = random.Image(512, 1)
+				prev = append(prev, exporter.WithPreviousImage(app+":latest"))
+			}
+			before := len(rec.requests())
+			plan, err := exporter.NewPlan([]string{app + ":latest"}, fixture(t), platform.TagTemplate{}, nil)
+			must(t, err)
+			tx, err := exporter.New(plan, prev...)
+			must(t, err)
+			res, err := tx.Commit(context.Background(), next)
+			must(t, err)
+			heads, puts := 0, 0
+			for _, r := range rec.requests()[before:] {
+				if !strings.Contains(r.path, "/manifests/") || strings.Contains(r.path, "/manifests/sha256") || strings.HasSuffix(r.path, "/latest") {
+					continue
+				}
+				switch r.method {
+				case http.MethodGet:
+					t.Errorf("the ownership check read %s", r.path)
+				case http.MethodHead:
+					heads++
+				case http.MethodPut:
+					puts++
+				}
+			}
+			if heads != 3 {
+				t.Fatalf("%d HEADs of artifact tags, want 3", heads)
+			}
+			if puts != tc.wantPuts {
+				t.Fatalf("%d PUTs of artifact tags, want %d", puts, tc.wantPuts)
+			}
+			// Either way each tag names the manifest the result reports.
+			for _, p := range res.Artifacts {
+				d, err := remote.Head(mustRef(t, app+":"+p.Artifact.Tag))
+				must(t, err)
+				if d.Digest != p.Manifest.Descriptor.Digest {
+					t.Errorf("tag %s names %s, want %s", p.Artifact.Tag, d.Digest, p.Manifest.Descriptor.Digest)
+				}
+			}
+			if len(res.Moved) != 5 {
+				t.Errorf("moved %v, want the 3 artifact tags, the fallback index and latest", res.Moved)
+			}
+		})
 	}
 }
