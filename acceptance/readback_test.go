@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -293,6 +294,24 @@ func TestExportRerunKeepsIndex(t *testing.T) {
 	}
 	if up := e.proxy.Uploads(); len(up) != 0 {
 		t.Errorf("[R7-9] the rerun uploaded or mounted %d blobs: %v", len(up), up)
+	}
+	// The tag-ownership check found each artifact tag already naming its
+	// manifest: the rerun writes none of them again.
+	tagPaths := map[string]bool{}
+	for _, a := range again.Artifacts {
+		for _, r := range a.Refs {
+			if tag, err := name.NewTag(r[:strings.LastIndex(r, "@")], name.StrictValidation); err == nil {
+				tagPaths["/v2/"+tag.RepositoryStr()+"/manifests/"+tag.TagStr()] = true
+			}
+		}
+	}
+	if len(tagPaths) == 0 {
+		t.Fatalf("[R7-9] no tagged artifact in the report: %+v", again.Artifacts)
+	}
+	for _, r := range e.proxy.Requests() {
+		if r.Method == http.MethodPut && tagPaths[r.Path] {
+			t.Errorf("[R7-9] the rerun wrote artifact tag %s, which already named its manifest", r.Path)
+		}
 	}
 
 	var after v1.IndexManifest
