@@ -224,3 +224,114 @@ func TestExportTagFailureReportsMovedTags(t *testing.T) {
 		}
 	}
 }
+
+// [R7-1] Within a step, writes run concurrently, at most 4 at a time; where
+// the registry serves the referrers API (olareg), a repository's artifact
+// manifests and artifact tags are written one at a time, in declaration
+// order, and its referrers API then lists every artifact. Observed at the
+// registry, through a proxy that times each request.
+func TestExportWritesOneAtATimeWhereReferrersAreIndexed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		start   func(testing.TB) *harness.Registry
+		indexed bool
+	}{
+		{"olareg, referrers API", harness.StartOlareg, true},
+		{"distribution 2.8, fallback index", harness.StartDistribution, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reg := tc.start(t)
+			proxy := harness.NewCountingProxy(t, reg.Host)
+			run := strings.Replace(fixture.PushRunImage(t, reg.Host+"/run"), reg.Host, proxy.Host, 1)
+			bps := append(append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...), twoLayers())
+			w := fixture.New(t, run, bps...)
+			app := proxy.Host + "/app"
+			proxy.Reset()
+			out, code := export(t, w, false, "0.13", nil, app+":latest")
+			if code != 0 {
+				t.Fatalf("[R7-1] exit %d\n%s", code, out)
+			}
+			rep := readReport(t, w.Report)
+			if len(rep.Artifacts) < 2 {
+				t.Fatalf("[R7-1] %d artifacts published, want the 5 declared\n%s", len(rep.Artifacts), out)
+			}
+			reqs, log := proxy.Requests(), proxy.RequestLog()
+			// The artifact manifests and tags, in declaration order (the
+			// report's), as the registry saw them.
+			order := map[string]int{}
+			for i, a := range rep.Artifacts {
+				ref := a.Refs[0]
+				order["/manifests/"+refDigest(ref)] = i
+				if tag, err := name.NewTag(ref[:strings.LastIndex(ref, "@")], name.StrictValidation); err == nil {
+					order["/manifests/"+tag.TagStr()] = i
+				}
+			}
+			var writes, manifests, tags []harness.Request
+			for _, r := range reqs {
+				if r.Method == http.MethodGet || r.Method == http.MethodHead {
+					continue
+				}
+				writes = append(writes, r)
+				i := strings.LastIndex(r.Path, "/manifests/")
+				if i < 0 {
+					continue
+				}
+				if _, ok := order[r.Path[i:]]; !ok {
+					continue
+				}
+				if r.Kind() == "manifest-by-digest" {
+					manifests = append(manifests, r)
+				} else {
+					tags = append(tags, r)
+				}
+			}
+			if len(manifests) != len(rep.Artifacts) || len(tags) == 0 {
+				t.Fatalf("[R7-1] saw %d artifact manifest writes and %d artifact tag writes, want %d and some:\n%s", len(manifests), len(tags), len(rep.Artifacts), log)
+			}
+			// At no instant are more than 4 writes in flight.
+			for _, r := range writes {
+				inFlight := 0
+				for _, o := range writes {
+					if !o.Start.After(r.Start) && o.Responded.After(r.Start) {
+						inFlight++
+					}
+				}
+				if inFlight > 4 {
+					t.Fatalf("[R7-1] %d writes in flight when %s started, want at most 4:\n%s", inFlight, r, log)
+				}
+			}
+			if !tc.indexed {
+				return
+			}
+			for what, rs := range map[string][]harness.Request{"artifact manifest": manifests, "artifact tag": tags} {
+				slices.SortFunc(rs, func(a, b harness.Request) int { return a.Start.Compare(b.Start) })
+				for i := 1; i < len(rs); i++ {
+					p, r := rs[i-1], rs[i]
+					if r.Start.Before(p.Responded) {
+						t.Errorf("[R7-1] %s write %s started before %s was answered: the registry indexes referrers, so they go one at a time:\n%s", what, r.Path, p.Path, log)
+					}
+					pi, ri := order[p.Path[strings.LastIndex(p.Path, "/manifests/"):]], order[r.Path[strings.LastIndex(r.Path, "/manifests/"):]]
+					if ri < pi {
+						t.Errorf("[R7-1] %s %s (declared %d) was written before %s (declared %d): not in declaration order", what, r.Path, ri, p.Path, pi)
+					}
+				}
+			}
+			d := head(t, app+":latest")
+			repo, err := name.NewRepository(app)
+			must(t, err)
+			idx, err := remote.Referrers(repo.Digest(d.String()))
+			must(t, err)
+			im, err := idx.IndexManifest()
+			must(t, err)
+			listed := map[string]bool{}
+			for _, m := range im.Manifests {
+				listed[m.Digest.String()] = true
+			}
+			for _, a := range rep.Artifacts {
+				if !listed[refDigest(a.Refs[0])] {
+					t.Errorf("[R7-1] the referrers API does not list artifact %s (%s): a referrer was lost", a.Tag, a.Refs[0])
+				}
+			}
+		})
+	}
+}
