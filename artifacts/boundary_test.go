@@ -212,3 +212,75 @@ func TestFindMisplacedSaysWhy(t *testing.T) {
 		}
 	}
 }
+
+// An SBOM artifact of exactly MaxFilesPerArtifact files, or of annotations
+// of exactly MaxAnnotationBytes, is made; one more is refused. It has no
+// place in an artifacts.toml (Index -1).
+func TestNewSBOMLimits(t *testing.T) {
+	t.Parallel()
+	spec := func(files, annotationBytes int) SBOMSpec {
+		s := SBOMSpec{Format: "cdx", MediaType: "application/vnd.cyclonedx+json", Version: "0.21.17",
+			Annotations: map[string]string{"k": strings.Repeat("v", annotationBytes-1)}}
+		for i := range files {
+			s.Files = append(s.Files, SBOMFile{Title: fmt.Sprintf("sbom%04d.cdx.json", i), Content: []byte("{}")})
+		}
+		return s
+	}
+	for _, tc := range []struct {
+		name    string
+		spec    SBOMSpec
+		refused bool
+	}{
+		{"files: exactly the limit", spec(MaxFilesPerArtifact, 10), false},
+		{"files: one more", spec(MaxFilesPerArtifact+1, 10), true},
+		{"annotations: exactly the limit", spec(1, MaxAnnotationBytes), false},
+		{"annotations: one more", spec(1, MaxAnnotationBytes+1), true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a, err := NewSBOM(tc.spec)
+			if tc.refused {
+				if err == nil {
+					t.Fatal("accepted")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			if a.Index != -1 {
+				t.Fatalf("SBOM artifact has index %d in an artifacts.toml, want -1 (none)", a.Index)
+			}
+		})
+	}
+}
+
+// Validation checks every file of an artifact of exactly
+// MaxFilesPerArtifact files (a missing one is reported); past the limit it
+// reports the limit alone.
+func TestValidateChecksFilesAtTheLimit(t *testing.T) {
+	t.Parallel()
+	layers := t.TempDir()
+	var b strings.Builder
+	b.WriteString("[[artifact]]\ntag = \"t\"\ntype = \"application/vnd.example\"\n")
+	for i := range MaxFilesPerArtifact {
+		path := "f"
+		if i == MaxFilesPerArtifact-1 {
+			path = "missing"
+		}
+		fmt.Fprintf(&b, "[[artifact.files]]\npath = %q\ntitle = \"f%d\"\n", path, i)
+	}
+	writeTree(t, layers, map[string]string{"examples_wasm/a/artifacts.toml": b.String(), "examples_wasm/a/f": "x"})
+	_, err := Load(layers, []Buildpack{{ID: "examples/wasm", Version: "1"}})
+	if err == nil || !strings.Contains(err.Error(), `"missing"`) {
+		t.Fatalf("err %v; want the missing file of the 1000th entry reported", err)
+	}
+}
+
+// Of candidates equally close, the first is suggested.
+func TestClosestPrefersTheFirstOfEquals(t *testing.T) {
+	t.Parallel()
+	if got := closest("ab", []string{"aa", "bb"}); got != "aa" {
+		t.Fatalf("closest = %q, want %q", got, "aa")
+	}
+}
