@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/apex/log/handlers/memory"
 	"github.com/apex/log"
+	"github.com/apex/log/handlers/memory"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"

@@ -122,36 +122,76 @@ func oursDesc(i int, tag string) v1.Descriptor {
 		Annotations: map[string]string{artifacts.AnnotationBuildpackID: "examples/many", artifacts.AnnotationLayer: "l", artifacts.AnnotationTag: tag}}
 }
 
-// Discovery never truncates: more artifacts than an export publishes is an
-// error naming the count.
+// Discovery never truncates: exactly as many artifacts as an export
+// publishes are found; one more is an error naming the count. Of the
+// referrers, at most 10 × MaxArtifacts are read (others' referrers, not
+// ours, count too); one more is an error.
 func TestDiscoverArtifactsTooMany(t *testing.T) {
 	t.Parallel()
-	var descs []v1.Descriptor
-	for i := range artifacts.MaxArtifacts + 1 {
-		descs = append(descs, oursDesc(i, fmt.Sprintf("t%d", i)))
-	}
-	raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: descs})
-	must(t, err)
-	// The registry serves this fallback index (its entries, which a
-	// registry would want to exist, are never read: their annotations say
-	// whose they are).
-	reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.Contains(r.URL.Path, "/manifests/sha256-") {
-			w.Header().Set("Content-Type", string(types.OCIImageIndex))
-			_, _ = w.Write(raw)
-			return
+	others := func(n int) []v1.Descriptor { // someone else's referrers: indexes, never read
+		var ds []v1.Descriptor
+		for i := range n {
+			ds = append(ds, v1.Descriptor{MediaType: types.OCIImageIndex, Size: 100, Digest: v1.Hash{Algorithm: "sha256", Hex: fmt.Sprintf("%064x", 1<<20+i)}})
 		}
-		reg.ServeHTTP(w, r)
-	}))
-	t.Cleanup(srv.Close)
-	host := strings.TrimPrefix(srv.URL, "http://")
-	repo := host + "/app"
-	subj := pushSubject(t, repo)
-	prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
-	var tm *exporter.TooManyArtifactsError
-	if !errors.As(err, &tm) || tm.Count != artifacts.MaxArtifacts+1 || !strings.Contains(err.Error(), fmt.Sprint(artifacts.MaxArtifacts+1)) {
-		t.Fatalf("discovered %d, err %v; want an error naming %d", len(prev), err, artifacts.MaxArtifacts+1)
+		return ds
+	}
+	ours := func(n int) []v1.Descriptor {
+		var ds []v1.Descriptor
+		for i := range n {
+			ds = append(ds, oursDesc(i, fmt.Sprintf("t%d", i)))
+		}
+		return ds
+	}
+	const maxReferrers = 10 * artifacts.MaxArtifacts
+	for _, tc := range []struct {
+		name     string
+		descs    []v1.Descriptor
+		wantN    int
+		tooMany  bool
+		wantRefs bool // the referrers limit refuses
+	}{
+		{name: "exactly the artifacts an export publishes", descs: ours(artifacts.MaxArtifacts), wantN: artifacts.MaxArtifacts},
+		{name: "one artifact more", descs: ours(artifacts.MaxArtifacts + 1), tooMany: true},
+		{name: "exactly the referrers read", descs: append(ours(1), others(maxReferrers-1)...), wantN: 1},
+		{name: "one referrer more", descs: append(ours(1), others(maxReferrers)...), wantRefs: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			raw, err := json.Marshal(v1.IndexManifest{SchemaVersion: 2, MediaType: types.OCIImageIndex, Manifests: tc.descs})
+			must(t, err)
+			// The registry serves this fallback index (its entries, which a
+			// registry would want to exist, are never read: their
+			// annotations say whose they are).
+			reg := registry.New(registry.Logger(log.New(io.Discard, "", 0)))
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if strings.Contains(r.URL.Path, "/manifests/sha256-") {
+					w.Header().Set("Content-Type", string(types.OCIImageIndex))
+					_, _ = w.Write(raw)
+					return
+				}
+				reg.ServeHTTP(w, r)
+			}))
+			t.Cleanup(srv.Close)
+			host := strings.TrimPrefix(srv.URL, "http://")
+			repo := host + "/app"
+			subj := pushSubject(t, repo)
+			prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
+			var tm *exporter.TooManyArtifactsError
+			switch {
+			case tc.tooMany:
+				if !errors.As(err, &tm) || tm.Count != artifacts.MaxArtifacts+1 || !strings.Contains(err.Error(), fmt.Sprint(artifacts.MaxArtifacts+1)) {
+					t.Fatalf("discovered %d, err %v; want an error naming %d", len(prev), err, artifacts.MaxArtifacts+1)
+				}
+			case tc.wantRefs:
+				if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("%d referrers, more than %d", maxReferrers+1, maxReferrers)) {
+					t.Fatalf("discovered %d, err %v; want the referrers limit", len(prev), err)
+				}
+			default:
+				if err != nil || len(prev) != tc.wantN {
+					t.Fatalf("discovered %d, err %v; want %d", len(prev), err, tc.wantN)
+				}
+			}
+		})
 	}
 }
 
@@ -160,8 +200,8 @@ func TestDiscoverArtifactsTooMany(t *testing.T) {
 // wins; when it names neither, discovery refuses, naming both digests.
 func TestDiscoverArtifactsSameTag(t *testing.T) {
 	t.Parallel()
-	for _, named := range []bool{true, false} {
-		t.Run(map[bool]string{true: "the tag names one", false: "the tag names neither"}[named], func(t *testing.T) {
+	for _, named := range []string{"one", "two", ""} {
+		t.Run(map[string]string{"one": "the tag names the first", "two": "the tag names the second", "": "the tag names neither"}[named], func(t *testing.T) {
 			t.Parallel()
 			_, host := newRegistry(t, false)
 			repo := host + "/app"
@@ -176,16 +216,17 @@ func TestDiscoverArtifactsSameTag(t *testing.T) {
 				h, size, _ := v1.SHA256(strings.NewReader(string(m.b)))
 				must(t, remote.Put(mustRef(t, repo+"@"+h.String()), m))
 				descs = append(descs, v1.Descriptor{MediaType: types.OCIManifestSchema1, Digest: h, Size: size})
-				if named && v == "two" {
+				if v == named {
 					must(t, remote.Put(mustRef(t, repo+":wasm"), m))
 				}
 			}
 			putFallback(t, repo, d, descs)
 			subj, _ := name.NewDigest(repo + "@" + d.String())
 			prev, err := exporter.DiscoverArtifacts(context.Background(), client(t, host), subj)
-			if named {
-				if err != nil || len(prev) != 1 || prev[0].Descriptor.Digest != descs[1].Digest {
-					t.Fatalf("discovered %+v, err %v; want the one tag wasm names", prev, err)
+			if named != "" {
+				want := descs[map[string]int{"one": 0, "two": 1}[named]].Digest
+				if err != nil || len(prev) != 1 || prev[0].Descriptor.Digest != want {
+					t.Fatalf("discovered %+v, err %v; want the one tag wasm names, %s", prev, err, want)
 				}
 				return
 			}
@@ -236,4 +277,27 @@ func pushSubject(t *testing.T, repo string) name.Digest {
 	subj, err := name.NewDigest(repo + "@" + d.String())
 	must(t, err)
 	return subj
+}
+
+// The previous image's artifacts a plan does not publish again: a tagged one
+// by its tag (its layer may publish under another tag now), one without a
+// tag by its buildpack and layer.
+func TestPlanStale(t *testing.T) {
+	t.Parallel()
+	tmpl, _ := platform.ParseTagTemplate("{tag}")
+	plan, err := exporter.NewPlan([]string{"r.example/app:latest"}, fixture(t), tmpl, nil)
+	must(t, err)
+	prev := []exporter.PreviousArtifact{
+		{Buildpack: "examples/wasm", Layer: "wasm", Tag: "wasm"},
+		{Buildpack: "examples/wasm", Layer: "wasm", Tag: "renamed"},
+		{Buildpack: "examples/reports", Layer: "reports"},
+		{Buildpack: "examples/old", Layer: "gone"},
+	}
+	var got []string
+	for _, pa := range plan.Stale(prev) {
+		got = append(got, pa.Buildpack+"/"+pa.Layer+":"+pa.Tag)
+	}
+	if want := "examples/wasm/wasm:renamed examples/old/gone:"; strings.Join(got, " ") != want {
+		t.Fatalf("stale %q, want %q", got, want)
+	}
 }

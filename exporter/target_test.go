@@ -5,6 +5,7 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/buildpacks/imgutil/fakes"
 	"github.com/buildpacks/lifecycle/platform/files"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
@@ -38,8 +39,9 @@ func TestTargetsWithoutPublishing(t *testing.T) {
 			if err := tc.target.Plan(tc.arts); err != nil {
 				t.Fatal(err)
 			}
-			img, err := tc.target.Wrap(context.Background(), nil)
-			if err != nil || img != nil {
+			working := fakes.NewImage("r.example/app:latest", "", nil)
+			img, err := tc.target.Wrap(context.Background(), working)
+			if err != nil || img != working {
 				t.Fatalf("Wrap = %v, %v; want the working image itself", img, err)
 			}
 			res, err := tc.target.Finish(context.Background(), files.ImageReport{ImageID: "abcd"}, tc.saveErr)
@@ -60,3 +62,45 @@ func TestTargetsWithoutPublishing(t *testing.T) {
 		})
 	}
 }
+
+// A registry target plans what it publishes: with artifacts (or a signing
+// key) it makes the plan, so a tag collision or a reserved tag refuses the
+// export before the save; an option's error is Plan's; with neither it
+// plans nothing (the stock save).
+func TestRegistryTargetPlans(t *testing.T) {
+	t.Parallel()
+	one := []*artifacts.Artifact{streamFixture(t, "x")}
+	twice := []*artifacts.Artifact{streamFixture(t, "x"), streamFixture(t, "y")} // both tag "wasm"
+	names := []string{"r.example/app:latest"}
+	var ce *CollisionError
+	for _, tc := range []struct {
+		name    string
+		arts    []*artifacts.Artifact
+		opts    []Option
+		wantErr func(error) bool
+		planned bool
+	}{
+		{name: "nothing to publish", wantErr: isNil},
+		{name: "an artifact", arts: one, wantErr: isNil, planned: true},
+		{name: "a signing key, no artifact", opts: []Option{WithSigner(nopSigner{})}, wantErr: isNil, planned: true},
+		{name: "two artifacts, one tag", arts: twice, wantErr: func(err error) bool { return errors.As(err, &ce) }},
+		{name: "the tag of the cache image", arts: one, opts: []Option{WithReservedTags(map[string]string{"the cache image": "r.example/app:wasm"})},
+			wantErr: func(err error) bool { return errors.As(err, &ce) }, planned: true},
+		{name: "an option's error", arts: one, opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
+		{name: "an option's error, nothing to publish", opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			r := NewRegistryTarget(names, platform.TagTemplate{}, tc.opts...).(*registryTarget)
+			err := r.Plan(tc.arts)
+			if !tc.wantErr(err) {
+				t.Fatalf("Plan: %v", err)
+			}
+			if (r.plan != nil) != tc.planned {
+				t.Fatalf("planned %v, want %v", r.plan != nil, tc.planned)
+			}
+		})
+	}
+}
+
+func isNil(err error) bool { return err == nil }
