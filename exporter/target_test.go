@@ -104,3 +104,35 @@ func TestRegistryTargetPlans(t *testing.T) {
 }
 
 func isNil(err error) bool { return err == nil }
+
+// A layout target plans as the registry target does: an artifact makes the
+// plan (a tag collision refuses), an option's error is Plan's.
+func TestLayoutTargetPlans(t *testing.T) {
+	t.Parallel()
+	one := []*artifacts.Artifact{streamFixture(t, "x")}
+	twice := []*artifacts.Artifact{streamFixture(t, "x"), streamFixture(t, "y")}
+	var ce *CollisionError
+	for _, tc := range []struct {
+		name    string
+		arts    []*artifacts.Artifact
+		opts    []Option
+		wantErr func(error) bool
+		planned bool
+	}{
+		{name: "nothing to publish", wantErr: isNil},
+		{name: "an artifact", arts: one, wantErr: isNil, planned: true},
+		{name: "two artifacts, one tag", arts: twice, wantErr: func(err error) bool { return errors.As(err, &ce) }},
+		{name: "an option's error", arts: one, opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLayoutTarget("r.example/app:latest", platform.TagTemplate{}, tc.opts...).(*layoutTarget)
+			if err := l.Plan(tc.arts); !tc.wantErr(err) {
+				t.Fatalf("Plan: %v", err)
+			}
+			if (l.plan != nil) != tc.planned {
+				t.Fatalf("planned %v, want %v", l.plan != nil, tc.planned)
+			}
+		})
+	}
+}
