@@ -2,6 +2,7 @@ package exporter_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,6 +106,12 @@ func TestLayoutExport(t *testing.T) {
 			for _, l := range append([]v1.Descriptor{m.Config}, m.Layers...) {
 				if _, err := path.Blob(l.Digest); err != nil {
 					t.Fatalf("artifact %s: blob %s: %v", tag, l.Digest, err)
+				}
+				// Readable by all, as go-containerregistry writes blobs,
+				// also those hashed while written.
+				fi, err := os.Stat(filepath.Join(dir, "blobs", l.Digest.Algorithm, l.Digest.Hex))
+				if err != nil || fi.Mode().Perm() != 0o644 {
+					t.Fatalf("artifact %s: blob %s: %v, %v; want mode 0644", tag, l.Digest, fi.Mode(), err)
 				}
 			}
 			digests = append(digests, p.Manifest.Descriptor.Digest)
