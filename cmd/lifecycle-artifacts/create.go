@@ -124,7 +124,7 @@ func (c *createCmd) Privileges() error {
 	}
 	// Buildpacks run in this container as the CNB user: a key file that
 	// user can read is refused.
-	if err := c.deps.settings.loadSigner(cmd.DefaultLogger, c.UID, c.GID); err != nil {
+	if err := c.deps.settings.loadSigner(cmd.DefaultLogger, &buildUser{uid: c.UID, gid: c.GID}); err != nil {
 		return err
 	}
 	if err = priv.EnsureOwner(c.UID, c.GID, c.CacheDir, c.LaunchCacheDir, c.LayersDir); err != nil {

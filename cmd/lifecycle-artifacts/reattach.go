@@ -69,7 +69,7 @@ func reattach(args []string) error {
 		cmd.DefaultLogger.Infof("%s=%s: no artifacts are re-attached", platform.EnvPolicy, platform.PolicyOff)
 		return nil
 	}
-	if err := s.loadSigner(cmd.DefaultLogger, -1, -1); err != nil {
+	if err := s.loadSigner(cmd.DefaultLogger, nil); err != nil {
 		return err
 	}
 	clientOpts := s.clientOptions(keychain)
