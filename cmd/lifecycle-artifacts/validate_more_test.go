@@ -67,3 +67,34 @@ func TestNoColorWriter(t *testing.T) {
 		t.Fatalf("wrote %d, %v: %q", n, err, buf.String())
 	}
 }
+
+// -no-color defaults to on when CNB_NO_COLOR is true or stderr is not a
+// terminal; colour only on a terminal without CNB_NO_COLOR=true.
+func TestNoColorDefault(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env      string
+		terminal bool
+		want     bool
+	}{
+		{env: "", terminal: true, want: false},
+		{env: "false", terminal: true, want: false},
+		{env: "true", terminal: true, want: true},
+		{env: "", terminal: false, want: true},
+		{env: "false", terminal: false, want: true},
+		{env: "true", terminal: false, want: true},
+	} {
+		if got := noColorDefault(tc.env, tc.terminal); got != tc.want {
+			t.Errorf("CNB_NO_COLOR=%q, terminal %v: %v, want %v", tc.env, tc.terminal, got, tc.want)
+		}
+	}
+	// A character device counts as a terminal; a buffer does not.
+	null, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	if !isTerminal(null) || isTerminal(&bytes.Buffer{}) {
+		t.Fatalf("isTerminal: %s %v, a buffer %v", os.DevNull, isTerminal(null), isTerminal(&bytes.Buffer{}))
+	}
+}
