@@ -42,6 +42,7 @@ func TestSBOMArtifacts(t *testing.T) {
 	t.Parallel()
 	good := writeSBOMs(t, validSPDX)
 	bad := writeSBOMs(t, `{"spdxVersion": not json`)
+	none := t.TempDir()
 	for _, tc := range []struct {
 		name      string
 		env       map[string]string
@@ -62,6 +63,7 @@ func TestSBOMArtifacts(t *testing.T) {
 			formats: []string{"cdx"}, skipped: []string{"application/spdx+json"}, warn: "Skipping SBOM: SBOM format spdx"},
 		{name: "daemon: recorded, one warning", env: map[string]string{platform.EnvSBOM: "referrers"}, kind: kindDaemon, layers: good, api: "0.13",
 			skipped: []string{"application/vnd.cyclonedx+json", "application/spdx+json"}, warn: "Skipping 2 SBOM(s) (cdx, spdx): the daemon has no referrers"},
+		{name: "daemon, no SBOM: nothing to skip, no warning", env: map[string]string{platform.EnvSBOM: "referrers"}, kind: kindDaemon, layers: none, api: "0.13"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := newSettings(nil, nil, func(k string) string { return tc.env[k] })
