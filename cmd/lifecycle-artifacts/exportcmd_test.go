@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/BurntSushi/toml"
@@ -197,5 +198,55 @@ func TestExportPrivileges(t *testing.T) {
 		if (e.docker != nil) != daemon || e.keychain == nil {
 			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, e.docker, e.keychain)
 		}
+	}
+}
+
+// Privileges reads the signing key as root, failing on one it cannot load
+// (invalid arguments), and hands the cache volume to the CNB user before
+// it drops to that user.
+func TestExportPrivilegesKeyAndVolumes(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("chowns volumes and drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		code int // 0: no failure
+	}{
+		{name: "no key"},
+		{name: "a key that cannot be read", key: filepath.Join(t.TempDir(), "absent.key"), code: cmd.CodeForInvalidArgs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			// Another user's, not writable by the CNB user (this test's).
+			if err := os.Chmod(cache, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(cache, os.Getuid()+4242, os.Getgid()+4242); err != nil {
+				t.Fatal(err)
+			}
+			in := lplatform.LifecycleInputs{OutputImageRef: "out.example/app:latest", UID: os.Getuid(), GID: os.Getgid(), CacheDir: cache}
+			e := &exportCmd{Platform: &lplatform.Platform{LifecycleInputs: &in}}
+			e.settings = mustSettings(t, &in, map[string]string{platform.EnvSigningKey: tc.key})
+			err := e.Privileges()
+			fi, serr := os.Stat(cache)
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			owned := fi.Sys().(*syscall.Stat_t).Uid == uint32(os.Getuid())
+			if tc.code != 0 {
+				var fail *cmd.ErrorFail
+				if !errors.As(err, &fail) || fail.Code != tc.code {
+					t.Fatalf("got %v, want exit code %d", err, tc.code)
+				}
+				if owned {
+					t.Fatal("the cache was handed over after a failure")
+				}
+				return
+			}
+			if err != nil || !owned {
+				t.Fatalf("err %v; cache handed to the CNB user: %v", err, owned)
+			}
+		})
 	}
 }
