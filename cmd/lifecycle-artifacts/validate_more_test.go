@@ -3,12 +3,17 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	lplatform "github.com/buildpacks/lifecycle/platform"
+
+	"github.com/cnb-artifacts/lifecycle/artifacts"
+	"github.com/cnb-artifacts/lifecycle/exporter"
 )
 
 // The layers directory comes from CNB_LAYERS_DIR when no -layers is given,
@@ -96,5 +101,59 @@ func TestNoColorDefault(t *testing.T) {
 	defer null.Close()
 	if !isTerminal(null) || isTerminal(&bytes.Buffer{}) {
 		t.Fatalf("isTerminal: %s %v, a buffer %v", os.DevNull, isTerminal(null), isTerminal(&bytes.Buffer{}))
+	}
+}
+
+// Each joined error is one entry; a declaration error or a tag collision
+// gives its buildpack, layer, file, tag and fix, and its artifact numbered
+// from 1 (none when the error concerns the whole file).
+func TestAddErrors(t *testing.T) {
+	t.Parallel()
+	bp := artifacts.Buildpack{ID: "acme/a", Version: "1.0.0"}
+	collision := &exporter.CollisionError{Tag: "t", With: "the image's tag", Fix: "rename it",
+		Artifact: artifacts.Declaration{Buildpack: bp, Layer: "web", Source: "acme_a/web/artifacts.toml", Index: 2, Tag: "t"}}
+	decl := func(i int) *artifacts.DeclarationError {
+		return &artifacts.DeclarationError{Buildpack: bp, Layer: "web", File: "acme_a/web/artifacts.toml", Tag: "u", Index: i, Err: errors.New("bad"), Fix: "fix it"}
+	}
+	var r validateResult
+	r.addErrors(nil)
+	r.addErrors(errors.Join(collision, decl(0), fmt.Errorf("wrapped: %w", decl(-1)), errors.New("plain")))
+	want := []errorSummary{
+		{Buildpack: "acme/a@1.0.0", Layer: "web", File: "acme_a/web/artifacts.toml", Number: 3, Tag: "t", Fix: "rename it"},
+		{Buildpack: "acme/a@1.0.0", Layer: "web", File: "acme_a/web/artifacts.toml", Number: 1, Tag: "u", Fix: "fix it"},
+		{Buildpack: "acme/a@1.0.0", Layer: "web", File: "acme_a/web/artifacts.toml", Number: 0, Tag: "u", Fix: "fix it"},
+		{},
+	}
+	if len(r.Errors) != len(want) {
+		t.Fatalf("%d entries, want %d: %+v", len(r.Errors), len(want), r.Errors)
+	}
+	for i, w := range want {
+		got := r.Errors[i]
+		if got.Message == "" {
+			t.Errorf("entry %d has no message", i)
+		}
+		got.Message = ""
+		if got != w {
+			t.Errorf("entry %d: %+v, want %+v", i, got, w)
+		}
+	}
+}
+
+// An SBOM artifact's tag: untagged, found through the referrers; its
+// published tag; and the declared one beside it when they differ.
+func TestWriteSBOMText(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		tag, published, want, not string
+	}{
+		{want: "  tag:    untagged (found through the image's referrers)\n"},
+		{tag: "sbom-cdx", published: "sbom-cdx", want: "  tag:    sbom-cdx\n", not: "declared"},
+		{tag: "sbom-{format}", published: "sbom-cdx", want: "  tag:    sbom-cdx (declared sbom-{format})\n"},
+	} {
+		var b bytes.Buffer
+		writeSBOMText(&b, artifactSummary{SBOM: "cdx", ArtifactType: "application/vnd.cyclonedx+json", Tag: tc.tag, PublishedTag: tc.published})
+		if !strings.Contains(b.String(), tc.want) || tc.not != "" && strings.Contains(b.String(), tc.not) {
+			t.Errorf("tag %q, published %q:\n%s\nwant %q", tc.tag, tc.published, b.String(), tc.want)
+		}
 	}
 }
