@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -123,6 +124,43 @@ func TestRebaseCommand(t *testing.T) {
 			}
 			if n := strings.Count(buf.String(), " (artifact '"); tc.key && n != tc.artifacts {
 				t.Fatalf("%d artifact signatures logged, want %d\n%s", n, tc.artifacts, buf.String())
+			}
+		})
+	}
+}
+
+// Where the rebaser publishes no artifact (a daemon image; policy off), a
+// key it was given signs nothing, and it says so; without a key it says
+// nothing.
+func TestRebaseCarryNothing(t *testing.T) {
+	key := writeTestKey(t)
+	buf := captureLog(t)
+	for _, tc := range []struct {
+		name   string
+		kind   targetKind
+		policy platform.Policy
+		key    bool
+	}{
+		{name: "daemon, a key", kind: kindDaemon, key: true},
+		{name: "daemon, no key", kind: kindDaemon},
+		{name: "policy off, no key", kind: kindRegistry, policy: platform.PolicyOff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf.Reset()
+			r := newRebaseCmd("0.13")
+			r.settings = settings{kind: tc.kind, ArtifactInputs: platform.ArtifactInputs{Policy: tc.policy}}
+			if tc.key {
+				r.settings.SigningKey = key
+				if err := r.settings.loadSigner(cmd.DefaultLogger, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target, err := r.carryArtifacts(context.Background())
+			if err != nil || target != nil {
+				t.Fatalf("target %v, err %v; want neither", target, err)
+			}
+			if warned := strings.Contains(buf.String(), "Not signing"); warned != tc.key {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.key, buf.String())
 			}
 		})
 	}
