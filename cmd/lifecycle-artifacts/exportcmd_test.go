@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -246,6 +247,59 @@ func TestExportPrivilegesKeyAndVolumes(t *testing.T) {
 			}
 			if err != nil || !owned {
 				t.Fatalf("err %v; cache handed to the CNB user: %v", err, owned)
+			}
+		})
+	}
+}
+
+// refuseWrites is a registry that refuses every write to repositories under
+// prefix (a cache image it cannot save) and serves the rest.
+func refuseWrites(h http.Handler, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.HasPrefix(r.URL.Path, "/v2/"+prefix) {
+			http.Error(w, `{"errors":[{"code":"DENIED","message":"read-only"}]}`, http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The cache is exported after the image and its artifacts; a cache that
+// cannot be saved is a warning, not a failed export. Not parallel: the
+// environment and the logger are the process's.
+func TestExportCacheFailureWarns(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(refuseWrites(ggcrregistry.New(), "cache"))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "")
+	t.Setenv(platform.EnvSigningKey, "")
+	for _, tc := range []struct {
+		name, cache string
+		warn        bool
+	}{
+		{name: "cache saved", cache: host + "/saved-cache"},
+		{name: "cache refused", cache: host + "/cache", warn: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf.Reset()
+			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+			if err := runExportWith(t, w, func(e *exportCmd) { e.CacheImageRef = tc.cache }, host+"/app:latest"); err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			var rep platform.Report
+			if _, err := toml.DecodeFile(w.Report, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Image.Digest == "" || len(rep.Artifacts) != 3 {
+				t.Fatalf("report: image %+v, %d artifacts", rep.Image, len(rep.Artifacts))
+			}
+			if warned := strings.Contains(buf.String(), "Failed to export cache"); warned != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.warn, buf.String())
 			}
 		})
 	}
