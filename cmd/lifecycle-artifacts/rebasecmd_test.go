@@ -165,3 +165,22 @@ func TestRebaseCarryNothing(t *testing.T) {
 		})
 	}
 }
+
+// The rebaser's Privileges (upstream's) makes a daemon client for a daemon
+// rebase only, resolves the keychain, then drops to the CNB user.
+func TestRebasePrivileges(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	for _, daemon := range []bool{false, true} {
+		r := newRebaseCmd("0.13")
+		r.UseDaemon, r.OutputImageRef = daemon, "out.example/app:latest"
+		r.UID, r.GID = os.Getuid(), os.Getgid()
+		if err := r.Privileges(); err != nil {
+			t.Fatal(err)
+		}
+		if (r.docker != nil) != daemon || r.keychain == nil {
+			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, r.docker, r.keychain)
+		}
+	}
+}
