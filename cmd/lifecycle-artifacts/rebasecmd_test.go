@@ -11,7 +11,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -183,4 +185,96 @@ func TestRebasePrivileges(t *testing.T) {
 			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, r.docker, r.keychain)
 		}
 	}
+}
+
+// The registry rebaser rebases the image it read in Args, before
+// privileges drop (as upstream does), not one the tag names later. Not
+// parallel: the environment and the logger are the process's.
+func TestRebaseReadsTheImageOnce(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the rebase drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "off")
+	t.Setenv(platform.EnvSigningKey, "")
+	layers := map[string]int{}
+	for _, tag := range []string{"one", "more"} {
+		bps := []fixture.Buildpack{fixture.Plain()}
+		if tag == "more" {
+			bps = append(bps, fixture.Samples()...)
+		}
+		if err := runExport(t, fixture.New(t, run, bps...), host+"/app:"+tag); err != nil {
+			t.Fatalf("export: %v\n%s", err, buf.String())
+		}
+		img, err := remote.Image(ref(t, host+"/app:"+tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers[tag] = len(ls)
+	}
+	if layers["one"] == layers["more"] {
+		t.Fatalf("the two images have %d layers each: the test cannot tell them apart", layers["one"])
+	}
+	// latest is the plain buildpack's image when the rebaser reads it, and
+	// the image with the samples once privileges are dropped.
+	src, err := remote.Get(ref(t, host+"/app:one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := name.NewTag(host + "/app:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(latest, src); err != nil {
+		t.Fatal(err)
+	}
+	r := newRebaseCmd("0.13")
+	r.ReportPath = filepath.Join(t.TempDir(), "report.toml")
+	r.UID, r.GID = os.Getuid(), os.Getgid()
+	names := []string{host + "/app:latest", host + "/app:rebased"}
+	if err := r.Args(len(names), names); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Privileges(); err != nil {
+		t.Fatal(err)
+	}
+	more, err := remote.Get(ref(t, host+"/app:more"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(latest, more); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Exec(); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	img, err := remote.Image(ref(t, host+"/app:rebased"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != layers["one"] {
+		t.Fatalf("rebased image has %d layers, want %d (the image read in Args)", len(ls), layers["one"])
+	}
+}
+
+// ref parses s, failing the test on an error.
+func ref(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
