@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/layout"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/random"
+
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 )
 
 // Tests of the functions images.go mirrors from upstream, on what they
@@ -163,5 +166,48 @@ func TestVerifyBuildpackApis(t *testing.T) {
 	}
 	if err := verifyBuildpackApis(buildpack.Group{Group: []buildpack.GroupElement{ok, bad}}); err == nil {
 		t.Fatal("an unsupported buildpack API passed")
+	}
+}
+
+// The layout target reuses the layers of a previous image named by its
+// layout identifier (path@digest); a previous image named otherwise fails.
+// Not parallel: it captures the logger.
+func TestInitLayoutAppImagePrevious(t *testing.T) {
+	// lifecycle parses layout paths as image references: lower case.
+	dir, err := os.MkdirTemp("", "layout")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	runRef := fixture.WriteRunImageLayout(t, dir, "example.com/run:latest")
+	buf := captureLog(t)
+	for _, tc := range []struct {
+		name, previous string
+		err            bool
+	}{
+		{name: "none"},
+		{name: "by layout identifier", previous: runRef},
+		{name: "not a layout identifier", previous: "example.com/app:previous", err: true},
+	} {
+		buf.Reset()
+		e := newExportCmd("0.13")
+		e.LayoutDir, e.OutputImageRef = dir, "example.com/app:latest"
+		md := files.Analyzed{RunImage: &files.RunImage{Reference: runRef}}
+		if tc.previous != "" {
+			md.PreviousImage = &files.ImageIdentifier{Reference: tc.previous}
+		}
+		img, runID, err := e.initLayoutAppImage(md)
+		if tc.err {
+			if err == nil || !strings.Contains(err.Error(), "parsing previous image reference") {
+				t.Fatalf("%s: got %v, want a failure to parse the previous image", tc.name, err)
+			}
+			continue
+		}
+		if err != nil || img == nil || runID == "" {
+			t.Fatalf("%s: image %v, run image %q, err %v", tc.name, img, runID, err)
+		}
+		if reused := strings.Contains(buf.String(), "Reusing layers from image"); reused != (tc.previous != "") {
+			t.Fatalf("%s: reusing logged %v:\n%s", tc.name, reused, buf.String())
+		}
 	}
 }
