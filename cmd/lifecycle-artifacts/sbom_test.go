@@ -13,6 +13,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/sbom"
 )
 
 // writeSBOMs lays out <layers>/sbom/launch/examples_a/web with a CycloneDX
@@ -212,6 +213,35 @@ func TestAppName(t *testing.T) {
 	} {
 		if got := appName(ref); got != want {
 			t.Errorf("appName(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// Where the launcher's SBOMs come from: none before platform API 0.11;
+// lifecycle's own directory when -launcher-sbom is unset or names it; a
+// custom directory's every file otherwise; none when the directory is not
+// there.
+func TestLauncherSBOMs(t *testing.T) {
+	t.Parallel()
+	def, custom := t.TempDir(), t.TempDir()
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, tc := range []struct {
+		name, api, dir, def string
+		want                sbom.Launcher
+	}{
+		{name: "platform API 0.10", api: "0.10", def: def},
+		{name: "unset", api: "0.11", def: def, want: sbom.Launcher{Dir: def}},
+		{name: "lifecycle's own", api: "0.13", dir: def, def: def, want: sbom.Launcher{Dir: def}},
+		{name: "custom", api: "0.13", dir: custom, def: def, want: sbom.Launcher{Dir: custom, Custom: true}},
+		{name: "custom, missing", api: "0.13", dir: missing, def: def},
+		{name: "unset, lifecycle's missing", api: "0.13", def: missing},
+	} {
+		got := launcherSBOMs(api.MustParse(tc.api), tc.dir, tc.def)
+		if tc.want.Dir != "" {
+			tc.want.Version = platform.UpstreamVersion()
+		}
+		if got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
 		}
 	}
 }
