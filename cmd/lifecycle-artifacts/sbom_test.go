@@ -245,3 +245,36 @@ func TestLauncherSBOMs(t *testing.T) {
 		}
 	}
 }
+
+// A merged format is one file, sbom.<format>.json; a format that is not
+// merged (Syft) is each source's document under its path in the image's
+// SBOM layer: a buildpack's where the builder copied it, the launcher's
+// where upstream's exporter copies it (buildpacksio_lifecycle/launcher).
+func TestSBOMFiles(t *testing.T) {
+	t.Parallel()
+	merged := sbomFiles(sbom.Document{Format: sbom.CycloneDX, Content: []byte("{}")})
+	if len(merged) != 1 || merged[0].Title != sbom.CycloneDX.Ext || string(merged[0].Content) != "{}" {
+		t.Fatalf("merged: %+v", merged)
+	}
+	bp := artifacts.Buildpack{ID: "examples/a", Version: "1.0.0"}
+	lc := artifacts.Buildpack{ID: sbom.LifecycleID, Version: "0.21.17"}
+	d := sbom.Document{Format: sbom.Syft, Parts: [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}, Sources: []sbom.Source{
+		{Buildpack: bp, Layer: "web", Format: sbom.Syft, Path: "sbom/launch/examples_a/web/sbom.syft.json"},
+		{Buildpack: lc, Layer: sbom.LauncherLayer, Format: sbom.Syft, Path: "custom.sbom.syft.json"},
+		// A buildpack's layer named like the launcher's, and the
+		// lifecycle's ID on another layer: where they were found.
+		{Buildpack: bp, Layer: sbom.LauncherLayer, Format: sbom.Syft, Path: "sbom/launch/examples_a/launcher/sbom.syft.json"},
+		{Buildpack: lc, Layer: "other", Format: sbom.Syft, Path: "sbom/launch/buildpacksio_lifecycle/other/sbom.syft.json"},
+	}}
+	want := []string{"examples_a/web/sbom.syft.json", "buildpacksio_lifecycle/launcher/sbom.syft.json",
+		"examples_a/launcher/sbom.syft.json", "buildpacksio_lifecycle/other/sbom.syft.json"}
+	got := sbomFiles(d)
+	if len(got) != len(want) {
+		t.Fatalf("%d files, want %d: %+v", len(got), len(want), got)
+	}
+	for i, f := range got {
+		if f.Title != want[i] || string(f.Content) != string(d.Parts[i]) {
+			t.Errorf("file %d: %q %q, want %q %q", i, f.Title, f.Content, want[i], d.Parts[i])
+		}
+	}
+}
