@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/buildpacks/lifecycle/api"
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -302,5 +303,40 @@ func TestExportCacheFailureWarns(t *testing.T) {
 				t.Fatalf("warned %v, want %v:\n%s", warned, tc.warn, buf.String())
 			}
 		})
+	}
+}
+
+// Before platform API 0.13, exporting extended run image layers
+// (Dockerfiles) is experimental: refused when experimental features are
+// disabled, before anything is written. Not parallel: the environment, the
+// logger and lifecycle's experimental mode are the process's.
+func TestExportExtendedLayersExperimental(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "")
+	t.Setenv(platform.EnvSigningKey, "")
+	saved := lplatform.ExperimentalMode
+	t.Cleanup(func() { lplatform.ExperimentalMode = saved })
+	lplatform.ExperimentalMode = "error"
+	extended := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(extended, "run", "sha256:abc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := fixture.New(t, run, fixture.Plain())
+	err := runExportWith(t, w, func(e *exportCmd) {
+		e.PlatformAPI = api.MustParse("0.12")
+		e.ExtendedDir = extended
+	}, host+"/app:latest")
+	if err == nil || !strings.Contains(err.Error(), "experimental features are disabled") {
+		t.Fatalf("got %v, want the experimental feature refused\n%s", err, buf.String())
+	}
+	if _, err := os.Stat(w.Report); err == nil {
+		t.Fatal("report.toml written on failure")
 	}
 }
