@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/buildpacks/lifecycle/log"
 	lplatform "github.com/buildpacks/lifecycle/platform"
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
@@ -155,5 +156,19 @@ func TestWriteSBOMText(t *testing.T) {
 		if !strings.Contains(b.String(), tc.want) || tc.not != "" && strings.Contains(b.String(), tc.not) {
 			t.Errorf("tag %q, published %q:\n%s\nwant %q", tc.tag, tc.published, b.String(), tc.want)
 		}
+	}
+}
+
+// A file's title is printed only when it is not the file's own name.
+func TestWriteTextFileTitle(t *testing.T) {
+	t.Parallel()
+	r := validateResult{LayersDir: "/layers", TagTemplate: "{image}-{tag}", Artifacts: []artifactSummary{{
+		Buildpack: "acme/a@1.0.0", Layer: "web", LayerDir: "web", File: "acme_a/web/artifacts.toml", Number: 1, Tag: "t", PublishedTag: "t",
+		Files: []blobSummary{{Path: "out/app.wasm", Title: "app.wasm"}, {Path: "out/report.xml", Title: "junit.xml"}},
+	}}}
+	var b bytes.Buffer
+	r.writeText(&b, log.NewDefaultLogger(&bytes.Buffer{}))
+	if !strings.Contains(b.String(), "out/report.xml  ") || !strings.Contains(b.String(), "  title junit.xml\n") || strings.Contains(b.String(), "title app.wasm") {
+		t.Fatalf("titles:\n%s", b.String())
 	}
 }
