@@ -124,7 +124,7 @@ func (c *createCmd) Privileges() error {
 	}
 	// Buildpacks run in this container as the CNB user: a key file that
 	// user can read is refused.
-	if err := c.deps.settings.loadSigner(cmd.DefaultLogger, c.UID, c.GID); err != nil {
+	if err := c.deps.settings.loadSigner(cmd.DefaultLogger, &buildUser{uid: c.UID, gid: c.GID}); err != nil {
 		return err
 	}
 	if err = priv.EnsureOwner(c.UID, c.GID, c.CacheDir, c.LaunchCacheDir, c.LayersDir); err != nil {
@@ -198,11 +198,7 @@ func (c *createCmd) runStock(phase string, asUser bool, args ...string) error {
 	run := exec.Command(bin, append([]string{phase}, args...)...)
 	run.Env = c.phaseEnv(asUser)
 	run.Stdout, run.Stderr = os.Stdout, os.Stderr
-	if asUser && os.Getuid() != c.UID {
-		run.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{
-			Uid: uint32(c.UID), Gid: uint32(c.GID), Groups: []uint32{},
-		}}
-	}
+	run.SysProcAttr = c.phaseAttr(asUser, os.Getuid())
 	if err := run.Run(); err != nil {
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
@@ -212,6 +208,18 @@ func (c *createCmd) runStock(phase string, asUser bool, args ...string) error {
 		return cmd.FailErr(err, "run "+phase)
 	}
 	return nil
+}
+
+// phaseAttr is how a stock phase starts when this process runs as uid: as
+// the CNB user (its user and group, no supplementary groups) when asUser and
+// this process is another user; otherwise nil, as this process's user.
+func (c *createCmd) phaseAttr(asUser bool, uid int) *syscall.SysProcAttr {
+	if !asUser || uid == c.UID {
+		return nil
+	}
+	return &syscall.SysProcAttr{Credential: &syscall.Credential{
+		Uid: uint32(c.UID), Gid: uint32(c.GID), Groups: []uint32{},
+	}}
 }
 
 // phaseEnv is the environment of a stock phase: the creator's, with the

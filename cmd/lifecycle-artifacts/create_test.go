@@ -52,3 +52,37 @@ func TestHideFromUser(t *testing.T) {
 		t.Fatalf("dumpable = %d, %v; want 0", d, err)
 	}
 }
+
+// detect and build (asUser) start as the CNB user, with no supplementary
+// group, when the creator runs as another user (root); as that user
+// already, or for the phases that start as root, they keep the creator's.
+func TestPhaseAttr(t *testing.T) {
+	t.Parallel()
+	c := newCreateCmd("0.13")
+	c.UID, c.GID = 1000, 1001
+	for _, tc := range []struct {
+		name   string
+		asUser bool
+		uid    int // the creator's
+		want   bool
+	}{
+		{name: "as the CNB user, creator root", asUser: true, uid: 0, want: true},
+		{name: "as the CNB user, creator that user", asUser: true, uid: 1000},
+		{name: "as root, creator root", asUser: false, uid: 0},
+		{name: "as root, creator the CNB user", asUser: false, uid: 1000},
+	} {
+		attr := c.phaseAttr(tc.asUser, tc.uid)
+		if !tc.want {
+			if attr != nil {
+				t.Errorf("%s: %+v, want none", tc.name, attr)
+			}
+			continue
+		}
+		if attr == nil || attr.Credential == nil {
+			t.Fatalf("%s: no credential", tc.name)
+		}
+		if cr := attr.Credential; cr.Uid != 1000 || cr.Gid != 1001 || cr.Groups == nil || len(cr.Groups) != 0 {
+			t.Errorf("%s: credential %+v, want 1000:1001 without groups", tc.name, cr)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/buildpacks/lifecycle/cmd"
+	lplatform "github.com/buildpacks/lifecycle/platform"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
@@ -117,5 +118,79 @@ func TestCreateCommand(t *testing.T) {
 				t.Fatalf("report: image %+v, %d artifacts, want %d\n%s", rep.Image, len(rep.Artifacts), tc.artifacts, buf.String())
 			}
 		})
+	}
+}
+
+// The creator's Privileges makes a daemon client for a daemon export only
+// (a registry export talks to no daemon), resolves the keychain, and keeps
+// the environment before and after switching to the CNB user's HOME. Not
+// parallel: it sets HOME and USER.
+func TestCreatePrivileges(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("hands the volumes to the CNB user: run the unit tests as root, as CI does")
+	}
+	t.Setenv("HOME", os.Getenv("HOME"))
+	t.Setenv("USER", os.Getenv("USER"))
+	for _, daemon := range []bool{false, true} {
+		in := lplatform.LifecycleInputs{UseDaemon: daemon, OutputImageRef: "out.example/app:latest", UID: os.Getuid(), GID: os.Getgid()}
+		c := &createCmd{Platform: &lplatform.Platform{LifecycleInputs: &in}}
+		c.deps.settings = mustSettings(t, &in, nil)
+		if err := c.Privileges(); err != nil {
+			t.Fatal(err)
+		}
+		if (c.deps.docker != nil) != daemon || c.deps.keychain == nil {
+			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, c.deps.docker, c.deps.keychain)
+		}
+		if len(c.rootEnv) == 0 || len(c.userEnv) == 0 {
+			t.Fatalf("daemon %v: environments not kept: root %d, user %d variables", daemon, len(c.rootEnv), len(c.userEnv))
+		}
+	}
+}
+
+// The creator's layout target is experimental, as the exporter's: refused
+// when experimental features are disabled, accepted with a warning
+// otherwise. Not parallel: lifecycle reads CNB_EXPERIMENTAL_MODE into a
+// variable of the process.
+func TestCreateLayoutExperimental(t *testing.T) {
+	saved := lplatform.ExperimentalMode
+	t.Cleanup(func() { lplatform.ExperimentalMode = saved })
+	buf := captureLog(t)
+	for _, tc := range []struct {
+		mode string
+		says string // in the error; "" for none
+	}{
+		{mode: "error", says: "experimental features are disabled"},
+		{mode: "warn"},
+	} {
+		lplatform.ExperimentalMode = tc.mode
+		buf.Reset()
+		c := newCreateCmd("0.13")
+		c.UseLayout, c.LayoutDir = true, t.TempDir()
+		c.LayersDir, c.AppDir, c.RunImageRef = t.TempDir(), t.TempDir(), "example.com/run:latest"
+		err := c.Args(1, []string{"example.com/app:latest"})
+		if tc.says == "" && err != nil || tc.says != "" && (err == nil || !strings.Contains(err.Error(), tc.says)) {
+			t.Fatalf("%s: got %v, want an error saying %q", tc.mode, err, tc.says)
+		}
+		if err == nil && c.deps.settings.kind != kindLayout {
+			t.Fatalf("%s: target %q, want %q", tc.mode, c.deps.settings.kind, kindLayout)
+		}
+	}
+}
+
+// A stock phase that cannot be started (no lifecycle next to this binary)
+// fails the creator, naming the phase.
+func TestRunStockMissing(t *testing.T) {
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(self), "lifecycle")); err == nil {
+		t.Skip("a lifecycle is next to the test binary")
+	}
+	c := newCreateCmd("0.13")
+	err = c.runStock("analyze", false)
+	var fail *cmd.ErrorFail
+	if !errors.As(err, &fail) || !strings.Contains(err.Error(), "run analyze") {
+		t.Fatalf("got %v, want a failure naming the phase", err)
 	}
 }

@@ -129,7 +129,7 @@ func (e *exportCmd) Privileges() error {
 	}
 	// The exporter runs no buildpack: the key is read as root, whoever can
 	// read the file.
-	if err := e.settings.loadSigner(cmd.DefaultLogger, -1, -1); err != nil {
+	if err := e.settings.loadSigner(cmd.DefaultLogger, nil); err != nil {
 		return err
 	}
 	return e.dropPrivileges()

@@ -3,14 +3,17 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/BurntSushi/toml"
+	"github.com/buildpacks/lifecycle/api"
 	"github.com/buildpacks/lifecycle/cmd"
 	lplatform "github.com/buildpacks/lifecycle/platform"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
@@ -197,5 +200,143 @@ func TestExportPrivileges(t *testing.T) {
 		if (e.docker != nil) != daemon || e.keychain == nil {
 			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, e.docker, e.keychain)
 		}
+	}
+}
+
+// Privileges reads the signing key as root, failing on one it cannot load
+// (invalid arguments), and hands the cache volume to the CNB user before
+// it drops to that user.
+func TestExportPrivilegesKeyAndVolumes(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("chowns volumes and drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	for _, tc := range []struct {
+		name string
+		key  string
+		code int // 0: no failure
+	}{
+		{name: "no key"},
+		{name: "a key that cannot be read", key: filepath.Join(t.TempDir(), "absent.key"), code: cmd.CodeForInvalidArgs},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cache := t.TempDir()
+			// Another user's, not writable by the CNB user (this test's).
+			if err := os.Chmod(cache, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chown(cache, os.Getuid()+4242, os.Getgid()+4242); err != nil {
+				t.Fatal(err)
+			}
+			in := lplatform.LifecycleInputs{OutputImageRef: "out.example/app:latest", UID: os.Getuid(), GID: os.Getgid(), CacheDir: cache}
+			e := &exportCmd{Platform: &lplatform.Platform{LifecycleInputs: &in}}
+			e.settings = mustSettings(t, &in, map[string]string{platform.EnvSigningKey: tc.key})
+			err := e.Privileges()
+			fi, serr := os.Stat(cache)
+			if serr != nil {
+				t.Fatal(serr)
+			}
+			owned := fi.Sys().(*syscall.Stat_t).Uid == uint32(os.Getuid())
+			if tc.code != 0 {
+				var fail *cmd.ErrorFail
+				if !errors.As(err, &fail) || fail.Code != tc.code {
+					t.Fatalf("got %v, want exit code %d", err, tc.code)
+				}
+				if owned {
+					t.Fatal("the cache was handed over after a failure")
+				}
+				return
+			}
+			if err != nil || !owned {
+				t.Fatalf("err %v; cache handed to the CNB user: %v", err, owned)
+			}
+		})
+	}
+}
+
+// refuseWrites is a registry that refuses every write to repositories under
+// prefix (a cache image it cannot save) and serves the rest.
+func refuseWrites(h http.Handler, prefix string) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead && strings.HasPrefix(r.URL.Path, "/v2/"+prefix) {
+			http.Error(w, `{"errors":[{"code":"DENIED","message":"read-only"}]}`, http.StatusForbidden)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// The cache is exported after the image and its artifacts; a cache that
+// cannot be saved is a warning, not a failed export. Not parallel: the
+// environment and the logger are the process's.
+func TestExportCacheFailureWarns(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(refuseWrites(ggcrregistry.New(), "cache"))
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "")
+	t.Setenv(platform.EnvSigningKey, "")
+	for _, tc := range []struct {
+		name, cache string
+		warn        bool
+	}{
+		{name: "cache saved", cache: host + "/saved-cache"},
+		{name: "cache refused", cache: host + "/cache", warn: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf.Reset()
+			w := fixture.New(t, run, append([]fixture.Buildpack{fixture.Plain()}, fixture.Samples()...)...)
+			if err := runExportWith(t, w, func(e *exportCmd) { e.CacheImageRef = tc.cache }, host+"/app:latest"); err != nil {
+				t.Fatalf("%v\n%s", err, buf.String())
+			}
+			var rep platform.Report
+			if _, err := toml.DecodeFile(w.Report, &rep); err != nil {
+				t.Fatal(err)
+			}
+			if rep.Image.Digest == "" || len(rep.Artifacts) != 3 {
+				t.Fatalf("report: image %+v, %d artifacts", rep.Image, len(rep.Artifacts))
+			}
+			if warned := strings.Contains(buf.String(), "Failed to export cache"); warned != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.warn, buf.String())
+			}
+		})
+	}
+}
+
+// Before platform API 0.13, exporting extended run image layers
+// (Dockerfiles) is experimental: refused when experimental features are
+// disabled, before anything is written. Not parallel: the environment, the
+// logger and lifecycle's experimental mode are the process's.
+func TestExportExtendedLayersExperimental(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "")
+	t.Setenv(platform.EnvSigningKey, "")
+	saved := lplatform.ExperimentalMode
+	t.Cleanup(func() { lplatform.ExperimentalMode = saved })
+	lplatform.ExperimentalMode = "error"
+	extended := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(extended, "run", "sha256:abc"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := fixture.New(t, run, fixture.Plain())
+	err := runExportWith(t, w, func(e *exportCmd) {
+		e.PlatformAPI = api.MustParse("0.12")
+		e.ExtendedDir = extended
+	}, host+"/app:latest")
+	if err == nil || !strings.Contains(err.Error(), "experimental features are disabled") {
+		t.Fatalf("got %v, want the experimental feature refused\n%s", err, buf.String())
+	}
+	if _, err := os.Stat(w.Report); err == nil {
+		t.Fatal("report.toml written on failure")
 	}
 }

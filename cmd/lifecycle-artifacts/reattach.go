@@ -69,7 +69,7 @@ func reattach(args []string) error {
 		cmd.DefaultLogger.Infof("%s=%s: no artifacts are re-attached", platform.EnvPolicy, platform.PolicyOff)
 		return nil
 	}
-	if err := s.loadSigner(cmd.DefaultLogger, -1, -1); err != nil {
+	if err := s.loadSigner(cmd.DefaultLogger, nil); err != nil {
 		return err
 	}
 	clientOpts := s.clientOptions(keychain)
@@ -87,9 +87,8 @@ func reattach(args []string) error {
 	}
 	// Every name is resolved before anything is read or written: one that
 	// names another image is refused.
-	if err := checkNames(ctx, fs.Args(), desc.Digest.String(), s, func(ctx context.Context, ref name.Reference) (string, error) {
-		return headDigest(ctx, ref, clientOpts)
-	}); err != nil {
+	head := func(ctx context.Context, ref name.Reference) (string, error) { return headDigest(ctx, ref, clientOpts) }
+	if err := checkNames(ctx, fs.Args(), desc.Digest.String(), s, head); err != nil {
 		return exitCode(err, p)
 	}
 	arts, err := readArtifacts(ctx, old, s, keychain)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -10,11 +11,13 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 
+	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/platform"
 )
 
@@ -121,6 +124,67 @@ func TestReattachArguments(t *testing.T) {
 			}
 			if rep.Image.Digest != rebased || len(rep.Image.Tags) != 2 || rep.Image.Tags[1] != host+"/app:v2" || rep.Image.ManifestSize == 0 {
 				t.Fatalf("report %+v, want the image %s with its two names", rep.Image, rebased)
+			}
+		})
+	}
+}
+
+// Re-attaching the artifacts of an image this lifecycle signed, without a
+// key, warns that what is published again is unsigned; with a key, or for
+// an image it did not sign, there is nothing to warn of. Not parallel: the
+// environment and the logger are the process's.
+func TestReadArtifactsWarnsUnsigned(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the export drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	key := writeTestKey(t)
+	t.Setenv(platform.EnvPolicy, "")
+	t.Setenv(platform.EnvSigningKey, key)
+	w := fixture.New(t, run, fixture.Plain())
+	if err := runExport(t, w, host+"/signed:latest"); err != nil {
+		t.Fatalf("export: %v\n%s", err, buf.String())
+	}
+	var rep platform.Report
+	if _, err := toml.DecodeFile(w.Report, &rep); err != nil {
+		t.Fatal(err)
+	}
+	unsigned := pushRandom(t, host+"/unsigned:latest")
+
+	for _, tc := range []struct {
+		name, image string
+		key, warn   bool
+	}{
+		{name: "signed, no key", image: host + "/signed@" + rep.Image.Digest, warn: true},
+		{name: "signed, a key", image: host + "/signed@" + rep.Image.Digest, key: true},
+		{name: "not signed, no key", image: host + "/unsigned@" + unsigned},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{}
+			if tc.key {
+				env[platform.EnvSigningKey] = key
+			}
+			s, err := newSettings(nil, nil, func(k string) string { return env[k] })
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := s.loadSigner(cmd.DefaultLogger, nil); err != nil {
+				t.Fatal(err)
+			}
+			from, err := name.NewDigest(tc.image)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf.Reset()
+			if _, err := readArtifacts(context.Background(), from, s, authn.DefaultKeychain); err != nil {
+				t.Fatal(err)
+			}
+			if warned := strings.Contains(buf.String(), "Not signing: "+tc.image+" was signed by this lifecycle"); warned != tc.warn {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.warn, buf.String())
 			}
 		})
 	}

@@ -80,7 +80,7 @@ func (r *rebaseCmd) Args(nargs int, args []string) error {
 	}
 	// Still root (Privileges, upstream's, drops privileges next): the key
 	// is read here.
-	return r.settings.loadSigner(cmd.DefaultLogger, -1, -1)
+	return r.settings.loadSigner(cmd.DefaultLogger, nil)
 }
 
 // upstreamArgs is upstream's Args: it takes the image names, resolves the

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"net/http/httptest"
 	"os"
@@ -10,7 +11,9 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/buildpacks/lifecycle/cmd"
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrregistry "github.com/google/go-containerregistry/pkg/registry"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/fixture"
 	"github.com/cnb-artifacts/lifecycle/platform"
@@ -126,4 +129,152 @@ func TestRebaseCommand(t *testing.T) {
 			}
 		})
 	}
+}
+
+// Where the rebaser publishes no artifact (a daemon image; policy off), a
+// key it was given signs nothing, and it says so; without a key it says
+// nothing.
+func TestRebaseCarryNothing(t *testing.T) {
+	key := writeTestKey(t)
+	buf := captureLog(t)
+	for _, tc := range []struct {
+		name   string
+		kind   targetKind
+		policy platform.Policy
+		key    bool
+	}{
+		{name: "daemon, a key", kind: kindDaemon, key: true},
+		{name: "daemon, no key", kind: kindDaemon},
+		{name: "policy off, no key", kind: kindRegistry, policy: platform.PolicyOff},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			buf.Reset()
+			r := newRebaseCmd("0.13")
+			r.settings = settings{kind: tc.kind, ArtifactInputs: platform.ArtifactInputs{Policy: tc.policy}}
+			if tc.key {
+				r.settings.SigningKey = key
+				if err := r.settings.loadSigner(cmd.DefaultLogger, nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			target, err := r.carryArtifacts(context.Background())
+			if err != nil || target != nil {
+				t.Fatalf("target %v, err %v; want neither", target, err)
+			}
+			if warned := strings.Contains(buf.String(), "Not signing"); warned != tc.key {
+				t.Fatalf("warned %v, want %v:\n%s", warned, tc.key, buf.String())
+			}
+		})
+	}
+}
+
+// The rebaser's Privileges (upstream's) makes a daemon client for a daemon
+// rebase only, resolves the keychain, then drops to the CNB user.
+func TestRebasePrivileges(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	for _, daemon := range []bool{false, true} {
+		r := newRebaseCmd("0.13")
+		r.UseDaemon, r.OutputImageRef = daemon, "out.example/app:latest"
+		r.UID, r.GID = os.Getuid(), os.Getgid()
+		if err := r.Privileges(); err != nil {
+			t.Fatal(err)
+		}
+		if (r.docker != nil) != daemon || r.keychain == nil {
+			t.Fatalf("daemon %v: docker client %v, keychain %v", daemon, r.docker, r.keychain)
+		}
+	}
+}
+
+// The registry rebaser rebases the image it read in Args, before
+// privileges drop (as upstream does), not one the tag names later. Not
+// parallel: the environment and the logger are the process's.
+func TestRebaseReadsTheImageOnce(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Fatal("the rebase drops privileges to the CNB user: run the unit tests as root, as CI does")
+	}
+	srv := httptest.NewServer(ggcrregistry.New())
+	t.Cleanup(srv.Close)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	run := fixture.PushRunImage(t, host+"/run")
+	buf := captureLog(t)
+	t.Setenv(platform.EnvPolicy, "off")
+	t.Setenv(platform.EnvSigningKey, "")
+	layers := map[string]int{}
+	for _, tag := range []string{"one", "more"} {
+		bps := []fixture.Buildpack{fixture.Plain()}
+		if tag == "more" {
+			bps = append(bps, fixture.Samples()...)
+		}
+		if err := runExport(t, fixture.New(t, run, bps...), host+"/app:"+tag); err != nil {
+			t.Fatalf("export: %v\n%s", err, buf.String())
+		}
+		img, err := remote.Image(ref(t, host+"/app:"+tag))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ls, err := img.Layers()
+		if err != nil {
+			t.Fatal(err)
+		}
+		layers[tag] = len(ls)
+	}
+	if layers["one"] == layers["more"] {
+		t.Fatalf("the two images have %d layers each: the test cannot tell them apart", layers["one"])
+	}
+	// latest is the plain buildpack's image when the rebaser reads it, and
+	// the image with the samples once privileges are dropped.
+	src, err := remote.Get(ref(t, host+"/app:one"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := name.NewTag(host + "/app:latest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(latest, src); err != nil {
+		t.Fatal(err)
+	}
+	r := newRebaseCmd("0.13")
+	r.ReportPath = filepath.Join(t.TempDir(), "report.toml")
+	r.UID, r.GID = os.Getuid(), os.Getgid()
+	names := []string{host + "/app:latest", host + "/app:rebased"}
+	if err := r.Args(len(names), names); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Privileges(); err != nil {
+		t.Fatal(err)
+	}
+	more, err := remote.Get(ref(t, host+"/app:more"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.Tag(latest, more); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Exec(); err != nil {
+		t.Fatalf("%v\n%s", err, buf.String())
+	}
+	img, err := remote.Image(ref(t, host+"/app:rebased"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := img.Layers()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ls) != layers["one"] {
+		t.Fatalf("rebased image has %d layers, want %d (the image read in Args)", len(ls), layers["one"])
+	}
+}
+
+// ref parses s, failing the test on an error.
+func ref(t *testing.T, s string) name.Reference {
+	t.Helper()
+	r, err := name.ParseReference(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }

@@ -48,12 +48,18 @@ type sbomInput struct {
 // in /cnb/lifecycle, or every SBOM file of a custom -launcher-sbom
 // directory; earlier, none.
 func (in sbomInput) sbomLauncher() sbom.Launcher {
-	if in.platformAPI.LessThan("0.11") {
+	return launcherSBOMs(in.platformAPI, in.launcherSBOMDir, lplatform.DefaultBuildpacksioSBOMDir)
+}
+
+// launcherSBOMs is sbomLauncher's decision, with upstream's default
+// directory (/cnb/lifecycle) given as defaultDir: dir is -launcher-sbom.
+func launcherSBOMs(platformAPI *api.Version, dir, defaultDir string) sbom.Launcher {
+	if platformAPI.LessThan("0.11") {
 		return sbom.Launcher{}
 	}
-	l := sbom.Launcher{Dir: lplatform.DefaultBuildpacksioSBOMDir, Version: platform.UpstreamVersion()}
-	if in.launcherSBOMDir != "" && in.launcherSBOMDir != lplatform.DefaultBuildpacksioSBOMDir {
-		l.Dir, l.Custom = in.launcherSBOMDir, true
+	l := sbom.Launcher{Dir: defaultDir, Version: platform.UpstreamVersion()}
+	if dir != "" && dir != defaultDir {
+		l.Dir, l.Custom = dir, true
 	}
 	if _, err := os.Stat(l.Dir); errors.Is(err, fs.ErrNotExist) {
 		// Upstream warns ("Did not find SBOM …") and exports without them.

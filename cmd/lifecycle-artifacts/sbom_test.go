@@ -13,6 +13,7 @@ import (
 
 	"github.com/cnb-artifacts/lifecycle/artifacts"
 	"github.com/cnb-artifacts/lifecycle/platform"
+	"github.com/cnb-artifacts/lifecycle/sbom"
 )
 
 // writeSBOMs lays out <layers>/sbom/launch/examples_a/web with a CycloneDX
@@ -42,6 +43,7 @@ func TestSBOMArtifacts(t *testing.T) {
 	t.Parallel()
 	good := writeSBOMs(t, validSPDX)
 	bad := writeSBOMs(t, `{"spdxVersion": not json`)
+	none := t.TempDir()
 	for _, tc := range []struct {
 		name      string
 		env       map[string]string
@@ -62,6 +64,7 @@ func TestSBOMArtifacts(t *testing.T) {
 			formats: []string{"cdx"}, skipped: []string{"application/spdx+json"}, warn: "Skipping SBOM: SBOM format spdx"},
 		{name: "daemon: recorded, one warning", env: map[string]string{platform.EnvSBOM: "referrers"}, kind: kindDaemon, layers: good, api: "0.13",
 			skipped: []string{"application/vnd.cyclonedx+json", "application/spdx+json"}, warn: "Skipping 2 SBOM(s) (cdx, spdx): the daemon has no referrers"},
+		{name: "daemon, no SBOM: nothing to skip, no warning", env: map[string]string{platform.EnvSBOM: "referrers"}, kind: kindDaemon, layers: none, api: "0.13"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s, err := newSettings(nil, nil, func(k string) string { return tc.env[k] })
@@ -210,6 +213,68 @@ func TestAppName(t *testing.T) {
 	} {
 		if got := appName(ref); got != want {
 			t.Errorf("appName(%q) = %q, want %q", ref, got, want)
+		}
+	}
+}
+
+// Where the launcher's SBOMs come from: none before platform API 0.11;
+// lifecycle's own directory when -launcher-sbom is unset or names it; a
+// custom directory's every file otherwise; none when the directory is not
+// there.
+func TestLauncherSBOMs(t *testing.T) {
+	t.Parallel()
+	def, custom := t.TempDir(), t.TempDir()
+	missing := filepath.Join(t.TempDir(), "missing")
+	for _, tc := range []struct {
+		name, api, dir, def string
+		want                sbom.Launcher
+	}{
+		{name: "platform API 0.10", api: "0.10", def: def},
+		{name: "unset", api: "0.11", def: def, want: sbom.Launcher{Dir: def}},
+		{name: "lifecycle's own", api: "0.13", dir: def, def: def, want: sbom.Launcher{Dir: def}},
+		{name: "custom", api: "0.13", dir: custom, def: def, want: sbom.Launcher{Dir: custom, Custom: true}},
+		{name: "custom, missing", api: "0.13", dir: missing, def: def},
+		{name: "unset, lifecycle's missing", api: "0.13", def: missing},
+	} {
+		got := launcherSBOMs(api.MustParse(tc.api), tc.dir, tc.def)
+		if tc.want.Dir != "" {
+			tc.want.Version = platform.UpstreamVersion()
+		}
+		if got != tc.want {
+			t.Errorf("%s: %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
+
+// A merged format is one file, sbom.<format>.json; a format that is not
+// merged (Syft) is each source's document under its path in the image's
+// SBOM layer: a buildpack's where the builder copied it, the launcher's
+// where upstream's exporter copies it (buildpacksio_lifecycle/launcher).
+func TestSBOMFiles(t *testing.T) {
+	t.Parallel()
+	merged := sbomFiles(sbom.Document{Format: sbom.CycloneDX, Content: []byte("{}")})
+	if len(merged) != 1 || merged[0].Title != sbom.CycloneDX.Ext || string(merged[0].Content) != "{}" {
+		t.Fatalf("merged: %+v", merged)
+	}
+	bp := artifacts.Buildpack{ID: "examples/a", Version: "1.0.0"}
+	lc := artifacts.Buildpack{ID: sbom.LifecycleID, Version: "0.21.17"}
+	d := sbom.Document{Format: sbom.Syft, Parts: [][]byte{[]byte("a"), []byte("b"), []byte("c"), []byte("d")}, Sources: []sbom.Source{
+		{Buildpack: bp, Layer: "web", Format: sbom.Syft, Path: "sbom/launch/examples_a/web/sbom.syft.json"},
+		{Buildpack: lc, Layer: sbom.LauncherLayer, Format: sbom.Syft, Path: "custom.sbom.syft.json"},
+		// A buildpack's layer named like the launcher's, and the
+		// lifecycle's ID on another layer: where they were found.
+		{Buildpack: bp, Layer: sbom.LauncherLayer, Format: sbom.Syft, Path: "sbom/launch/examples_a/launcher/sbom.syft.json"},
+		{Buildpack: lc, Layer: "other", Format: sbom.Syft, Path: "sbom/launch/buildpacksio_lifecycle/other/sbom.syft.json"},
+	}}
+	want := []string{"examples_a/web/sbom.syft.json", "buildpacksio_lifecycle/launcher/sbom.syft.json",
+		"examples_a/launcher/sbom.syft.json", "buildpacksio_lifecycle/other/sbom.syft.json"}
+	got := sbomFiles(d)
+	if len(got) != len(want) {
+		t.Fatalf("%d files, want %d: %+v", len(got), len(want), got)
+	}
+	for i, f := range got {
+		if f.Title != want[i] || string(f.Content) != string(d.Parts[i]) {
+			t.Errorf("file %d: %q %q, want %q %q", i, f.Title, f.Content, want[i], d.Parts[i])
 		}
 	}
 }

@@ -18,10 +18,11 @@ import (
 // is not read. A key that cannot be used fails the command before any
 // write, with the invalid-arguments code, as a bad input does.
 //
-// sharedUID, when not negative, is the CNB user the command shares its
-// container with while buildpacks run (the creator): a key or password
-// file that user can read is refused, since every buildpack could read it.
-func (s *settings) loadSigner(logger log.Logger, sharedUID, sharedGID int) error {
+// shared, when not nil (the creator), is the CNB user the command shares
+// its container with while buildpacks run: a key or password file that user
+// can read is refused, since every buildpack could read it. The exporter,
+// the rebaser and reattach run no buildpack and pass nil.
+func (s *settings) loadSigner(logger log.Logger, shared *buildUser) error {
 	if s.SigningKey == "" {
 		return nil
 	}
@@ -29,9 +30,9 @@ func (s *settings) loadSigner(logger log.Logger, sharedUID, sharedGID int) error
 		logger.Warnf("Not signing: %s is ignored under %s=%s", platform.EnvSigningKey, platform.EnvPolicy, platform.PolicyOff)
 		return nil
 	}
-	if sharedUID >= 0 {
+	if shared != nil && shared.uid >= 0 {
 		for _, f := range []string{s.SigningKey, s.SigningPasswordFile} {
-			if err := notReadableBy(f, sharedUID, sharedGID); err != nil {
+			if err := notReadableBy(f, shared.uid, shared.gid); err != nil {
 				return cmd.FailErrCode(err, cmd.CodeForInvalidArgs, "load signing key")
 			}
 		}
@@ -53,6 +54,9 @@ func (s *settings) loadSigner(logger log.Logger, sharedUID, sharedGID int) error
 	s.signer = k
 	return nil
 }
+
+// buildUser is the user (and group) buildpacks run as.
+type buildUser struct{ uid, gid int }
 
 // notReadableBy refuses a file that the user uid (group gid) can read: its
 // owner, its group, or anyone. "" is no file.

@@ -70,18 +70,18 @@ func TestLoadSignerPolicy(t *testing.T) {
 	var out bytes.Buffer
 	logger := log.NewDefaultLogger(&out)
 	s := settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyOff, SigningKey: "/nonexistent/cosign.key"}}
-	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer != nil {
+	if err := s.loadSigner(logger, nil); err != nil || s.signer != nil {
 		t.Fatalf("off: err %v, signer %v", err, s.signer)
 	}
 	if !strings.Contains(out.String(), "Not signing") {
 		t.Fatalf("off: no warning:\n%s", out.String())
 	}
 	s = settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyRequired, SigningKey: "/nonexistent/cosign.key"}}
-	if err := s.loadSigner(logger, -1, -1); err == nil || s.signer != nil {
+	if err := s.loadSigner(logger, nil); err == nil || s.signer != nil {
 		t.Fatalf("required, missing key: err %v, signer %v", err, s.signer)
 	}
 	s = settings{ArtifactInputs: platform.ArtifactInputs{Policy: platform.PolicyRequired}}
-	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer != nil {
+	if err := s.loadSigner(logger, nil); err != nil || s.signer != nil {
 		t.Fatalf("unset: err %v, signer %v", err, s.signer)
 	}
 }
@@ -98,7 +98,9 @@ func writeTestKey(t *testing.T) string {
 }
 
 // What loadSigner reads when: a key only root can read loads for a creator
-// whose build user is another (the check passes); a wrong password is found
+// whose build user is another (the check passes); a key anyone can read
+// loads for a command that runs no buildpack, not for one that shares its
+// container with a build user; a wrong password is found
 // at once for a daemon export (nothing waits for the key there) and, for a
 // registry export, when the transaction waits for the key before its first
 // write (Ready).
@@ -121,15 +123,28 @@ func TestLoadSignerWhen(t *testing.T) {
 	}
 
 	s := settings{kind: kindRegistry, ArtifactInputs: in(right)}
-	if err := s.loadSigner(logger, os.Getuid()+1000, os.Getgid()+1000); err != nil || s.signer == nil {
+	if err := s.loadSigner(logger, &buildUser{uid: os.Getuid() + 1000, gid: os.Getgid() + 1000}); err != nil || s.signer == nil {
 		t.Fatalf("a key only its owner reads, another build user: err %v, signer %v", err, s.signer)
 	}
+	// The exporter, the rebaser and reattach share their container with no
+	// buildpack (nil): a key anyone can read is theirs to use.
+	if err := os.Chmod(key, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s = settings{kind: kindRegistry, ArtifactInputs: in(right)}
+	if err := s.loadSigner(logger, nil); err != nil || s.signer == nil {
+		t.Fatalf("a key anyone reads, no build user: err %v, signer %v", err, s.signer)
+	}
+	s = settings{kind: kindRegistry, ArtifactInputs: in(right)}
+	if err := s.loadSigner(logger, &buildUser{uid: os.Getuid() + 1000, gid: os.Getgid() + 1000}); err == nil {
+		t.Fatal("a key anyone reads, another build user: loaded")
+	}
 	s = settings{kind: kindDaemon, ArtifactInputs: in(wrong)}
-	if err := s.loadSigner(logger, -1, -1); err == nil {
+	if err := s.loadSigner(logger, nil); err == nil {
 		t.Fatal("daemon: a wrong password passed")
 	}
 	s = settings{kind: kindRegistry, ArtifactInputs: in(wrong)}
-	if err := s.loadSigner(logger, -1, -1); err != nil || s.signer == nil {
+	if err := s.loadSigner(logger, nil); err != nil || s.signer == nil {
 		t.Fatalf("registry: the key is read now and decrypted later: err %v", err)
 	}
 	if err := signing.Ready(s.signer); !errors.Is(err, signing.ErrKey) {

@@ -62,7 +62,7 @@ func runValidate(args []string, stdout, stderr io.Writer, getenv func(string) st
 	fs.StringVar(&o.buildpack, "buildpack", "", "check one buildpack's own layers directory (CNB_LAYERS_DIR in bin/build); its ID")
 	fs.StringVar(&o.version, "buildpack-version", "", "with -buildpack: its version, for messages")
 	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
-	noColor := fs.Bool("no-color", getenv(lplatform.EnvNoColor) == "true" || !isTerminal(stderr), "disable color output (env "+lplatform.EnvNoColor+"; default when stderr is not a terminal)")
+	noColor := fs.Bool("no-color", noColorDefault(getenv(lplatform.EnvNoColor), isTerminal(stderr)), "disable color output (env "+lplatform.EnvNoColor+"; default when stderr is not a terminal)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -217,6 +217,12 @@ func (r *validateResult) plan(arts []*artifacts.Artifact, tmpl platform.TagTempl
 		r.Artifacts = append(r.Artifacts, s)
 	}
 	return nil
+}
+
+// noColorDefault is -no-color's default: CNB_NO_COLOR=true (noColorEnv, as
+// lifecycle reads it), or a stderr that is not a terminal.
+func noColorDefault(noColorEnv string, terminal bool) bool {
+	return noColorEnv == "true" || !terminal
 }
 
 // isTerminal reports whether w is a character device.
