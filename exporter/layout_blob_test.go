@@ -28,7 +28,7 @@ func (f failingFile) Uncompressed() (io.ReadCloser, error) { return f.HashingRea
 func (failingFile) Known() (v1.Hash, int64, bool)          { return v1.Hash{}, 0, false }
 func (failingFile) FileSize() (int64, error)               { return 1 << 20, nil }
 func (f failingFile) HashingReader() (io.ReadCloser, error) {
-	return io.NopCloser(io.MultiReader(io.LimitReader(zeros{}, 1000), errReader{f.err})), nil
+	return io.NopCloser(io.MultiReader(io.LimitReader(zeros{}, 1000), errReader(f))), nil
 }
 
 type zeros struct{}
