@@ -33,6 +33,10 @@ func TestOptions(t *testing.T) {
 		{"negative timeout", exporter.WithTimeout(-time.Second), "timeout must be positive"},
 		{"1ns timeout", exporter.WithTimeout(time.Nanosecond), ""},
 		{"insecure registries", exporter.WithInsecureRegistries([]string{"r.example"}), ""},
+		{"stream every file", exporter.WithStreamMinSize(0), ""},
+		{"negative stream size", exporter.WithStreamMinSize(-1), "stream size must not be negative"},
+		{"0 progress interval", exporter.WithProgressInterval(0), "progress interval must be positive"},
+		{"1ns progress interval", exporter.WithProgressInterval(time.Nanosecond), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := exporter.New(plan, tc.opt)

@@ -2,6 +2,7 @@ package exporter
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
@@ -58,9 +59,47 @@ func TestUploadProgress(t *testing.T) {
 
 func TestHumanBytes(t *testing.T) {
 	t.Parallel()
-	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 3 << 29: "1.5 GiB", 1 << 40: "1.0 TiB"} {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 1<<20 - 1: "1024.0 KiB", 1 << 20: "1.0 MiB", 3 << 29: "1.5 GiB", 1 << 40: "1.0 TiB"} {
 		if got := humanBytes(n); got != want {
 			t.Errorf("humanBytes(%d) = %q, want %q", n, got, want)
 		}
+	}
+}
+
+// The rate a progress line gives is bytes sent over the time since the
+// upload started: at least what was sent over the whole read, measured
+// around it.
+func TestUploadProgressRate(t *testing.T) {
+	t.Parallel()
+	content := strings.Repeat("x", 256<<10)
+	a := streamFixture(t, content)
+	ls, _ := a.Layers()
+	var buf bytes.Buffer
+	logger := log.NewDefaultLogger(&buf)
+	start := time.Now()
+	l := withProgress(streamPolicy{minSize: 1}.layer(ls[0]), ls[0], "f", logger, time.Nanosecond)
+	rc, err := l.Compressed()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.Copy(io.Discard, rc); err != nil {
+		t.Fatal(err)
+	}
+	rc.Close()
+	elapsed := time.Since(start) // at least the time the rate was taken over
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	last := lines[len(lines)-1] // "Uploading f: 256.0 KiB of 256.0 KiB (<rate>/s)"
+	i := strings.LastIndex(last, "(")
+	if i < 0 || !strings.HasSuffix(last, "/s)") {
+		t.Fatalf("no rate in %q", last)
+	}
+	var v float64
+	var unit string
+	if _, err := fmt.Sscanf(last[i+1:len(last)-3], "%f %s", &v, &unit); err != nil {
+		t.Fatalf("rate %q: %v", last[i+1:], err)
+	}
+	scale := map[string]float64{"B": 1, "KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "TiB": 1 << 40, "PiB": 1 << 50}[unit]
+	if min := float64(len(content)) / elapsed.Seconds(); v*scale < 0.9*min {
+		t.Fatalf("rate %q, want at least %s/s (%d bytes in %s)", last[i:], humanBytes(int64(min)), len(content), elapsed)
 	}
 }

@@ -3,6 +3,7 @@ package exporter
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/buildpacks/imgutil/fakes"
@@ -134,5 +135,18 @@ func TestLayoutTargetPlans(t *testing.T) {
 				t.Fatalf("planned %v, want %v", l.plan != nil, tc.planned)
 			}
 		})
+	}
+}
+
+// Two artifacts of one export that declare one tag: the error names the
+// other by buildpack, layer, file and its place in that file (1-based, as
+// every declaration error counts).
+func TestPlanNamesTheOtherOfACollision(t *testing.T) {
+	t.Parallel()
+	twice := []*artifacts.Artifact{streamFixture(t, "x"), streamFixture(t, "y")}
+	_, err := NewPlan([]string{"r.example/app:latest"}, twice, platform.TagTemplate{}, nil)
+	want := `collides with the artifact of buildpack "examples/wasm@1", layer "wasm", file "examples_wasm/wasm/artifacts.toml", artifact 1`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err %v\nwant it to contain %s", err, want)
 	}
 }
