@@ -1,6 +1,7 @@
 package exporter_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -19,6 +20,7 @@ import (
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/random"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 
 	"github.com/cnb-artifacts/lifecycle/acceptance/harness"
@@ -201,17 +203,70 @@ func TestCommitSignerFails(t *testing.T) {
 
 // Without artifacts, a signer still signs the app image: the transaction
 // runs (it is no longer the stock save) and the signature is a referrer.
+// Where the registry has no referrers API, the signature is found through
+// the app image's fallback index, which the export writes.
 func TestRegistryTargetSignsWithoutArtifacts(t *testing.T) {
 	t.Parallel()
-	_, host := newRegistry(t, true)
+	for _, api := range []bool{true, false} {
+		t.Run(fmt.Sprintf("referrers=%v", api), func(t *testing.T) {
+			t.Parallel()
+			_, host := newRegistry(t, api)
+			img, _ := random.Image(256, 1)
+			s := newSigner(t)
+			res, err := commitSigned(t, []string{host + "/app:latest"}, nil, img, exporter.WithSigner(s))
+			if err != nil {
+				t.Fatal(err)
+			}
+			d, _ := img.Digest()
+			checkSignature(t, host+"/app", res.Signature.Digest, d, s)
+			if !referrersOf(t, host+"/app", d)[res.Signature.Digest] {
+				t.Fatalf("the signature %s is not a referrer of the app image", res.Signature.Digest)
+			}
+		})
+	}
+}
+
+// With best-effort, an artifact no repository took has no signature in the
+// result (its signature was not written anywhere either).
+func TestCommitSignedBestEffortRefusedEverywhere(t *testing.T) {
+	t.Parallel()
+	rec, host := newRegistry(t, false)
+	app := host + "/app"
+	rec.setFail(func(r *http.Request) int {
+		if r.Method == http.MethodPut && strings.HasPrefix(r.URL.Path, "/v2/app/manifests/sha256:") &&
+			r.Header.Get("Content-Type") == string(types.OCIManifestSchema1) && !isSignature(r) {
+			return http.StatusBadRequest
+		}
+		return 0
+	})
 	img, _ := random.Image(256, 1)
-	s := newSigner(t)
-	res, err := commitSigned(t, []string{host + "/app:latest"}, nil, img, exporter.WithSigner(s))
+	res, err := commitSigned(t, []string{app + ":latest"}, fixture(t), img, exporter.WithSigner(newSigner(t)), exporter.WithBestEffort(true))
 	if err != nil {
 		t.Fatal(err)
 	}
-	d, _ := img.Digest()
-	checkSignature(t, host+"/app", res.Signature.Digest, d, s)
+	if res.Signature.Digest == (v1.Hash{}) {
+		t.Fatal("the app image is not signed")
+	}
+	for _, p := range res.Artifacts {
+		if p.Skipped == "" || len(p.Refs) != 0 {
+			t.Fatalf("artifact %s: refs %v, skipped %q; want it refused", p.Artifact.Tag, p.Refs, p.Skipped)
+		}
+		// One repository: the reason does not name it.
+		if !strings.HasPrefix(p.Skipped, "registry "+host+" refused its manifest: ") {
+			t.Errorf("artifact %s: skipped %q, want the registry's refusal alone", p.Artifact.Tag, p.Skipped)
+		}
+		if p.Signature.Digest != (v1.Hash{}) {
+			t.Errorf("artifact %s, published nowhere, has signature %s", p.Artifact.Tag, p.Signature.Digest)
+		}
+	}
+}
+
+// isSignature reports whether a manifest PUT is a signature's (its body
+// names cosign's artifact type).
+func isSignature(r *http.Request) bool {
+	b, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(b))
+	return bytes.Contains(b, []byte(artifacts.MediaTypeCosignSignature))
 }
 
 // A key whose password is wrong is found before the transaction's first
