@@ -64,79 +64,65 @@ func TestTargetsWithoutPublishing(t *testing.T) {
 	}
 }
 
-// A registry target plans what it publishes: with artifacts (or a signing
-// key) it makes the plan, so a tag collision or a reserved tag refuses the
-// export before the save; an option's error is Plan's; with neither it
-// plans nothing (the stock save).
-func TestRegistryTargetPlans(t *testing.T) {
+// A registry or layout target plans what it publishes: with artifacts (or,
+// for the registry, a signing key) it makes the plan, so a tag collision or
+// (registry) a reserved tag refuses the export before the save; an
+// option's error is Plan's; with neither it plans nothing (the stock save).
+func TestTargetsPlan(t *testing.T) {
 	t.Parallel()
 	one := []*artifacts.Artifact{streamFixture(t, "x")}
 	twice := []*artifacts.Artifact{streamFixture(t, "x"), streamFixture(t, "y")} // both tag "wasm"
-	names := []string{"r.example/app:latest"}
+	// plan makes a target of the kind and returns its Plan's error and
+	// whether it planned.
+	plan := map[string]func(arts []*artifacts.Artifact, opts []Option) (error, bool){
+		"registry": func(arts []*artifacts.Artifact, opts []Option) (error, bool) {
+			r := NewRegistryTarget([]string{"r.example/app:latest"}, platform.TagTemplate{}, opts...).(*registryTarget)
+			err := r.Plan(arts)
+			return err, r.plan != nil
+		},
+		"layout": func(arts []*artifacts.Artifact, opts []Option) (error, bool) {
+			l := NewLayoutTarget("r.example/app:latest", platform.TagTemplate{}, opts...).(*layoutTarget)
+			err := l.Plan(arts)
+			return err, l.plan != nil
+		},
+	}
+	both, registryOnly := []string{"registry", "layout"}, []string{"registry"}
 	var ce *CollisionError
+	isCollision := func(err error) bool { return errors.As(err, &ce) }
+	isErr := func(err error) bool { return err != nil }
 	for _, tc := range []struct {
 		name    string
+		kinds   []string
 		arts    []*artifacts.Artifact
 		opts    []Option
 		wantErr func(error) bool
 		planned bool
 	}{
-		{name: "nothing to publish", wantErr: isNil},
-		{name: "an artifact", arts: one, wantErr: isNil, planned: true},
-		{name: "a signing key, no artifact", opts: []Option{WithSigner(nopSigner{})}, wantErr: isNil, planned: true},
-		{name: "two artifacts, one tag", arts: twice, wantErr: func(err error) bool { return errors.As(err, &ce) }},
-		{name: "the tag of the cache image", arts: one, opts: []Option{WithReservedTags(map[string]string{"the cache image": "r.example/app:wasm"})},
-			wantErr: func(err error) bool { return errors.As(err, &ce) }, planned: true},
-		{name: "an option's error", arts: one, opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
-		{name: "an option's error, nothing to publish", opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
+		{name: "nothing to publish", kinds: both, wantErr: isNil},
+		{name: "an artifact", kinds: both, arts: one, wantErr: isNil, planned: true},
+		{name: "a signing key, no artifact", kinds: registryOnly, opts: []Option{WithSigner(nopSigner{})}, wantErr: isNil, planned: true},
+		{name: "two artifacts, one tag", kinds: both, arts: twice, wantErr: isCollision},
+		{name: "the tag of the cache image", kinds: registryOnly, arts: one, opts: []Option{WithReservedTags(map[string]string{"the cache image": "r.example/app:wasm"})},
+			wantErr: isCollision, planned: true},
+		{name: "an option's error", kinds: both, arts: one, opts: []Option{WithJobs(0)}, wantErr: isErr},
+		{name: "an option's error, nothing to publish", kinds: registryOnly, opts: []Option{WithJobs(0)}, wantErr: isErr},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			r := NewRegistryTarget(names, platform.TagTemplate{}, tc.opts...).(*registryTarget)
-			err := r.Plan(tc.arts)
-			if !tc.wantErr(err) {
-				t.Fatalf("Plan: %v", err)
-			}
-			if (r.plan != nil) != tc.planned {
-				t.Fatalf("planned %v, want %v", r.plan != nil, tc.planned)
-			}
-		})
+		for _, kind := range tc.kinds {
+			t.Run(kind+": "+tc.name, func(t *testing.T) {
+				t.Parallel()
+				err, planned := plan[kind](tc.arts, tc.opts)
+				if !tc.wantErr(err) {
+					t.Fatalf("Plan: %v", err)
+				}
+				if planned != tc.planned {
+					t.Fatalf("planned %v, want %v", planned, tc.planned)
+				}
+			})
+		}
 	}
 }
 
 func isNil(err error) bool { return err == nil }
-
-// A layout target plans as the registry target does: an artifact makes the
-// plan (a tag collision refuses), an option's error is Plan's.
-func TestLayoutTargetPlans(t *testing.T) {
-	t.Parallel()
-	one := []*artifacts.Artifact{streamFixture(t, "x")}
-	twice := []*artifacts.Artifact{streamFixture(t, "x"), streamFixture(t, "y")}
-	var ce *CollisionError
-	for _, tc := range []struct {
-		name    string
-		arts    []*artifacts.Artifact
-		opts    []Option
-		wantErr func(error) bool
-		planned bool
-	}{
-		{name: "nothing to publish", wantErr: isNil},
-		{name: "an artifact", arts: one, wantErr: isNil, planned: true},
-		{name: "two artifacts, one tag", arts: twice, wantErr: func(err error) bool { return errors.As(err, &ce) }},
-		{name: "an option's error", arts: one, opts: []Option{WithJobs(0)}, wantErr: func(err error) bool { return err != nil }},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			l := NewLayoutTarget("r.example/app:latest", platform.TagTemplate{}, tc.opts...).(*layoutTarget)
-			if err := l.Plan(tc.arts); !tc.wantErr(err) {
-				t.Fatalf("Plan: %v", err)
-			}
-			if (l.plan != nil) != tc.planned {
-				t.Fatalf("planned %v, want %v", l.plan != nil, tc.planned)
-			}
-		})
-	}
-}
 
 // Two artifacts of one export that declare one tag: the error names the
 // other by buildpack, layer, file and its place in that file (1-based, as
